@@ -1,0 +1,156 @@
+//! Configuration from the environment, read once per cold start.
+
+use std::env;
+
+use crate::domain::url::{LongUrl, UrlPolicy, DEFAULT_MAX_LEN};
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+/// Where short links point: `scheme://host[:port][/prefix]`, without a trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    url: String,
+    host: String,
+}
+
+impl BaseUrl {
+    pub fn parse(s: &str) -> Option<BaseUrl> {
+        let url = LongUrl::parse(s, &UrlPolicy::default(), None).ok()?;
+        if url.as_str().contains(['?', '#']) {
+            return None;
+        }
+        Some(BaseUrl {
+            host: url.host().to_owned(),
+            url: url.as_str().trim_end_matches('/').to_owned(),
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn short_url(&self, code: &str) -> String {
+        format!("{}/{code}", self.url)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    /// `PUBLIC_BASE_URL`; when unset, short URLs use the host the request came to.
+    pub public_base_url: Option<BaseUrl>,
+    pub redirect_status: u16,
+    pub url_policy: UrlPolicy,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads from any source of variables (tests pass a map, not the process environment).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let table_name = get("TABLE_NAME").ok_or(ConfigError("TABLE_NAME is not set".into()))?;
+        let public_base_url = get("PUBLIC_BASE_URL")
+            .map(|v| {
+                BaseUrl::parse(v.trim()).ok_or_else(|| {
+                    ConfigError(format!("PUBLIC_BASE_URL '{v}' is not an http(s) base URL"))
+                })
+            })
+            .transpose()?;
+        let redirect_status = match get("REDIRECT_STATUS").as_deref().map(str::trim) {
+            None => 302,
+            Some(v @ ("301" | "302" | "307" | "308")) => v.parse().expect("digits"),
+            Some(v) => {
+                return Err(ConfigError(format!(
+                    "REDIRECT_STATUS '{v}' must be 301, 302, 307 or 308"
+                )))
+            }
+        };
+        let max_len = match get("MAX_URL_LENGTH") {
+            None => DEFAULT_MAX_LEN,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (16..=32_768).contains(n))
+                .ok_or_else(|| ConfigError(format!("MAX_URL_LENGTH '{v}' must be 16 to 32768")))?,
+        };
+        let blocked = get("BLOCKED_HOSTS").unwrap_or_default();
+        let blocked: Vec<&str> = blocked
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .collect();
+        let url_policy = UrlPolicy::new(max_len, &blocked).map_err(ConfigError)?;
+        Ok(Config {
+            table_name,
+            public_base_url,
+            redirect_status,
+            url_policy,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[("TABLE_NAME", "links")]).unwrap();
+        assert_eq!(c.table_name, "links");
+        assert_eq!(c.redirect_status, 302);
+        assert_eq!(c.url_policy.max_len, 2048);
+        assert!(c.url_policy.blocked_hosts.is_empty());
+        assert!(c.public_base_url.is_none());
+    }
+
+    #[test]
+    fn table_name_is_required() {
+        assert!(config(&[]).is_err());
+    }
+
+    #[test]
+    fn every_setting() {
+        let c = config(&[
+            ("TABLE_NAME", "t"),
+            ("PUBLIC_BASE_URL", "HTTPS://Sho.RT/go/"),
+            ("REDIRECT_STATUS", "308"),
+            ("MAX_URL_LENGTH", "100"),
+            ("BLOCKED_HOSTS", "Evil.example, , bad.example"),
+        ])
+        .unwrap();
+        let base = c.public_base_url.unwrap();
+        assert_eq!(base.short_url("abc"), "https://sho.rt/go/abc");
+        assert_eq!(base.host(), "sho.rt");
+        assert_eq!(c.redirect_status, 308);
+        assert_eq!(c.url_policy.max_len, 100);
+        assert_eq!(c.url_policy.blocked_hosts, ["evil.example", "bad.example"]);
+    }
+
+    #[test]
+    fn bad_settings_fail_at_start() {
+        for (k, v) in [
+            ("REDIRECT_STATUS", "200"),
+            ("MAX_URL_LENGTH", "ten"),
+            ("MAX_URL_LENGTH", "0"),
+            ("PUBLIC_BASE_URL", "ftp://x"),
+            ("PUBLIC_BASE_URL", "https://x/?q"),
+            ("BLOCKED_HOSTS", "a b"),
+        ] {
+            assert!(config(&[("TABLE_NAME", "t"), (k, v)]).is_err(), "{k}={v}");
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! Long URLs: the rules a link target must meet, and its normalized form.
+//!
+//! Normalization touches only the scheme and the authority (lowercase, IDN to punycode,
+//! default port dropped, empty path made `/`); path, query and fragment are kept byte for
+//! byte, so a URL that worked before shortening works after. The one change there is that
+//! non-ASCII characters are percent-encoded as UTF-8, as a browser does, so that the
+//! URL fits in a `Location` header.
+
+use std::fmt::Write as _;
+
+use url::Host;
+
+pub const DEFAULT_MAX_LEN: usize = 2048;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("url is longer than {max} characters")]
+    TooLong { max: usize },
+    #[error("url must not contain whitespace or control characters")]
+    Characters,
+    #[error("url must be an absolute http:// or https:// URL")]
+    NotAbsolute,
+    #[error("url scheme '{0}' is not allowed: only http and https")]
+    Scheme(String),
+    #[error("url must not contain a user name or password")]
+    UserInfo,
+    #[error("url has no valid host")]
+    Host,
+    #[error("url has an invalid port")]
+    Port,
+    #[error("links to host '{0}' are not allowed")]
+    Blocked(String),
+    #[error("links to this service itself are not allowed")]
+    OwnHost,
+}
+
+/// The rules from configuration that a URL must meet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlPolicy {
+    pub max_len: usize,
+    /// Normalized host names; a host matches when it is one of them or a subdomain of one.
+    pub blocked_hosts: Vec<String>,
+}
+
+impl Default for UrlPolicy {
+    fn default() -> Self {
+        UrlPolicy {
+            max_len: DEFAULT_MAX_LEN,
+            blocked_hosts: Vec::new(),
+        }
+    }
+}
+
+impl UrlPolicy {
+    /// Builds a policy, normalizing the blocked host names as URL hosts are normalized.
+    pub fn new(max_len: usize, blocked: &[&str]) -> Result<UrlPolicy, String> {
+        let blocked_hosts = blocked
+            .iter()
+            .map(|h| normalize_host(h).map_err(|_| format!("invalid blocked host '{h}'")))
+            .collect::<Result<_, _>>()?;
+        Ok(UrlPolicy {
+            max_len,
+            blocked_hosts,
+        })
+    }
+
+    fn is_blocked(&self, host: &str) -> bool {
+        self.blocked_hosts.iter().any(|b| host_within(host, b))
+    }
+}
+
+/// `host` is `domain` or a subdomain of it (trailing root dots ignored).
+fn host_within(host: &str, domain: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    let domain = domain.trim_end_matches('.');
+    host == domain
+        || (host.len() > domain.len()
+            && host.ends_with(domain)
+            && host.as_bytes()[host.len() - domain.len() - 1] == b'.')
+}
+
+/// Lowercases, percent-decodes and IDNA-maps a host to its ASCII form; IPv4 in any of its
+/// spellings becomes dotted decimal, IPv6 its canonical bracketed form.
+pub fn normalize_host(host: &str) -> Result<String, UrlError> {
+    if host.is_empty() {
+        return Err(UrlError::Host);
+    }
+    let parsed = Host::parse(host).map_err(|_| UrlError::Host)?;
+    let s = parsed.to_string();
+    if s.is_empty() || s == "." {
+        return Err(UrlError::Host);
+    }
+    Ok(s)
+}
+
+/// An http(s) URL that passed every rule, in normalized form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LongUrl(String);
+
+impl LongUrl {
+    /// Parses and normalizes `raw`. `own_host` is the service's own host name, refused as a
+    /// target because a link to the shortener itself would loop.
+    pub fn parse(raw: &str, policy: &UrlPolicy, own_host: Option<&str>) -> Result<Self, UrlError> {
+        let too_long = UrlError::TooLong {
+            max: policy.max_len,
+        };
+        if raw.len() > policy.max_len.saturating_mul(4) || raw.chars().count() > policy.max_len {
+            return Err(too_long);
+        }
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(UrlError::Characters);
+        }
+        let Some((scheme, rest)) = raw.split_once("://") else {
+            return Err(match raw.split_once(':') {
+                Some((s, _)) if is_scheme(s) && !is_http(s) => {
+                    UrlError::Scheme(s.to_ascii_lowercase())
+                }
+                _ => UrlError::NotAbsolute,
+            });
+        };
+        if !is_scheme(scheme) {
+            return Err(UrlError::NotAbsolute);
+        }
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return Err(UrlError::Scheme(scheme)),
+        };
+
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        if authority.contains('@') {
+            return Err(UrlError::UserInfo);
+        }
+        let (host, port) = split_host_port(authority)?;
+        let host = normalize_host(host)?;
+        let port = match port {
+            None | Some("") => None,
+            Some(p) => {
+                if p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(UrlError::Port);
+                }
+                match p.parse::<u16>() {
+                    Ok(0) | Err(_) => return Err(UrlError::Port),
+                    Ok(n) if n == default_port => None,
+                    Ok(n) => Some(n),
+                }
+            }
+        };
+
+        if policy.is_blocked(&host) {
+            return Err(UrlError::Blocked(host));
+        }
+        if let Some(own) = own_host {
+            if host.trim_end_matches('.') == own.trim_end_matches('.') {
+                return Err(UrlError::OwnHost);
+            }
+        }
+
+        let mut url = String::with_capacity(raw.len() + 1);
+        url.push_str(&scheme);
+        url.push_str("://");
+        url.push_str(&host);
+        if let Some(p) = port {
+            let _ = write!(url, ":{p}");
+        }
+        if !tail.starts_with('/') {
+            url.push('/');
+        }
+        for c in tail.chars() {
+            if c.is_ascii() {
+                url.push(c);
+            } else {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    let _ = write!(url, "%{b:02X}");
+                }
+            }
+        }
+        if url.len() > policy.max_len {
+            return Err(too_long);
+        }
+        Ok(LongUrl(url))
+    }
+
+    /// Rebuilds a URL read back from the store, which was normalized when it was written.
+    pub fn from_stored(url: String) -> LongUrl {
+        LongUrl(url)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The host, without port.
+    pub fn host(&self) -> &str {
+        let rest = self.0.split_once("://").map_or("", |(_, r)| r);
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        split_host_port(authority).map_or(authority, |(h, _)| h)
+    }
+}
+
+fn is_scheme(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+fn is_http(s: &str) -> bool {
+    s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https")
+}
+
+/// Splits `host[:port]` and `[v6][:port]`.
+fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), UrlError> {
+    if authority.starts_with('[') {
+        let close = authority.find(']').ok_or(UrlError::Host)?;
+        let (host, after) = authority.split_at(close + 1);
+        return match after {
+            "" => Ok((host, None)),
+            _ => after
+                .strip_prefix(':')
+                .map(|p| (host, Some(p)))
+                .ok_or(UrlError::Host),
+        };
+    }
+    Ok(match authority.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> Result<String, UrlError> {
+        LongUrl::parse(s, &UrlPolicy::default(), None).map(|u| u.as_str().to_owned())
+    }
+
+    #[test]
+    fn lowercases_scheme_and_host_only() {
+        assert_eq!(
+            norm("HTTPS://WWW.Example.COM/Path/A?Q=B#Frag").unwrap(),
+            "https://www.example.com/Path/A?Q=B#Frag"
+        );
+    }
+
+    #[test]
+    fn empty_path_becomes_slash() {
+        assert_eq!(norm("https://example.com").unwrap(), "https://example.com/");
+        assert_eq!(
+            norm("https://example.com?a=1").unwrap(),
+            "https://example.com/?a=1"
+        );
+        assert_eq!(
+            norm("https://example.com#top").unwrap(),
+            "https://example.com/#top"
+        );
+    }
+
+    #[test]
+    fn default_port_dropped_other_ports_kept() {
+        assert_eq!(
+            norm("http://example.com:80/x").unwrap(),
+            "http://example.com/x"
+        );
+        assert_eq!(
+            norm("https://example.com:443/x").unwrap(),
+            "https://example.com/x"
+        );
+        assert_eq!(
+            norm("http://example.com:443/x").unwrap(),
+            "http://example.com:443/x"
+        );
+        assert_eq!(
+            norm("https://example.com:8443").unwrap(),
+            "https://example.com:8443/"
+        );
+        assert_eq!(
+            norm("https://example.com:/").unwrap(),
+            "https://example.com/"
+        );
+        assert_eq!(norm("https://example.com:0/"), Err(UrlError::Port));
+        assert_eq!(norm("https://example.com:65536/"), Err(UrlError::Port));
+        assert_eq!(norm("https://example.com:8a/"), Err(UrlError::Port));
+    }
+
+    #[test]
+    fn idn_host_becomes_punycode() {
+        assert_eq!(
+            norm("https://Bücher.example/ü").unwrap(),
+            "https://xn--bcher-kva.example/%C3%BC"
+        );
+        assert_eq!(
+            norm("https://xn--bcher-kva.example/").unwrap(),
+            "https://xn--bcher-kva.example/"
+        );
+    }
+
+    #[test]
+    fn path_query_fragment_byte_exact() {
+        for tail in [
+            "/a/../b/./c",
+            "/%2e%2E/x%2Fy",
+            "/A?b=%20&c=d;e",
+            "/x#Frag/../",
+            "//double//slash",
+            "/~user/?q=a+b",
+        ] {
+            let raw = format!("https://example.com{tail}");
+            assert_eq!(norm(&raw).unwrap(), raw);
+        }
+    }
+
+    #[test]
+    fn ip_literals() {
+        assert_eq!(
+            norm("http://192.168.0.1:8080/").unwrap(),
+            "http://192.168.0.1:8080/"
+        );
+        assert_eq!(norm("http://[::1]/").unwrap(), "http://[::1]/");
+        assert_eq!(
+            norm("http://[2001:DB8::1]:8080/a").unwrap(),
+            "http://[2001:db8::1]:8080/a"
+        );
+        assert_eq!(norm("http://0x7f.1/").unwrap(), "http://127.0.0.1/");
+        assert_eq!(norm("http://[::1/"), Err(UrlError::Host));
+        assert_eq!(norm("http://[::1]x/"), Err(UrlError::Host));
+    }
+
+    #[test]
+    fn refuses_other_schemes() {
+        for (raw, scheme) in [
+            ("javascript:alert(1)", "javascript"),
+            ("JavaScript:alert(1)", "javascript"),
+            ("data:text/html,hi", "data"),
+            ("file:///etc/passwd", "file"),
+            ("ftp://example.com/", "ftp"),
+            ("mailto:a@example.com", "mailto"),
+            ("ws://example.com/", "ws"),
+        ] {
+            assert_eq!(norm(raw), Err(UrlError::Scheme(scheme.into())), "{raw}");
+        }
+    }
+
+    #[test]
+    fn refuses_relative_and_hostless() {
+        for raw in [
+            "example.com",
+            "/path",
+            "//example.com/x",
+            "http:example.com",
+            "",
+            "http://",
+            "http:///x",
+            "https://:80/",
+        ] {
+            assert!(
+                matches!(norm(raw), Err(UrlError::NotAbsolute | UrlError::Host)),
+                "{raw}: {:?}",
+                norm(raw)
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_userinfo() {
+        for raw in [
+            "https://user:pass@example.com/",
+            "https://user@example.com",
+            "http://evil.com\\@good.com/",
+            "https://a@b@c/",
+        ] {
+            assert_eq!(norm(raw), Err(UrlError::UserInfo), "{raw}");
+        }
+    }
+
+    #[test]
+    fn refuses_whitespace_and_controls() {
+        for raw in [
+            " https://example.com/",
+            "https://example.com/ ",
+            "https://exa mple.com/",
+            "https://example.com/\t",
+            "https://example.com/\u{0}",
+            "https://example.com/\u{7f}",
+            "https://example.com/\u{a0}",
+            "https://example.com/\u{2028}",
+        ] {
+            assert_eq!(norm(raw), Err(UrlError::Characters), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_hosts() {
+        for raw in [
+            "https://exa<mple.com/",
+            "https://exa%00mple.com/",
+            "https://ex ample/",
+            "https://xn--/",
+            "https://a..b\\c/",
+        ] {
+            assert!(norm(raw).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn length_limit() {
+        let base = "https://example.com/";
+        let ok = format!("{base}{}", "a".repeat(2048 - base.len()));
+        assert!(norm(&ok).is_ok());
+        let long = format!("{ok}a");
+        assert_eq!(norm(&long), Err(UrlError::TooLong { max: 2048 }));
+        let policy = UrlPolicy::new(30, &[]).unwrap();
+        assert!(LongUrl::parse("https://example.com/1234567890", &policy, None).is_ok());
+        assert!(LongUrl::parse("https://example.com/12345678901", &policy, None).is_err());
+        // Normalization that grows the URL past the limit is refused too.
+        assert!(LongUrl::parse("https://example.com/üüüü", &policy, None).is_err());
+    }
+
+    #[test]
+    fn blocklist_matches_host_and_subdomains_in_any_spelling() {
+        let policy = UrlPolicy::new(2048, &["Evil.example", "bücher.example"]).unwrap();
+        let p = |s| LongUrl::parse(s, &policy, None);
+        assert!(matches!(
+            p("https://evil.example/"),
+            Err(UrlError::Blocked(_))
+        ));
+        assert!(matches!(
+            p("https://WWW.EVIL.example./x"),
+            Err(UrlError::Blocked(_))
+        ));
+        assert!(matches!(
+            p("https://ev%69l.example/"),
+            Err(UrlError::Blocked(_))
+        ));
+        assert!(matches!(
+            p("https://xn--bcher-kva.example/"),
+            Err(UrlError::Blocked(_))
+        ));
+        assert!(p("https://notevil.example/").is_ok());
+        assert!(p("https://evil.example.com/").is_ok());
+    }
+
+    #[test]
+    fn host_without_port() {
+        let p = UrlPolicy::default();
+        assert_eq!(
+            LongUrl::parse("https://A.example:8080/x?y", &p, None)
+                .unwrap()
+                .host(),
+            "a.example"
+        );
+        assert_eq!(
+            LongUrl::parse("http://[::1]:9/", &p, None).unwrap().host(),
+            "[::1]"
+        );
+        assert_eq!(LongUrl::parse("http://h#f", &p, None).unwrap().host(), "h");
+    }
+
+    #[test]
+    fn refuses_own_host() {
+        let policy = UrlPolicy::default();
+        let own = Some("sho.rt");
+        assert_eq!(
+            LongUrl::parse("https://SHO.RT/abc", &policy, own),
+            Err(UrlError::OwnHost)
+        );
+        assert_eq!(
+            LongUrl::parse("http://sho.rt:8080/", &policy, own),
+            Err(UrlError::OwnHost)
+        );
+        assert!(LongUrl::parse("https://other.rt/abc", &policy, own).is_ok());
+    }
+}

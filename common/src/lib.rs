@@ -1,0 +1,15 @@
+//! Shared crate of the URL shortener's functions.
+//!
+//! Data flows one way: an API Gateway event is parsed into domain types (`domain`), the
+//! store is asked (`store`, the only module that speaks DynamoDB), and the domain result or
+//! error becomes a response (`http`, the only place that picks statuses).
+
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod runtime;
+pub mod store;
+
+pub use config::Config;
+pub use runtime::App;
+pub use store::Store;
