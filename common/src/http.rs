@@ -197,8 +197,18 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
             "request body is empty",
         ));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
+    let invalid = |e: serde_json::Error| {
+        ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}"))
+    };
+    // Through a `Value` first: serde would otherwise also take a struct from a JSON array.
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(invalid)?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "the body must be a JSON object",
+        ));
+    }
+    T::deserialize(value).map_err(invalid)
 }
 
 /// The `{code}` path parameter, when it can name a link at all.

@@ -34,15 +34,22 @@ impl App {
     }
 }
 
-pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let timeouts = TimeoutConfig::builder()
+pub fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .operation_attempt_timeout(ATTEMPT_TIMEOUT)
         .operation_timeout(OPERATION_TIMEOUT)
-        .build();
+        .build()
+}
+
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
+}
+
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(timeout_config())
+        .retry_config(retry_config())
         .load()
         .await;
     aws_sdk_dynamodb::Client::new(&sdk)

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
 use crate::domain::link::rfc3339;
 use crate::domain::{generated_candidates, Alias, Code, Link, LinkKind, LongUrl};
@@ -103,10 +103,12 @@ impl Store {
         alias: Option<&Alias>,
         now: DateTime<Utc>,
     ) -> Result<(Link, Created), CreateError> {
+        // Stored with millisecond precision: the new link equals the one read back later.
+        let created_at = now.trunc_subsecs(3);
         let link = |code: Code, kind| Link {
             code,
             url: url.clone(),
-            created_at: now,
+            created_at,
             kind,
         };
         if let Some(alias) = alias {

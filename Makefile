@@ -1,0 +1,23 @@
+# The everyday verbs. Everything the project needs is installed into .tools/ (git-ignored).
+.PHONY: dev test bench build fmt lint clean
+
+## Serve the API on http://127.0.0.1:9000 against DynamoDB Local on :8000 (Ctrl-C stops both)
+dev:
+	@bash scripts/dev.sh
+
+## Every test: lints, unit, template, integration (DynamoDB Local), end-to-end (HTTP), events
+test:
+	@bash scripts/test.sh
+
+## Release zips for Lambda, as `sam build` makes them
+build:
+	@bash -c 'source scripts/lib.sh && ensure_cargo_lambda && cargo lambda build --release --output-format zip -p create -p redirect -p stats'
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf target .aws-sam

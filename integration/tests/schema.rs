@@ -1,0 +1,85 @@
+//! The table the local set-up creates has exactly the key schema of template.yaml.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use serde_yaml::Value;
+
+fn template_table() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
+        .expect("template.yaml");
+    let doc: Value = serde_yaml::from_str(&text).expect("template.yaml parses");
+    doc["Resources"]["LinksTable"]["Properties"].clone()
+}
+
+fn pairs(list: &Value, a: &str, b: &str) -> BTreeSet<(String, String)> {
+    list.as_sequence()
+        .expect("a list")
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().expect(k).to_owned();
+            (s(a), s(b))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn local_table_has_the_template_schema() {
+    let props = template_table();
+    let client = support::dynamodb();
+    let table = support::fresh_table(&client).await;
+    let described = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+
+    let local_attrs: BTreeSet<(String, String)> = described
+        .attribute_definitions()
+        .iter()
+        .map(|a| {
+            (
+                a.attribute_name().to_owned(),
+                a.attribute_type().as_str().to_owned(),
+            )
+        })
+        .collect();
+    let local_keys: BTreeSet<(String, String)> = described
+        .key_schema()
+        .iter()
+        .map(|k| {
+            (
+                k.attribute_name().to_owned(),
+                k.key_type().as_str().to_owned(),
+            )
+        })
+        .collect();
+
+    assert_eq!(
+        local_attrs,
+        pairs(
+            &props["AttributeDefinitions"],
+            "AttributeName",
+            "AttributeType"
+        )
+    );
+    assert_eq!(
+        local_keys,
+        pairs(&props["KeySchema"], "AttributeName", "KeyType")
+    );
+    assert_eq!(props["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    assert_eq!(
+        described
+            .billing_mode_summary()
+            .and_then(|b| b.billing_mode())
+            .map(|m| m.as_str()),
+        Some("PAY_PER_REQUEST")
+    );
+    // No secondary indexes on either side.
+    assert!(props.get("GlobalSecondaryIndexes").is_none());
+    assert!(described.global_secondary_indexes().is_empty());
+}

@@ -1,0 +1,225 @@
+//! The DynamoDB store against the real DynamoDB Local.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use common::domain::{generated_candidates, Alias, Code, LinkKind, LongUrl, UrlPolicy};
+use common::store::{CreateError, Created, Store, StoreError};
+
+async fn store() -> (Store, aws_sdk_dynamodb::Client) {
+    let client = support::dynamodb();
+    let table = support::fresh_table(&client).await;
+    (Store::new(client.clone(), table), client)
+}
+
+fn url(s: &str) -> LongUrl {
+    LongUrl::parse(s, &UrlPolicy::default(), None).unwrap()
+}
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+#[tokio::test]
+async fn create_is_idempotent_per_url() {
+    let (store, client) = store().await;
+    let t0 = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+    let u = url("https://example.com/a");
+    let (first, created) = store.create_or_get(&u, None, t0).await.unwrap();
+    assert_eq!(created, Created::New);
+    assert_eq!(first.code, generated_candidates(&u).next().unwrap());
+    assert_eq!(first.kind, LinkKind::Generated);
+
+    let later = t0 + chrono::Duration::days(3);
+    let (again, created) = store.create_or_get(&u, None, later).await.unwrap();
+    assert_eq!(created, Created::Existing);
+    assert_eq!(
+        again, first,
+        "the stored link comes back, creation time included"
+    );
+    assert_eq!(support::count_items(&client, store.table()).await, 1);
+
+    let found = store.find_link(&first.code).await.unwrap().unwrap();
+    assert_eq!(found, first);
+}
+
+#[tokio::test]
+async fn alias_rules() {
+    let (store, client) = store().await;
+    let alias = Alias::parse("promo").unwrap();
+    let a = url("https://example.com/a");
+    let (link, created) = store
+        .create_or_get(&a, Some(&alias), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (link.code.as_str(), created, link.kind),
+        ("promo", Created::New, LinkKind::Alias)
+    );
+
+    let (_, created) = store
+        .create_or_get(&a, Some(&alias), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(created, Created::Existing);
+
+    let err = store
+        .create_or_get(&url("https://example.com/b"), Some(&alias), Utc::now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CreateError::AliasTaken(_)), "{err:?}");
+    // Case-sensitive: another alias.
+    let upper = Alias::parse("PROMO").unwrap();
+    let (_, created) = store
+        .create_or_get(&url("https://example.com/b"), Some(&upper), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(created, Created::New);
+    assert_eq!(support::count_items(&client, store.table()).await, 2);
+}
+
+#[tokio::test]
+async fn collision_takes_the_next_longer_prefix() {
+    let (store, _) = store().await;
+    let victim = url("https://example.com/collides");
+    let chain: Vec<Code> = generated_candidates(&victim).take(3).collect();
+    // Another URL already holds the 7-character code of `victim` (an alias can claim it).
+    let squatter = Alias::parse(chain[0].as_str()).unwrap();
+    store
+        .create_or_get(&url("https://other.example/"), Some(&squatter), Utc::now())
+        .await
+        .unwrap();
+
+    let (link, created) = store
+        .create_or_get(&victim, None, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(created, Created::New);
+    assert_eq!(link.code, chain[1]);
+    assert_eq!(link.code.as_str().len(), 8);
+    // Deterministic: asking again walks the same chain and finds it.
+    let (again, created) = store
+        .create_or_get(&victim, None, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!((again.code, created), (chain[1].clone(), Created::Existing));
+}
+
+#[tokio::test]
+async fn visits_are_counted_per_day_and_returned_by_one_query() {
+    let (store, client) = store().await;
+    let (link, _) = store
+        .create_or_get(&url("https://example.com/v"), None, Utc::now())
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        store
+            .record_visit(&link.code, day("2026-03-01"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .record_visit(&link.code, day("2026-03-03"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .record_visit(&link.code, day("2026-03-01"))
+            .await
+            .unwrap(),
+        4
+    );
+
+    let history = store.stats_for(&link.code).await.unwrap().unwrap();
+    assert_eq!(history.link, link);
+    assert_eq!(history.total_visits(), 5);
+    assert_eq!(
+        history.daily.into_iter().collect::<Vec<_>>(),
+        [(day("2026-03-01"), 4), (day("2026-03-03"), 1)]
+    );
+    // One link item and two day counters.
+    assert_eq!(support::count_items(&client, store.table()).await, 3);
+}
+
+#[tokio::test]
+async fn unknown_codes() {
+    let (store, _) = store().await;
+    let code = Code::parse("nothing").unwrap();
+    assert!(store.find_link(&code).await.unwrap().is_none());
+    assert!(store.stats_for(&code).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn concurrent_creates_of_one_url_write_one_item() {
+    let (store, client) = store().await;
+    let u = url("https://example.com/race");
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let (store, u) = (store.clone(), u.clone());
+            tokio::spawn(async move { store.create_or_get(&u, None, Utc::now()).await.unwrap() })
+        })
+        .collect();
+    let results = futures::future::join_all(tasks).await;
+    let results: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+    let new = results.iter().filter(|(_, c)| *c == Created::New).count();
+    assert_eq!(new, 1);
+    let first = &results[0].0;
+    assert!(
+        results.iter().all(|(l, _)| l == first),
+        "all see the winner's item"
+    );
+    assert_eq!(support::count_items(&client, store.table()).await, 1);
+}
+
+#[tokio::test]
+async fn concurrent_visits_are_all_counted() {
+    let (store, _) = store().await;
+    let code = Code::parse("hot").unwrap();
+    let d = day("2026-05-05");
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (store, code) = (store.clone(), code.clone());
+            tokio::spawn(async move { store.record_visit(&code, d).await.unwrap() })
+        })
+        .collect();
+    let mut seen: Vec<u64> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (1..=100).collect::<Vec<u64>>(),
+        "each ADD saw a distinct count"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_store_is_unavailable_in_bounded_time() {
+    // Nothing listens on port 9 of loopback; same SDK settings as the functions.
+    let client = support::dynamodb_at("http://127.0.0.1:9");
+    let config = client
+        .config()
+        .to_builder()
+        .timeout_config(common::runtime::timeout_config())
+        .retry_config(common::runtime::retry_config())
+        .build();
+    let store = Store::new(aws_sdk_dynamodb::Client::from_conf(config), "links");
+    let started = Instant::now();
+    let err = store
+        .find_link(&Code::parse("abc").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}

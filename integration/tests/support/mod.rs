@@ -1,0 +1,88 @@
+//! Shared by the integration tests: clients for the real DynamoDB Local and the API that
+//! `make test` started. Nothing here is a mock.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::Select;
+use aws_sdk_dynamodb::Client;
+
+fn required(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: these tests run against the local stack, through `make test`")
+    })
+}
+
+pub fn dynamodb_endpoint() -> String {
+    required("DYNAMODB_ENDPOINT")
+}
+
+pub fn api_url() -> String {
+    required("API_URL")
+}
+
+/// The table that `make test` created and the API serves.
+pub fn api_table() -> String {
+    required("TABLE_NAME")
+}
+
+pub fn dynamodb_at(endpoint: &str) -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+        .build();
+    Client::from_conf(config)
+}
+
+pub fn dynamodb() -> Client {
+    dynamodb_at(&dynamodb_endpoint())
+}
+
+/// A name no other test or run uses.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{nanos:x}{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A fresh table with the production key schema.
+pub async fn fresh_table(client: &Client) -> String {
+    let name = unique("t-");
+    assert!(common::store::ensure_table(client, &name).await.unwrap());
+    name
+}
+
+pub async fn count_items(client: &Client, table: &str) -> i32 {
+    let mut total = 0;
+    let mut start = None;
+    loop {
+        let out = client
+            .scan()
+            .table_name(table)
+            .select(Select::Count)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        total += out.count;
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return total;
+        }
+    }
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Sends every sample event in events/ to a running `cargo lambda watch` with
+# `cargo lambda invoke`, in an order where each one's expectation holds on a fresh or a
+# used table, and checks each response. Usage: scripts/invoke-events.sh [WATCH_PORT]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+port="${1:-9000}"
+
+# function  event  expected statuses  a check of the JSON body (Python expression on `b`)
+cases=(
+  "create   create.json            201,200  b['code']=='tyZfCy1' and b['url']=='https://github.com/awslabs/aws-lambda-rust-runtime'"
+  "create   create-alias.json      201,200  b['code']=='rust-learn'"
+  "redirect redirect.json          302      True"
+  "redirect redirect-unknown.json  404      b['error']['code']=='not_found'"
+  "stats    stats.json             200      b['total_visits']>=1 and len(b['daily'])>=1 and b['daily'][-1]['visits']>=1"
+  "stats    stats-range.json       200      b['code']=='tyZfCy1' and all('2026-01-01'<=d['date']<='2026-12-31' for d in b['daily'])"
+)
+
+failed=0
+for c in "${cases[@]}"; do
+  read -r fn event statuses check <<<"$c"
+  out="$(cargo lambda invoke "$fn" -A 127.0.0.1 -P "$port" --data-file "$ROOT/events/$event" --output-format json 2>&1)" || true
+  if python3 - "$statuses" "$check" "$out" <<'PY'
+import json, sys
+statuses, check, out = sys.argv[1].split(','), sys.argv[2], sys.argv[3]
+resp = json.loads(out)
+status = str(resp.get("statusCode"))
+body = resp.get("body") or ""
+b = json.loads(body) if body else {}
+if resp.get("isBase64Encoded"):
+    raise SystemExit("unexpected base64 body")
+if status not in statuses:
+    raise SystemExit(f"status {status}, expected {statuses}: {body}")
+if status == "302" and not resp["headers"].get("location", "").startswith("https://"):
+    raise SystemExit(f"302 without a Location: {resp['headers']}")
+if not eval(check, {}, {"b": b}):
+    raise SystemExit(f"body check failed: {check}: {body}")
+PY
+  then echo "ok   $fn $event"; else echo "FAIL $fn $event: $out"; failed=$((failed + 1)); fi
+done
+echo "events: $(( ${#cases[@]} - failed )) passed, $failed failed"
+[ "$failed" -eq 0 ]

