@@ -9,6 +9,10 @@ dev:
 test:
 	@bash scripts/test.sh
 
+## Cold start, latency, CPU, memory, DynamoDB use and zip size of each function, and a Python reference
+bench:
+	@bash scripts/bench.sh
+
 ## Release zips for Lambda, as `sam build` makes them
 build:
 	@bash -c 'source scripts/lib.sh && ensure_cargo_lambda && cargo lambda build --release --output-format zip -p create -p redirect -p stats'

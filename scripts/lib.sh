@@ -132,3 +132,21 @@ wait_http() {
   done
   return 1
 }
+
+# The Python reference of the benchmark (its own venv: boto3 and the Lambda runtime client).
+AWSLAMBDARIC_VERSION="4.2.2"
+BOTO3_VERSION="1.44.5"
+PYREF_VENV="$TOOLS/pyref"
+
+ensure_python_reference() {
+  if [ ! -x "$PYREF_VENV/bin/python" ]; then
+    python3 -m venv "$PYREF_VENV" || die "python3 -m venv failed"
+  fi
+  local have
+  have="$("$PYREF_VENV/bin/python" -m pip freeze 2>/dev/null | grep -ciE "^(awslambdaric==$AWSLAMBDARIC_VERSION|boto3==$BOTO3_VERSION)$" || true)"
+  if [ "$have" != 2 ]; then
+    log "installing the Python reference (awslambdaric $AWSLAMBDARIC_VERSION, boto3 $BOTO3_VERSION) into .tools/pyref"
+    "$PYREF_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+      "awslambdaric==$AWSLAMBDARIC_VERSION" "boto3==$BOTO3_VERSION" || die "pip install of the reference failed"
+  fi
+}

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::config::{BaseUrl, Config};
 use crate::domain::{AliasError, Code, DateError, UrlError};
-use crate::store::{CreateError, StoreError};
+use crate::store::{CreateError, Store, StoreError};
 
 /// Largest request body accepted (a 2048-character URL and an alias fit many times over).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -244,12 +244,18 @@ pub fn base_url(req: &Request, config: &Config) -> Result<BaseUrl, ApiError> {
 
 /// Runs a handler and turns its result into the response, with one structured log line
 /// per request (never the body) and the hidden cause of any 5xx.
-pub async fn respond<F, Fut>(route: &'static str, req: Request, handler: F) -> Response<Body>
+pub async fn respond<F, Fut>(
+    route: &'static str,
+    store: &Store,
+    req: Request,
+    handler: F,
+) -> Response<Body>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
 {
     let started = Instant::now();
+    let usage_before = store.usage();
     let method = req.method().clone();
     let request_id = req
         .lambda_context_ref()
@@ -268,12 +274,15 @@ where
             e.into_response()
         }
     };
+    let usage = store.usage().since(usage_before);
     tracing::info!(
         route,
         method = %method,
         code = code.as_deref(),
         status = resp.status().as_u16(),
         latency_us = started.elapsed().as_micros() as u64,
+        ddb_requests = usage.requests,
+        ddb_capacity_units = usage.capacity_units,
         %request_id,
         "request"
     );

@@ -5,12 +5,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, KeySchemaElement, KeyType,
+    ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
@@ -75,10 +77,44 @@ enum PutOutcome {
     Taken(Link),
 }
 
+/// DynamoDB requests made and capacity units consumed, as DynamoDB reports them
+/// (`ReturnConsumedCapacity=TOTAL` on every call), for the per-request log line.
+#[derive(Debug, Default)]
+struct Usage {
+    requests: AtomicU64,
+    milli_units: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct UsageSnapshot {
+    pub requests: u64,
+    pub capacity_units: f64,
+}
+
+impl UsageSnapshot {
+    pub fn since(self, earlier: UsageSnapshot) -> UsageSnapshot {
+        UsageSnapshot {
+            requests: self.requests - earlier.requests,
+            capacity_units: self.capacity_units - earlier.capacity_units,
+        }
+    }
+}
+
+impl Usage {
+    fn record(&self, consumed: Option<&ConsumedCapacity>) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(units) = consumed.and_then(|c| c.capacity_units) {
+            let milli = (units * 1000.0).round() as u64;
+            self.milli_units.fetch_add(milli, Ordering::Relaxed);
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Store {
     client: Client,
     table: String,
+    usage: Arc<Usage>,
 }
 
 impl Store {
@@ -86,6 +122,15 @@ impl Store {
         Store {
             client,
             table: table.into(),
+            usage: Arc::default(),
+        }
+    }
+
+    /// What this store (and its clones) used so far; diff two snapshots for one request.
+    pub fn usage(&self) -> UsageSnapshot {
+        UsageSnapshot {
+            requests: self.usage.requests.load(Ordering::Relaxed),
+            capacity_units: self.usage.milli_units.load(Ordering::Relaxed) as f64 / 1000.0,
         }
     }
 
@@ -146,8 +191,12 @@ impl Store {
             .item("kind", s(link.kind.as_str()))
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
+        // A failed condition is still a write request; its capacity is not reported.
+        self.usage
+            .record(result.as_ref().ok().and_then(|o| o.consumed_capacity()));
         match result {
             Ok(_) => Ok(PutOutcome::Written),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
@@ -175,9 +224,12 @@ impl Store {
             .key(SK, s(LINK_SK))
             .projection_expression("#u, created_at, kind")
             .expression_attribute_names("#u", "url")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
-            .await
-            .map_err(unavailable)?;
+            .await;
+        self.usage
+            .record(out.as_ref().ok().and_then(|o| o.consumed_capacity()));
+        let out = out.map_err(unavailable)?;
         out.item.map(|item| link_from_item(code, &item)).transpose()
     }
 
@@ -192,9 +244,12 @@ impl Store {
             .update_expression("ADD visits :one")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
-            .await
-            .map_err(unavailable)?;
+            .await;
+        self.usage
+            .record(out.as_ref().ok().and_then(|o| o.consumed_capacity()));
+        let out = out.map_err(unavailable)?;
         let attrs = out.attributes.unwrap_or_default();
         number(&attrs, "visits").ok_or(StoreError::Malformed {
             code: code.to_string(),
@@ -216,9 +271,12 @@ impl Store {
                 .key_condition_expression("pk = :pk")
                 .expression_attribute_values(":pk", s(code.as_str()))
                 .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
-                .await
-                .map_err(unavailable)?;
+                .await;
+            self.usage
+                .record(out.as_ref().ok().and_then(|o| o.consumed_capacity()));
+            let out = out.map_err(unavailable)?;
             for item in out.items.unwrap_or_default() {
                 let sk = item.get(SK).and_then(|v| v.as_s().ok());
                 match sk.map(String::as_str) {

@@ -54,7 +54,7 @@ async fn main() -> Result<(), Error> {
     common::runtime::init_logging();
     let app = App::from_env().await?;
     run(service_fn(|req| async {
-        Ok::<_, Error>(respond("create", req, |req| create(&app, req)).await)
+        Ok::<_, Error>(respond("create", &app.store, req, |req| create(&app, req)).await)
     }))
     .await
 }

@@ -42,7 +42,7 @@ async fn main() -> Result<(), Error> {
     common::runtime::init_logging();
     let app = App::from_env().await?;
     run(service_fn(|req| async {
-        Ok::<_, Error>(respond("redirect", req, |req| redirect(&app, req)).await)
+        Ok::<_, Error>(respond("redirect", &app.store, req, |req| redirect(&app, req)).await)
     }))
     .await
 }

@@ -37,7 +37,7 @@ async fn main() -> Result<(), Error> {
     common::runtime::init_logging();
     let app = App::from_env().await?;
     run(service_fn(|req| async {
-        Ok::<_, Error>(respond("stats", req, |req| stats(&app, req)).await)
+        Ok::<_, Error>(respond("stats", &app.store, req, |req| stats(&app, req)).await)
     }))
     .await
 }

@@ -1,0 +1,579 @@
+//! `make bench`: runs each function's release `bootstrap` the way Lambda runs it, driven by a
+//! small fake Lambda Runtime API on loopback, against DynamoDB Local; and the same for a
+//! Python reference of the redirect (boto3 + awslambdaric). Writes target/bench/report.json
+//! and prints a table.
+//!
+//! Usage: bench --endpoint URL --table NAME --lambda-dir DIR [--invocations N]
+//!              [--python PYTHON --python-dir DIR] [--out FILE]
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use chrono::Utc;
+use common::domain::{Alias, LongUrl, UrlPolicy};
+use common::Store;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::Command;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+const BENCH_CODE: &str = "bench-link";
+const BENCH_TARGET: &str = "https://example.com/bench-target";
+const HISTORY_DAYS: u64 = 365;
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+struct Args {
+    endpoint: String,
+    table: String,
+    lambda_dir: PathBuf,
+    invocations: usize,
+    python: Option<PathBuf>,
+    python_dir: Option<PathBuf>,
+    out: PathBuf,
+}
+
+fn parse_args() -> Result<Args, BoxError> {
+    let mut args = std::env::args().skip(1);
+    let (mut endpoint, mut table, mut lambda_dir) = (None, None, None);
+    let (mut python, mut python_dir) = (None, None);
+    let mut invocations = 2000;
+    let mut out = PathBuf::from("target/bench/report.json");
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--endpoint" => endpoint = Some(value()?),
+            "--table" => table = Some(value()?),
+            "--lambda-dir" => lambda_dir = Some(PathBuf::from(value()?)),
+            "--invocations" => invocations = value()?.parse()?,
+            "--python" => python = Some(PathBuf::from(value()?)),
+            "--python-dir" => python_dir = Some(PathBuf::from(value()?)),
+            "--out" => out = PathBuf::from(value()?),
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    Ok(Args {
+        endpoint: endpoint.ok_or("--endpoint is required")?,
+        table: table.ok_or("--table is required")?,
+        lambda_dir: lambda_dir.ok_or("--lambda-dir is required")?,
+        invocations: invocations.max(1),
+        python,
+        python_dir,
+        out,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The fake Runtime API: GET .../invocation/next hands out the next event, POST
+// .../response and .../error hand back the result. TCP_NODELAY on every socket.
+
+struct Outcome {
+    body: Result<Bytes, String>,
+}
+
+struct RuntimeState {
+    events: Mutex<mpsc::Receiver<(String, Bytes)>>,
+    results: mpsc::Sender<Outcome>,
+    first_next: StdMutex<Option<oneshot::Sender<Instant>>>,
+}
+
+async fn runtime_api(
+    state: Arc<RuntimeState>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let reply = |status: StatusCode| {
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = status;
+        Ok(r)
+    };
+    if method == Method::GET && path.ends_with("/runtime/invocation/next") {
+        if let Some(tx) = state.first_next.lock().unwrap().take() {
+            let _ = tx.send(Instant::now());
+        }
+        let next = state.events.lock().await.recv().await;
+        let Some((id, event)) = next else {
+            return reply(StatusCode::GONE);
+        };
+        let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + TIMEOUT;
+        let resp = Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .header("lambda-runtime-aws-request-id", id)
+            .header(
+                "lambda-runtime-deadline-ms",
+                deadline.as_millis().to_string(),
+            )
+            .header(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:bench",
+            )
+            .header(
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000;Sampled=0",
+            )
+            .body(Full::new(event))
+            .unwrap();
+        return Ok(resp);
+    }
+    if method == Method::POST && path.contains("/runtime/") {
+        let body = req.into_body().collect().await.map(|b| b.to_bytes());
+        let body = body.unwrap_or_default();
+        let outcome = if path.ends_with("/response") {
+            Outcome { body: Ok(body) }
+        } else {
+            Outcome {
+                body: Err(String::from_utf8_lossy(&body).into_owned()),
+            }
+        };
+        let _ = state.results.send(outcome).await;
+        return reply(StatusCode::ACCEPTED);
+    }
+    reply(StatusCode::NOT_FOUND)
+}
+
+struct FakeRuntime {
+    addr: String,
+    events: mpsc::Sender<(String, Bytes)>,
+    results: mpsc::Receiver<Outcome>,
+    first_next: oneshot::Receiver<Instant>,
+}
+
+async fn start_runtime() -> Result<FakeRuntime, BoxError> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?.to_string();
+    let (events_tx, events_rx) = mpsc::channel(1);
+    let (results_tx, results_rx) = mpsc::channel(1);
+    let (first_tx, first_rx) = oneshot::channel();
+    let state = Arc::new(RuntimeState {
+        events: Mutex::new(events_rx),
+        results: results_tx,
+        first_next: StdMutex::new(Some(first_tx)),
+    });
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            let state = state.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| runtime_api(state.clone(), req));
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(FakeRuntime {
+        addr,
+        events: events_tx,
+        results: results_rx,
+        first_next: first_rx,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Events, as API Gateway (HTTP API, payload 2.0) sends them.
+
+fn api_event(
+    method: &str,
+    path: &str,
+    route: &str,
+    code: Option<&str>,
+    body: Option<Value>,
+) -> Bytes {
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route,
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {
+            "host": "abc123xyz.execute-api.us-east-1.amazonaws.com",
+            "x-forwarded-proto": "https",
+            "user-agent": "bench",
+        },
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc123xyz", "stage": "$default",
+            "domainName": "abc123xyz.execute-api.us-east-1.amazonaws.com",
+            "requestId": "bench", "routeKey": route, "time": "22/Nov/2026:19:00:00 +0000",
+            "timeEpoch": 1795374000000u64,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": "203.0.113.7", "userAgent": "bench"},
+        },
+        "isBase64Encoded": false,
+    });
+    if let Some(code) = code {
+        event["pathParameters"] = json!({ "code": code });
+    }
+    if let Some(body) = body {
+        event["headers"]["content-type"] = json!("application/json");
+        event["body"] = json!(body.to_string());
+    }
+    Bytes::from(event.to_string())
+}
+
+fn events_for(function: &str) -> Box<dyn FnMut(usize) -> (Bytes, u16) + Send> {
+    match function {
+        "create" => {
+            let run = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_millis();
+            Box::new(move |i| {
+                let url = format!("https://example.com/bench/{run}/{i}");
+                let event = api_event(
+                    "POST",
+                    "/links",
+                    "ANY /links",
+                    None,
+                    Some(json!({ "url": url })),
+                );
+                (event, 201)
+            })
+        }
+        "stats" => Box::new(|_| {
+            let path = format!("/links/{BENCH_CODE}/stats");
+            (
+                api_event(
+                    "GET",
+                    &path,
+                    "ANY /links/{code}/stats",
+                    Some(BENCH_CODE),
+                    None,
+                ),
+                200,
+            )
+        }),
+        _ => Box::new(|_| {
+            let path = format!("/{BENCH_CODE}");
+            (
+                api_event("GET", &path, "ANY /{code}", Some(BENCH_CODE), None),
+                302,
+            )
+        }),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Process figures from /proc.
+
+/// Nanoseconds on CPU, summed over the process's threads.
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The `ddb_requests` / `ddb_capacity_units` of a log line, wherever the formatter nests them.
+fn usage_in(line: &str) -> Option<(f64, f64)> {
+    fn find(v: &Value) -> Option<(f64, f64)> {
+        if let (Some(r), Some(c)) = (v.get("ddb_requests"), v.get("ddb_capacity_units")) {
+            return Some((r.as_f64()?, c.as_f64()?));
+        }
+        v.as_object()?.values().find_map(find)
+    }
+    find(&serde_json::from_str(line.trim()).ok()?)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+// ---------------------------------------------------------------------------------------
+
+async fn measure(
+    name: &str,
+    mut cmd: Command,
+    env: &[(&str, String)],
+    mut events: Box<dyn FnMut(usize) -> (Bytes, u16) + Send>,
+    invocations: usize,
+) -> Result<Value, BoxError> {
+    let mut rt = start_runtime().await?;
+    cmd.env("AWS_LAMBDA_RUNTIME_API", &rt.addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+
+    let spawned = Instant::now();
+    let mut child = cmd.spawn()?;
+    let pid = child.id().ok_or("no pid")?;
+    let usage: Arc<StdMutex<Vec<(f64, f64)>>> = Arc::default();
+    let log_tail: Arc<StdMutex<Vec<String>>> = Arc::default();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let (usage, log_tail) = (usage.clone(), log_tail.clone());
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                match usage_in(&line) {
+                    Some(u) => usage.lock().unwrap().push(u),
+                    None => {
+                        let mut tail = log_tail.lock().unwrap();
+                        if tail.len() < 20 {
+                            tail.push(line);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    let first_next = tokio::time::timeout(TIMEOUT, &mut rt.first_next).await;
+    let first_next = first_next.map_err(|_| {
+        format!(
+            "{name}: no call to /next within {TIMEOUT:?}: {:?}",
+            log_tail.lock().unwrap()
+        )
+    })??;
+    let init = first_next - spawned;
+
+    let mut invoke = |i: usize| {
+        let (event, expected) = events(i);
+        let events_tx = rt.events.clone();
+        async move {
+            let started = Instant::now();
+            events_tx
+                .send((format!("req-{i}"), event))
+                .await
+                .map_err(|_| "runtime closed")?;
+            Ok::<_, BoxError>((started, expected))
+        }
+    };
+
+    let mut latencies = Vec::with_capacity(invocations);
+    let mut first = Duration::ZERO;
+    let mut cpu_start = 0;
+    for i in 0..=invocations {
+        if i == 1 {
+            cpu_start = cpu_ns(pid);
+        }
+        let (started, expected) = invoke(i).await?;
+        let outcome = tokio::time::timeout(TIMEOUT, rt.results.recv())
+            .await
+            .map_err(|_| format!("{name}: invocation {i} timed out"))?
+            .ok_or("runtime closed")?;
+        let elapsed = started.elapsed();
+        let body = outcome
+            .body
+            .map_err(|e| format!("{name}: invocation {i} failed: {e}"))?;
+        let resp: Value = serde_json::from_slice(&body)?;
+        if resp["statusCode"].as_u64() != Some(u64::from(expected)) {
+            return Err(format!("{name}: invocation {i}: expected {expected}, got {resp}").into());
+        }
+        if i == 0 {
+            first = elapsed;
+        } else {
+            latencies.push(elapsed.as_secs_f64() * 1e3);
+        }
+    }
+    let cpu_total = cpu_ns(pid).saturating_sub(cpu_start);
+    let rss_kb = peak_rss_kb(pid);
+    child.kill().await?;
+    // Let the log readers drain.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    latencies.sort_by(f64::total_cmp);
+    let usage = usage.lock().unwrap().clone();
+    let warm_usage = &usage[usage.len().min(1)..];
+    let mean = |f: fn(&(f64, f64)) -> f64| {
+        if warm_usage.is_empty() {
+            f64::NAN
+        } else {
+            warm_usage.iter().map(f).sum::<f64>() / warm_usage.len() as f64
+        }
+    };
+    Ok(json!({
+        "init_ms": init.as_secs_f64() * 1e3,
+        "first_invocation_ms": first.as_secs_f64() * 1e3,
+        "warm_p50_ms": percentile(&latencies, 0.50),
+        "warm_p99_ms": percentile(&latencies, 0.99),
+        "warm_invocations": latencies.len(),
+        "cpu_us_per_warm_invocation": cpu_total as f64 / 1e3 / invocations as f64,
+        "peak_rss_mb": rss_kb as f64 / 1024.0,
+        "ddb_requests_first": usage.first().map(|u| u.0),
+        "ddb_requests_per_warm_invocation": mean(|u| u.0),
+        "ddb_capacity_units_per_warm_invocation": mean(|u| u.1),
+        "logged_invocations": usage.len(),
+    }))
+}
+
+/// The link the redirect and stats benchmarks read: created a year ago, with a counter for
+/// every day since (the "year of history" that stats must still read in one request).
+async fn seed(store: &Store) -> Result<(), BoxError> {
+    let url = LongUrl::parse(BENCH_TARGET, &UrlPolicy::default(), None)?;
+    let alias = Alias::parse(BENCH_CODE)?;
+    let created = Utc::now() - chrono::Duration::days(HISTORY_DAYS as i64);
+    let (link, _) = store.create_or_get(&url, Some(&alias), created).await?;
+    let today = Utc::now().date_naive();
+    for back in 0..=HISTORY_DAYS {
+        let day = today - chrono::Days::new(back);
+        store.record_visit(&link.code, day).await?;
+    }
+    Ok(())
+}
+
+fn fmt(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x >= 100.0 => format!("{x:.0}"),
+        Some(x) if x >= 10.0 => format!("{x:.1}"),
+        Some(x) => format!("{x:.2}"),
+        None => "-".into(),
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), BoxError> {
+    let args = parse_args()?;
+    let client = common::runtime::dynamodb_client().await;
+    common::store::ensure_table(&client, &args.table).await?;
+    let store = Store::new(client, args.table.clone());
+    seed(&store).await?;
+
+    let env = vec![
+        ("TABLE_NAME", args.table.clone()),
+        ("AWS_ENDPOINT_URL", args.endpoint.clone()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_DEFAULT_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "local".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+        ("PUBLIC_BASE_URL", "https://sho.rt".to_owned()),
+    ];
+    let mut functions = serde_json::Map::new();
+    for name in ["create", "redirect", "stats"] {
+        let dir = args.lambda_dir.join(name);
+        let cmd = Command::new(dir.join("bootstrap"));
+        eprintln!("bench: {name} ({} invocations)", args.invocations);
+        let mut report = measure(name, cmd, &env, events_for(name), args.invocations).await?;
+        let zip = std::fs::metadata(dir.join("bootstrap.zip"))
+            .map(|m| m.len())
+            .ok();
+        report["bootstrap_zip_mb"] = json!(zip.map(|b| b as f64 / 1_048_576.0));
+        functions.insert(name.to_owned(), report);
+    }
+
+    let reference = match (&args.python, &args.python_dir) {
+        (Some(python), Some(dir)) => {
+            eprintln!("bench: python reference ({} invocations)", args.invocations);
+            let mut cmd = Command::new(python);
+            cmd.args(["-m", "awslambdaric", "handler.redirect"])
+                .current_dir(dir)
+                .env("LAMBDA_TASK_ROOT", dir)
+                .env("PYTHONDONTWRITEBYTECODE", "1");
+            Some(
+                measure(
+                    "python-redirect",
+                    cmd,
+                    &env,
+                    events_for("redirect"),
+                    args.invocations,
+                )
+                .await?,
+            )
+        }
+        _ => None,
+    };
+
+    let redirect = &functions["redirect"];
+    let ratio = |key: &str| -> Value {
+        let r = reference.as_ref().and_then(|p| p[key].as_f64());
+        let rust = redirect[key].as_f64();
+        match (r, rust) {
+            (Some(p), Some(r)) if r > 0.0 => json!(p / r),
+            _ => Value::Null,
+        }
+    };
+    let ratios = json!({
+        "init": ratio("init_ms"),
+        "first_invocation": ratio("first_invocation_ms"),
+        "warm_p50": ratio("warm_p50_ms"),
+        "cpu_per_warm_invocation": ratio("cpu_us_per_warm_invocation"),
+        "peak_rss": ratio("peak_rss_mb"),
+    });
+    let report = json!({
+        "date": Utc::now().to_rfc3339(),
+        "invocations": args.invocations,
+        "machine": {"cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)},
+        "functions": functions,
+        "python_reference_redirect": reference,
+        "ratios_python_over_rust_redirect": ratios,
+    });
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)?;
+
+    println!(
+        "| function | init ms | first ms | warm p50 ms | warm p99 ms | CPU us/warm | peak RSS MB | DDB req/warm | DDB CU/warm | zip MB |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let mut rows: Vec<(&str, &Value)> = functions.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    if let Some(r) = &reference {
+        rows.push(("python redirect (reference)", r));
+    }
+    for (name, r) in rows {
+        println!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            fmt(&r["init_ms"]),
+            fmt(&r["first_invocation_ms"]),
+            fmt(&r["warm_p50_ms"]),
+            fmt(&r["warm_p99_ms"]),
+            fmt(&r["cpu_us_per_warm_invocation"]),
+            fmt(&r["peak_rss_mb"]),
+            fmt(&r["ddb_requests_per_warm_invocation"]),
+            fmt(&r["ddb_capacity_units_per_warm_invocation"]),
+            fmt(&r["bootstrap_zip_mb"]),
+        );
+    }
+    if reference.is_some() {
+        println!(
+            "\npython / rust (redirect): init {}x, first {}x, warm p50 {}x, CPU {}x, peak RSS {}x",
+            fmt(&ratios["init"]),
+            fmt(&ratios["first_invocation"]),
+            fmt(&ratios["warm_p50"]),
+            fmt(&ratios["cpu_per_warm_invocation"]),
+            fmt(&ratios["peak_rss"]),
+        );
+    }
+    println!("\nreport: {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `make bench`: release bootstrap.zip of each function (cargo lambda build), run under a fake
+# Lambda Runtime API against an in-memory DynamoDB Local, beside a Python reference.
+# BENCH_INVOCATIONS (default 2000) sets the warm invocations per function.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+N="${BENCH_INVOCATIONS:-2000}"
+DDB_PORT="${BENCH_DDB_PORT:-8200}"
+OUT="$CARGO_TARGET_DIR/bench"
+
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+ensure_cargo_lambda
+ensure_dynamodb_local
+ensure_python_reference
+
+log "release build: cargo lambda build --release --output-format zip"
+cargo lambda build --release --compiler cargo --output-format zip --locked -p create -p redirect -p stats
+cargo build --release --locked -p bench
+
+rm -rf "$OUT/lambda"
+for fn in create redirect stats; do
+  mkdir -p "$OUT/lambda/$fn"
+  cp "$CARGO_TARGET_DIR/lambda/$fn/bootstrap.zip" "$OUT/lambda/$fn/"
+  python3 -m zipfile -e "$OUT/lambda/$fn/bootstrap.zip" "$OUT/lambda/$fn/"
+  chmod +x "$OUT/lambda/$fn/bootstrap"
+done
+
+start_dynamodb_local "$DDB_PORT" inMemory "$OUT/dynamodb-local.log"
+ensure_table "http://127.0.0.1:$DDB_PORT" bench
+
+AWS_ENDPOINT_URL="http://127.0.0.1:$DDB_PORT" AWS_REGION=us-east-1 \
+AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+  "$CARGO_TARGET_DIR/release/bench" --endpoint "http://127.0.0.1:$DDB_PORT" --table bench \
+    --lambda-dir "$OUT/lambda" --invocations "$N" \
+    --python "$PYREF_VENV/bin/python" --python-dir "$ROOT/bench/python" \
+    --out "$OUT/report.json"
