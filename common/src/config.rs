@@ -8,6 +8,12 @@ use crate::domain::url::{LongUrl, UrlPolicy, DEFAULT_MAX_LEN};
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
 
+impl ConfigError {
+    pub fn new(message: impl Into<String>) -> ConfigError {
+        ConfigError(message.into())
+    }
+}
+
 /// Where short links point: `scheme://host[:port][/prefix]`, without a trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseUrl {

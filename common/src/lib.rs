@@ -4,6 +4,7 @@
 //! store is asked (`store`, the only module that speaks DynamoDB), and the domain result or
 //! error becomes a response (`http`, the only place that picks statuses).
 
+pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_smithy_http_client::tls;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::store::Store;
 
 /// SDK limits, well under the functions' timeout, so that an unreachable store becomes a
@@ -28,7 +29,7 @@ impl App {
     /// `AWS_ENDPOINT_URL` when set (DynamoDB Local), credentials from the environment.
     pub async fn from_env() -> Result<App, lambda_http::Error> {
         let config = Config::from_env()?;
-        let client = dynamodb_client().await;
+        let client = dynamodb_client()?;
         let store = Store::new(client, config.table_name.clone());
         Ok(App { config, store })
     }
@@ -46,17 +47,87 @@ pub fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
 }
 
-pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
+/// The DynamoDB client from what Lambda puts in the environment: `AWS_REGION`, the
+/// execution role's `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`
+/// (fixed for the life of the execution environment), and `AWS_ENDPOINT_URL_DYNAMODB` or
+/// `AWS_ENDPOINT_URL` when set (DynamoDB Local). Built without aws-config's provider chain:
+/// no profile files, no STS or SSO, no IMDS probing at start.
+pub fn dynamodb_client() -> Result<aws_sdk_dynamodb::Client, ConfigError> {
+    dynamodb_client_from(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+}
+
+pub fn dynamodb_client_from(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<aws_sdk_dynamodb::Client, ConfigError> {
+    let missing = |k: &str| ConfigError::new(format!("{k} is not set"));
+    let region = get("AWS_REGION")
+        .or_else(|| get("AWS_DEFAULT_REGION"))
+        .ok_or_else(|| missing("AWS_REGION"))?;
+    let credentials = Credentials::new(
+        get("AWS_ACCESS_KEY_ID").ok_or_else(|| missing("AWS_ACCESS_KEY_ID"))?,
+        get("AWS_SECRET_ACCESS_KEY").ok_or_else(|| missing("AWS_SECRET_ACCESS_KEY"))?,
+        get("AWS_SESSION_TOKEN"),
+        None,
+        "environment",
+    );
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(credentials)
+        .http_client(http)
         .timeout_config(timeout_config())
-        .retry_config(retry_config())
-        .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&sdk)
+        .retry_config(retry_config());
+    if let Some(endpoint) = get("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| get("AWS_ENDPOINT_URL")) {
+        config = config.endpoint_url(endpoint);
+    }
+    Ok(aws_sdk_dynamodb::Client::from_conf(config.build()))
 }
 
 /// JSON logs in Lambda (`AWS_LAMBDA_LOG_FORMAT=JSON`), level from `AWS_LAMBDA_LOG_LEVEL`
 /// or `RUST_LOG`. Call once per process.
 pub fn init_logging() {
     lambda_http::tracing::init_default_subscriber();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn client(vars: &[(&str, &str)]) -> Result<aws_sdk_dynamodb::Client, ConfigError> {
+        let map: HashMap<&str, &str> = vars.iter().copied().collect();
+        dynamodb_client_from(|k| map.get(k).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn client_from_lambda_environment() {
+        let env = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_SESSION_TOKEN", "t"),
+        ];
+        let c = client(&env).unwrap();
+        assert_eq!(c.config().region().map(|r| r.as_ref()), Some("eu-west-1"));
+        let c = client(&[
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "a"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:8000"),
+        ])
+        .unwrap();
+        assert_eq!(c.config().region().map(|r| r.as_ref()), Some("us-east-1"));
+    }
+
+    #[test]
+    fn missing_region_or_credentials_fail_at_start() {
+        assert!(client(&[("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "s")]).is_err());
+        assert!(client(&[("AWS_REGION", "us-east-1"), ("AWS_SECRET_ACCESS_KEY", "s")]).is_err());
+        assert!(client(&[("AWS_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "a")]).is_err());
+    }
 }

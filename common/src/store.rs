@@ -233,6 +233,23 @@ impl Store {
         out.item.map(|item| link_from_item(code, &item)).transpose()
     }
 
+    /// Opens the connection to DynamoDB (TCP, TLS, credentials, signing) during Init, which
+    /// runs with more CPU than an invocation, so that the first request does not pay for it.
+    /// Reads a key no link can have; a failure only means the first request connects.
+    pub async fn warm_up(&self) {
+        let result = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s("~warm-up"))
+            .key(SK, s(LINK_SK))
+            .send()
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %DisplayErrorContext(e), "warm-up read failed");
+        }
+    }
+
     /// Counts one visit on `day` with an atomic `ADD`; returns the day's new count.
     pub async fn record_visit(&self, code: &Code, day: NaiveDate) -> Result<u64, StoreError> {
         let out = self

@@ -15,7 +15,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => return Err("usage: ensure-table [--wait SECONDS]".into()),
     };
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
-    let client = dynamodb_client().await;
+    let client = dynamodb_client()?;
 
     let deadline = Instant::now() + Duration::from_secs(wait_secs);
     loop {

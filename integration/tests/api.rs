@@ -203,165 +203,294 @@ async fn collision_gets_a_longer_prefix_over_http() {
     );
 }
 
+/// One hostile or broken request and the answer it must get.
+struct Bad {
+    method: Method,
+    path: String,
+    content_type: Option<&'static str>,
+    body: Option<String>,
+    status: u16,
+    code: &'static str,
+}
+
+fn bad_create(body: Value, code: &'static str) -> Bad {
+    Bad {
+        method: Method::POST,
+        path: "/links".into(),
+        content_type: Some("application/json"),
+        body: Some(body.to_string()),
+        status: 400,
+        code,
+    }
+}
+
+fn bad_raw(ct: Option<&'static str>, body: &str, status: u16, code: &'static str) -> Bad {
+    Bad {
+        method: Method::POST,
+        path: "/links".into(),
+        content_type: ct,
+        body: Some(body.into()),
+        status,
+        code,
+    }
+}
+
+fn bad_get(method: Method, path: String, status: u16, code: &'static str) -> Bad {
+    Bad {
+        method,
+        path,
+        content_type: None,
+        body: None,
+        status,
+        code,
+    }
+}
+
+/// The corpus: every route, every kind of refusal in SPEC.md.
+fn corpus(api: &Api, existing: &str) -> Vec<Bad> {
+    let url = |u: &str| json!({ "url": u });
+    let alias = |a: Value| json!({"url": "https://example.com/alias-target", "alias": a});
+    let mut cases = vec![];
+    for (u, code) in [
+        ("javascript:alert(1)", "unsupported_scheme"),
+        ("JAVASCRIPT:alert(1)", "unsupported_scheme"),
+        (
+            "data:text/html,<script>alert(1)</script>",
+            "unsupported_scheme",
+        ),
+        ("file:///etc/passwd", "unsupported_scheme"),
+        ("ftp://example.com/file", "unsupported_scheme"),
+        ("vbscript:msgbox(1)", "unsupported_scheme"),
+        ("blob:https://example.com/uuid", "unsupported_scheme"),
+        ("about:blank", "unsupported_scheme"),
+        ("mailto:someone@example.com", "unsupported_scheme"),
+        ("tel:+15551234", "unsupported_scheme"),
+        ("ws://example.com/socket", "unsupported_scheme"),
+        ("gopher://example.com/", "unsupported_scheme"),
+        ("chrome://settings", "unsupported_scheme"),
+        ("https://user:pass@example.com/", "invalid_url"),
+        ("https://user@example.com/", "invalid_url"),
+        ("https://example.com%2F@evil.example/", "invalid_url"),
+        ("http://evil.example\\@good.example/", "invalid_url"),
+        ("https://exa mple.com/", "invalid_url"),
+        (" https://example.com/", "invalid_url"),
+        ("https://example.com/\t", "invalid_url"),
+        ("https://example.com/\r\nSet-Cookie:%20a=b", "invalid_url"),
+        ("https://example.com/\u{0}", "invalid_url"),
+        ("https://example.com/\u{7}", "invalid_url"),
+        ("https://example.com/\u{85}", "invalid_url"),
+        ("https://example.com/\u{3000}", "invalid_url"),
+        ("example.com/no-scheme", "invalid_url"),
+        ("//example.com/protocol-relative", "invalid_url"),
+        ("/just/a/path", "invalid_url"),
+        ("https:example.com", "invalid_url"),
+        ("https:///no-host", "invalid_url"),
+        ("https://", "invalid_url"),
+        ("", "invalid_url"),
+        ("https://example.com:99999/", "invalid_url"),
+        ("https://example.com:0/", "invalid_url"),
+        ("https://example.com:8o/", "invalid_url"),
+        ("https://[::1/", "invalid_url"),
+        ("https://[::g]/", "invalid_url"),
+        ("https://256.256.256.256/", "invalid_url"),
+        ("https://exa%00mple.com/", "invalid_url"),
+        ("https://exa<mple.com/", "invalid_url"),
+        ("https://xn--/", "invalid_url"),
+    ] {
+        cases.push(bad_create(url(u), code));
+    }
+    cases.push(bad_create(
+        url(&format!("https://example.com/{}", "a".repeat(2048))),
+        "url_too_long",
+    ));
+    cases.push(bad_create(
+        url(&format!("https://example.com/{}", "ü".repeat(700))),
+        "url_too_long",
+    ));
+    cases.push(bad_create(url(&format!("{}/loop", api.base)), "self_link"));
+    for (a, code) in [
+        (json!("ab"), "invalid_alias"),
+        (json!("a".repeat(65)), "invalid_alias"),
+        (json!(""), "invalid_alias"),
+        (json!("has space"), "invalid_alias"),
+        (json!("slash/es"), "invalid_alias"),
+        (json!("dot.ted"), "invalid_alias"),
+        (json!("per%2Fcent"), "invalid_alias"),
+        (json!("ümlaut"), "invalid_alias"),
+        (json!("emoji🙂"), "invalid_alias"),
+        (json!("tab\tbed"), "invalid_alias"),
+        (json!("plus+sign"), "invalid_alias"),
+        (json!("hash#tag"), "invalid_alias"),
+        (json!("query?x"), "invalid_alias"),
+        (json!("tilde~x"), "invalid_alias"),
+        (json!("at@sign"), "invalid_alias"),
+        (json!("colon:x"), "invalid_alias"),
+        (json!("../up"), "invalid_alias"),
+        (json!("links"), "reserved_alias"),
+        (json!("Stats"), "reserved_alias"),
+        (json!("HEALTH"), "reserved_alias"),
+        (json!("api"), "reserved_alias"),
+        (json!("docs"), "reserved_alias"),
+        (json!(42), "invalid_json"),
+        (json!(["a", "b"]), "invalid_json"),
+    ] {
+        cases.push(bad_create(alias(a), code));
+    }
+    for body in [
+        json!({"url": "https://example.com/", "extra": true}),
+        json!({"url": 7}),
+        json!({"url": null}),
+        json!({"url": ["https://example.com/"]}),
+        json!({"url": {"href": "https://example.com/"}}),
+        json!({"URL": "https://example.com/"}),
+        json!({}),
+        json!(["https://example.com/"]),
+        json!("https://example.com/"),
+        json!(null),
+    ] {
+        cases.push(bad_create(body, "invalid_json"));
+    }
+    let json_ct = Some("application/json");
+    for body in [
+        "{\"url\":",
+        "",
+        "   ",
+        "not json",
+        "{\"url\": \"https://example.com/\"} trailing",
+        "\u{feff}{}",
+    ] {
+        cases.push(bad_raw(json_ct, body, 400, "invalid_json"));
+    }
+    let ok_body = json!({"url": "https://example.com/"}).to_string();
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+        "application/jsonx",
+    ] {
+        cases.push(bad_raw(Some(ct), &ok_body, 415, "unsupported_media_type"));
+    }
+    let huge = json!({"url": format!("https://example.com/{}", "x".repeat(20_000))}).to_string();
+    cases.push(bad_raw(json_ct, &huge, 413, "payload_too_large"));
+    cases.push(bad_raw(
+        json_ct,
+        &" ".repeat(1 << 20),
+        413,
+        "payload_too_large",
+    ));
+
+    for (method, path) in [
+        (Method::GET, "/links"),
+        (Method::PUT, "/links"),
+        (Method::DELETE, "/links"),
+        (Method::PATCH, "/links"),
+        (Method::DELETE, "/abcdefg"),
+        (Method::POST, "/abcdefg"),
+        (Method::PUT, "/abcdefg"),
+        (Method::POST, "/links/abcdefg/stats"),
+        (Method::DELETE, "/links/abcdefg/stats"),
+    ] {
+        cases.push(bad_get(method, path.into(), 405, "method_not_allowed"));
+    }
+    for path in [
+        "/nOsUcH1".to_owned(),
+        "/a%2Fb".into(),
+        "/a..b".into(),
+        "/%2e%2e%2fetc".into(),
+        "/%00".into(),
+        "/%F0%9F%99%82".into(),
+        "/x'%20OR%201=1".into(),
+        format!("/{}", "x".repeat(65)),
+        format!("/{}", "x".repeat(5000)),
+    ] {
+        cases.push(bad_get(Method::GET, path.clone(), 404, "not_found"));
+        cases.push(bad_get(
+            Method::GET,
+            format!("/links{path}/stats"),
+            404,
+            "not_found",
+        ));
+    }
+    for (query, code) in [
+        ("?from=2026-13-01", "invalid_date"),
+        ("?to=yesterday", "invalid_date"),
+        ("?from=2026-1-1", "invalid_date"),
+        ("?from=2026-02-30", "invalid_date"),
+        ("?from=0000-00-00", "invalid_date"),
+        ("?from=99999-01-01", "invalid_date"),
+        ("?from=2026-01-01T00:00:00Z", "invalid_date"),
+        ("?to=%2026-01-01", "invalid_date"),
+        ("?from=", "invalid_date"),
+        ("?from=2026-03-02&to=2026-03-01", "invalid_range"),
+        ("?from=9999-12-31&to=0001-01-01", "invalid_range"),
+    ] {
+        cases.push(bad_get(
+            Method::GET,
+            format!("/links/{existing}/stats{query}"),
+            400,
+            code,
+        ));
+    }
+    cases
+}
+
 #[tokio::test]
 async fn bad_input_gets_4xx_json_and_writes_nothing() {
     let _alone = TABLE_COUNT.write().await;
     let api = Api::new();
     let dynamo = support::dynamodb();
     let table = support::api_table();
-    let before = support::count_items(&dynamo, &table).await;
-
-    let long_url = format!("https://example.com/{}", "a".repeat(2048));
-    let own = format!("{}/somewhere", api.base);
-    let url_cases: Vec<(Value, &str)> = vec![
-        (json!({"url": "javascript:alert(1)"}), "unsupported_scheme"),
-        (
-            json!({"url": "data:text/html,<script>alert(1)</script>"}),
-            "unsupported_scheme",
-        ),
-        (json!({"url": "file:///etc/passwd"}), "unsupported_scheme"),
-        (
-            json!({"url": "ftp://example.com/file"}),
-            "unsupported_scheme",
-        ),
-        (
-            json!({"url": "https://user:pass@example.com/"}),
-            "invalid_url",
-        ),
-        (json!({"url": "https://exa mple.com/"}), "invalid_url"),
-        (
-            json!({"url": "https://example.com/\u{0007}"}),
-            "invalid_url",
-        ),
-        (json!({"url": "example.com/no-scheme"}), "invalid_url"),
-        (json!({"url": "https:///no-host"}), "invalid_url"),
-        (json!({"url": "https://example.com:99999/"}), "invalid_url"),
-        (json!({"url": long_url}), "url_too_long"),
-        (json!({"url": own}), "self_link"),
-        (
-            json!({"url": "https://example.com/", "alias": "ab"}),
-            "invalid_alias",
-        ),
-        (
-            json!({"url": "https://example.com/", "alias": "a".repeat(65)}),
-            "invalid_alias",
-        ),
-        (
-            json!({"url": "https://example.com/", "alias": "has space"}),
-            "invalid_alias",
-        ),
-        (
-            json!({"url": "https://example.com/", "alias": "slash/es"}),
-            "invalid_alias",
-        ),
-        (
-            json!({"url": "https://example.com/", "alias": "links"}),
-            "reserved_alias",
-        ),
-        (
-            json!({"url": "https://example.com/", "alias": "Stats"}),
-            "reserved_alias",
-        ),
-        (
-            json!({"url": "https://example.com/", "alias": 42}),
-            "invalid_json",
-        ),
-        (
-            json!({"url": "https://example.com/", "extra": true}),
-            "invalid_json",
-        ),
-        (json!({"url": 7}), "invalid_json"),
-        (json!({"url": null}), "invalid_json"),
-        (json!({}), "invalid_json"),
-        (json!(["https://example.com/"]), "invalid_json"),
-    ];
-    for (body, code) in url_cases {
-        let reply = api.create(body.clone()).await;
-        assert_eq!(reply.status, 400, "{body} -> {}", reply.body);
-        assert_eq!(reply.error_code(), code, "{body} -> {}", reply.body);
-        reply.assert_error(400, code);
-    }
-
-    let raw =
-        |ct: Option<&'static str>, body: String| api.send(Method::POST, "/links", ct, Some(body));
-    raw(Some("application/json"), "{\"url\":".into())
-        .await
-        .assert_error(400, "invalid_json");
-    raw(Some("application/json"), "".into())
-        .await
-        .assert_error(400, "invalid_json");
-    raw(Some("application/json"), "not json".into())
-        .await
-        .assert_error(400, "invalid_json");
-    raw(
-        Some("text/plain"),
-        json!({"url": "https://example.com/"}).to_string(),
-    )
-    .await
-    .assert_error(415, "unsupported_media_type");
-    raw(
-        Some("application/x-www-form-urlencoded"),
-        "url=https://example.com/".into(),
-    )
-    .await
-    .assert_error(415, "unsupported_media_type");
-    let huge = json!({"url": format!("https://example.com/{}", "x".repeat(20_000))}).to_string();
-    raw(Some("application/json"), huge)
-        .await
-        .assert_error(413, "payload_too_large");
-
-    // Wrong methods on every route.
-    for (method, path, allow) in [
-        (Method::GET, "/links", "POST"),
-        (Method::PUT, "/links", "POST"),
-        (Method::DELETE, "/abcdefg", "GET, HEAD"),
-        (Method::POST, "/abcdefg", "GET, HEAD"),
-        (Method::POST, "/links/abcdefg/stats", "GET"),
-    ] {
-        let reply = api.send(method.clone(), path, None, None).await;
-        reply.assert_error(405, "method_not_allowed");
-        assert_eq!(reply.header("allow"), allow, "{method} {path}");
-    }
-
-    // Codes that cannot exist, visits and stats alike.
-    let long_code = "x".repeat(3000);
-    for path in [
-        "/nOsUcH1",
-        "/a%2Fb",
-        "/a..b",
-        "/%00",
-        &format!("/{long_code}"),
-    ] {
-        api.get(path).await.assert_error(404, "not_found");
-    }
-    api.stats("nOsUcH1", "")
-        .await
-        .assert_error(404, "not_found");
-
-    // Bad dates (on a link that exists).
-    let link = api
+    let existing = api
         .create(json!({"url": "https://example.com/dates"}))
         .await;
-    let code = link.body["code"].as_str().unwrap().to_owned();
-    for (query, err) in [
-        ("?from=2026-13-01", "invalid_date"),
-        ("?to=yesterday", "invalid_date"),
-        ("?from=2026-1-1", "invalid_date"),
-        ("?from=2026-02-30", "invalid_date"),
-        ("?from=2026-03-02&to=2026-03-01", "invalid_range"),
-    ] {
-        api.stats(&code, query).await.assert_error(400, err);
-    }
+    let existing = existing.body["code"].as_str().unwrap().to_owned();
 
-    // Only the one valid link above was written (or it existed from an earlier run).
+    let before = support::count_items(&dynamo, &table).await;
+    let cases = corpus(&api, &existing);
+    assert!(cases.len() >= 60, "{} cases", cases.len());
+    let mut failures = vec![];
+    for case in &cases {
+        let reply = api
+            .send(
+                case.method.clone(),
+                &case.path,
+                case.content_type,
+                case.body.clone(),
+            )
+            .await;
+        let shaped = reply.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+            && reply.header("content-type").starts_with("application/json");
+        if reply.status != case.status || reply.error_code() != case.code || !shaped {
+            let body: String = case
+                .body
+                .clone()
+                .unwrap_or_default()
+                .chars()
+                .take(80)
+                .collect();
+            failures.push(format!(
+                "{} {} {body:?}: expected {} {}, got {} {}",
+                case.method,
+                case.path.chars().take(60).collect::<String>(),
+                case.status,
+                case.code,
+                reply.status,
+                reply.body
+            ));
+        }
+    }
     let after = support::count_items(&dynamo, &table).await;
     assert!(
-        after - before <= 1,
-        "bad input wrote {} items",
-        after - before - 1
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
     );
-    let existed = link.status == 200;
-    assert_eq!(after - before, if existed { 0 } else { 1 });
+    assert_eq!(after, before, "bad input wrote {} items", after - before);
 }
 
 #[tokio::test]
@@ -501,4 +630,54 @@ async fn two_hundred_concurrent_visits_are_counted_exactly() {
         .map(|d| d["visits"].as_u64().unwrap())
         .sum();
     assert_eq!(daily_sum, 200);
+}
+
+#[tokio::test]
+async fn concurrent_creates_of_one_alias_for_different_urls_have_one_winner() {
+    let _shared = TABLE_COUNT.read().await;
+    let api = std::sync::Arc::new(Api::new());
+    let alias = support::unique("race-");
+    let urls: Vec<String> = (0..20).map(|_| unique_url()).collect();
+    let replies = futures::future::join_all(urls.iter().map(|url| {
+        let (api, alias, url) = (api.clone(), alias.clone(), url.clone());
+        async move { api.create(json!({"url": url, "alias": alias})).await }
+    }))
+    .await;
+    let winners: Vec<&Reply> = replies.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(winners.len(), 1, "exactly one 201");
+    assert_eq!(replies.iter().filter(|r| r.status == 409).count(), 19);
+    // The alias leads to the winner's URL, not to a later writer's.
+    let visit = api.get(&format!("/{alias}")).await;
+    assert_eq!(
+        visit.header("location"),
+        winners[0].body["url"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn collision_chain_under_concurrency() {
+    let _shared = TABLE_COUNT.read().await;
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    use sha2::{Digest, Sha256};
+    let api = std::sync::Arc::new(Api::new());
+    let url = unique_url();
+    let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(url.as_bytes()));
+    // The 7- and 8-character codes are both taken by other URLs: the chain goes to 9.
+    for n in [7, 8] {
+        let squat = api
+            .create(json!({"url": unique_url(), "alias": &digest[..n]}))
+            .await;
+        assert_eq!(squat.status, 201, "{}", squat.body);
+    }
+    let replies = futures::future::join_all((0..20).map(|_| {
+        let (api, url) = (api.clone(), url.clone());
+        async move { api.create(json!({"url": url})).await }
+    }))
+    .await;
+    assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 1);
+    assert_eq!(replies.iter().filter(|r| r.status == 200).count(), 19);
+    assert!(
+        replies.iter().all(|r| r.body["code"] == digest[..9]),
+        "one code for all"
+    );
 }

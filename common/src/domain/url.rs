@@ -110,23 +110,18 @@ impl LongUrl {
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(UrlError::Characters);
         }
-        let Some((scheme, rest)) = raw.split_once("://") else {
-            return Err(match raw.split_once(':') {
-                Some((s, _)) if is_scheme(s) && !is_http(s) => {
-                    UrlError::Scheme(s.to_ascii_lowercase())
-                }
-                _ => UrlError::NotAbsolute,
-            });
+        // The scheme is what precedes the first ':', as in RFC 3986; "blob:https://x" is a
+        // blob URL, not an https one.
+        let (scheme, rest) = match raw.split_once(':') {
+            Some((s, rest)) if is_scheme(s) => (s.to_ascii_lowercase(), rest),
+            _ => return Err(UrlError::NotAbsolute),
         };
-        if !is_scheme(scheme) {
-            return Err(UrlError::NotAbsolute);
-        }
-        let scheme = scheme.to_ascii_lowercase();
         let default_port = match scheme.as_str() {
             "http" => 80,
             "https" => 443,
             _ => return Err(UrlError::Scheme(scheme)),
         };
+        let rest = rest.strip_prefix("//").ok_or(UrlError::NotAbsolute)?;
 
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(end);
@@ -205,10 +200,6 @@ fn is_scheme(s: &str) -> bool {
     let mut bytes = s.bytes();
     matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic())
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-}
-
-fn is_http(s: &str) -> bool {
-    s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https")
 }
 
 /// Splits `host[:port]` and `[v6][:port]`.
@@ -339,6 +330,8 @@ mod tests {
             ("ftp://example.com/", "ftp"),
             ("mailto:a@example.com", "mailto"),
             ("ws://example.com/", "ws"),
+            ("blob:https://example.com/x", "blob"),
+            ("view-source:https://example.com/", "view-source"),
         ] {
             assert_eq!(norm(raw), Err(UrlError::Scheme(scheme.into())), "{raw}");
         }

@@ -1,6 +1,9 @@
 //! `GET /{code}`: redirect and count the visit; `HEAD /{code}`: the same headers, not counted.
 
+use std::time::Instant;
+
 use chrono::Utc;
+use common::cache::{LinkCache, DEFAULT_CAPACITY};
 use common::http::{path_code, require_method, respond, ApiError};
 use common::App;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
@@ -10,14 +13,19 @@ use lambda_http::{run, service_fn, Body, Error, Request, Response};
 /// the function and is counted.
 const NO_STORE: &str = "private, no-store, max-age=0";
 
-async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+async fn redirect(app: &App, cache: &LinkCache, req: Request) -> Result<Response<Body>, ApiError> {
     require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
     let code = path_code(&req)?;
-    let link = app
-        .store
-        .find_link(&code)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let now = Instant::now();
+    let link = match cache.get(&code, now) {
+        Some(hit) => hit,
+        None => {
+            let found = app.store.find_link(&code).await?;
+            cache.put(code.clone(), found.clone(), now);
+            found
+        }
+    };
+    let link = link.ok_or(ApiError::NotFound)?;
     if req.method() == Method::GET {
         // Written before answering: a Lambda is frozen once it returns.
         app.store
@@ -41,8 +49,11 @@ async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
 async fn main() -> Result<(), Error> {
     common::runtime::init_logging();
     let app = App::from_env().await?;
+    let cache = LinkCache::new(DEFAULT_CAPACITY);
+    app.store.warm_up().await;
     run(service_fn(|req| async {
-        Ok::<_, Error>(respond("redirect", &app.store, req, |req| redirect(&app, req)).await)
+        let handler = |req| redirect(&app, &cache, req);
+        Ok::<_, Error>(respond("redirect", &app.store, req, handler).await)
     }))
     .await
 }

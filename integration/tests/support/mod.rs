@@ -5,7 +5,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::Select;
 use aws_sdk_dynamodb::Client;
 
@@ -28,14 +27,15 @@ pub fn api_table() -> String {
     required("TABLE_NAME")
 }
 
+/// A client with the functions' own settings (timeouts, retries, HTTP client).
 pub fn dynamodb_at(endpoint: &str) -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
-        .build();
-    Client::from_conf(config)
+    common::runtime::dynamodb_client_from(|k| match k {
+        "AWS_REGION" => Some("us-east-1".into()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("local".into()),
+        "AWS_ENDPOINT_URL" => Some(endpoint.into()),
+        _ => None,
+    })
+    .expect("client")
 }
 
 pub fn dynamodb() -> Client {
