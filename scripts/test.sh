@@ -22,13 +22,18 @@ log "template: sam validate --lint, cfn-lint"
 ensure_template_linters
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 sam validate --lint --region us-east-1 -t "$ROOT/template.yaml"
 cfn-lint "$ROOT/template.yaml"
+log "template: checkov (each remaining finding is skipped in the template with its reason)"
+ensure_checkov
+"$TOOLS/checkov/bin/checkov" -f "$ROOT/template.yaml" --compact --quiet --skip-download
 
 log "local stack"
 ensure_cargo_lambda
 ensure_dynamodb_local
 # Built before the watch starts, so that no test waits for a first-request compile.
 cargo build --locked -p create -p redirect -p stats
-start_dynamodb_local "$DDB_PORT" inMemory "$LOGS/dynamodb-local.log"
+# Persisted to a fresh folder, so that the restart stage below can stop and start it.
+rm -rf "$LOGS/dynamodb-data"
+start_dynamodb_local "$DDB_PORT" "$LOGS/dynamodb-data" "$LOGS/dynamodb-local.log"
 ensure_table "http://127.0.0.1:$DDB_PORT" links
 start_watch "$API_PORT" "$DDB_PORT" "$LOGS/watch.log"
 wait_http "http://127.0.0.1:$API_PORT/" 120 || { tail -50 "$LOGS/watch.log"; die "cargo lambda watch did not start"; }
@@ -40,5 +45,35 @@ DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PO
 
 log "sample events through cargo lambda invoke"
 "$ROOT/scripts/invoke-events.sh" "$API_PORT"
+
+log "store outage and restart: stop DynamoDB Local, expect 503s, start it, expect the data back"
+phase() {
+  DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PORT" TABLE_NAME=links \
+  RESTART_STATE_FILE="$LOGS/restart-state.json" \
+    cargo test --locked -q -p integration --test outage -- --ignored --exact "$1"
+}
+phase phase1_before_restart
+stop_pid "$DYNAMODB_PID"
+phase phase2_store_down_answers_503
+start_dynamodb_local "$DDB_PORT" "$LOGS/dynamodb-data" "$LOGS/dynamodb-local-2.log"
+ensure_table "http://127.0.0.1:$DDB_PORT" links
+phase phase3_after_restart_data_survives_and_service_recovers
+
+log "benchmark smoke run: make bench on 20 invocations (the figures are not checked here)"
+stop_all
+BENCH_INVOCATIONS=20 BENCH_REPORT="$LOGS/bench-smoke.json" "$ROOT/scripts/bench.sh" >"$LOGS/bench.log" 2>&1 \
+  || { tail -30 "$LOGS/bench.log"; die "make bench failed (log in $LOGS/bench.log)"; }
+python3 - "$LOGS/bench-smoke.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+rows = dict(r["functions"], python=r["python_reference_redirect"])
+assert set(rows) == {"create", "redirect", "stats", "python"}, rows.keys()
+for name, f in rows.items():
+    assert f["warm_invocations"] == 20 and f["logged_invocations"] == 21, (name, f)
+    assert f["init_ms"] > 0 and f["peak_rss_mb"] > 0 and f["cpu_us_per_warm_invocation"] > 0, (name, f)
+for name in ("create", "redirect", "stats"):
+    assert r["functions"][name]["bootstrap_zip_mb"] > 0, name
+print("bench smoke: 4 passed, 0 failed")
+PY
 
 log "all tests passed"

@@ -83,3 +83,38 @@ async fn local_table_has_the_template_schema() {
     assert!(props.get("GlobalSecondaryIndexes").is_none());
     assert!(described.global_secondary_indexes().is_empty());
 }
+
+/// Least privilege: each function may call exactly the DynamoDB actions it uses, on the
+/// one table; no wildcard, no Scan.
+#[test]
+fn each_function_has_exactly_its_dynamodb_actions() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
+        .expect("template.yaml");
+    let doc: Value = serde_yaml::from_str(&text).expect("template.yaml parses");
+    for (function, expected) in [
+        ("CreateFunction", vec!["dynamodb:PutItem"]),
+        (
+            "RedirectFunction",
+            vec!["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        ),
+        ("StatsFunction", vec!["dynamodb:GetItem", "dynamodb:Query"]),
+    ] {
+        let policies = doc["Resources"][function]["Properties"]["Policies"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{function} has policies"));
+        let mut actions = BTreeSet::new();
+        for policy in policies {
+            for statement in policy["Statement"].as_sequence().expect("statements") {
+                assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+                let resource = format!("{:?}", statement["Resource"]);
+                assert!(resource.contains("LinksTable"), "{function}: {resource}");
+                for action in statement["Action"].as_sequence().expect("actions") {
+                    actions.insert(action.as_str().expect("action").to_owned());
+                }
+            }
+        }
+        let expected: BTreeSet<String> = expected.into_iter().map(String::from).collect();
+        assert_eq!(actions, expected, "{function}");
+        assert!(!text.contains("dynamodb:*") && !text.contains("dynamodb:Scan"));
+    }
+}

@@ -216,3 +216,33 @@ async fn unreachable_store_is_unavailable_in_bounded_time() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn silent_store_times_out_in_bounded_time() {
+    // Accepts connections and never answers: only the SDK's timeouts can end the call.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut sockets = vec![];
+        while let Ok((socket, _)) = listener.accept().await {
+            sockets.push(socket);
+        }
+    });
+    let store = Store::new(support::dynamodb_at(&format!("http://{addr}")), "links");
+    let started = Instant::now();
+    let err = store
+        .record_visit(&Code::parse("abc").unwrap(), day("2026-01-01"))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    held.abort();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        took >= common::runtime::ATTEMPT_TIMEOUT,
+        "it did wait: {took:?}"
+    );
+    assert!(
+        took < common::runtime::OPERATION_TIMEOUT + Duration::from_secs(2),
+        "{took:?}"
+    );
+}
