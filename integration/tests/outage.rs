@@ -13,6 +13,11 @@ fn state_file() -> String {
     std::env::var("RESTART_STATE_FILE").expect("RESTART_STATE_FILE is set by scripts/test.sh")
 }
 
+/// What phase 1 wrote: the code and URL of the link made before the restart.
+fn saved_state() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(state_file()).unwrap()).unwrap()
+}
+
 async fn send(req: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
     let resp = req.send().await.expect("the API answers");
     let status = resp.status().as_u16();
@@ -45,8 +50,7 @@ async fn phase1_before_restart() {
 #[ignore = "run by scripts/test.sh while DynamoDB Local is stopped"]
 async fn phase2_store_down_answers_503() {
     let (api, http) = (support::api_url(), support::http());
-    let state: Value =
-        serde_json::from_str(&std::fs::read_to_string(state_file()).unwrap()).unwrap();
+    let state = saved_state();
     let code = state["code"].as_str().unwrap();
     let requests = [
         http.post(format!("{api}/links"))
@@ -70,8 +74,7 @@ async fn phase2_store_down_answers_503() {
 #[ignore = "run by scripts/test.sh after DynamoDB Local is started again"]
 async fn phase3_after_restart_data_survives_and_service_recovers() {
     let (api, http) = (support::api_url(), support::http());
-    let state: Value =
-        serde_json::from_str(&std::fs::read_to_string(state_file()).unwrap()).unwrap();
+    let state = saved_state();
     let code = state["code"].as_str().unwrap();
     // Recovery is by itself: retry as a client honouring Retry-After would, for a while.
     let deadline = Instant::now() + Duration::from_secs(20);
