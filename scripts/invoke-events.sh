@@ -10,6 +10,7 @@ port="${1:-9000}"
 cases=(
   "create   create.json            201,200  b['code']=='tyZfCy1' and b['url']=='https://github.com/awslabs/aws-lambda-rust-runtime'"
   "create   create-alias.json      201,200  b['code']=='rust-learn'"
+  "create   create-base64.json     200      b['code']=='rust-learn' and b['url']=='https://www.rust-lang.org/learn'"
   "redirect redirect.json          302      True"
   "redirect redirect-unknown.json  404      b['error']['code']=='not_found'"
   "stats    stats.json             200      b['total_visits']>=1 and len(b['daily'])>=1 and b['daily'][-1]['visits']>=1"

@@ -394,3 +394,51 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreErr
         Err(e) => Err(unavailable(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::ApiError;
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    use aws_sdk_dynamodb::types::error::{
+        ProvisionedThroughputExceededException, RequestLimitExceeded,
+    };
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    #[tokio::test]
+    async fn throttling_is_unavailable_and_a_503() {
+        let throttled_read = mock!(Client::get_item).then_error(|| {
+            GetItemError::ProvisionedThroughputExceededException(
+                ProvisionedThroughputExceededException::builder()
+                    .message("slow down")
+                    .build(),
+            )
+        });
+        let throttled_write = mock!(Client::update_item).then_error(|| {
+            UpdateItemError::RequestLimitExceeded(
+                RequestLimitExceeded::builder()
+                    .message("account limit")
+                    .build(),
+            )
+        });
+        let client = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            [&throttled_read, &throttled_write]
+        );
+        let store = Store::new(client, "links");
+        let code = Code::parse("abc").unwrap();
+
+        let read = store.find_link(&code).await.unwrap_err();
+        assert!(matches!(read, StoreError::Unavailable(_)), "{read:?}");
+        let resp = ApiError::from(read).into_response();
+        assert_eq!(resp.status(), 503);
+        assert!(resp.headers().contains_key("retry-after"));
+
+        let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let write = store.record_visit(&code, day).await.unwrap_err();
+        assert!(matches!(write, StoreError::Unavailable(_)), "{write:?}");
+        assert_eq!(ApiError::from(write).status(), 503);
+    }
+}
