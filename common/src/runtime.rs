@@ -43,6 +43,18 @@ pub fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
+/// For writes that must not be applied twice (the visit counter's `ADD`): an attempt may
+/// use the whole operation budget, so a slow write that DynamoDB did apply is never retried
+/// (a retry after an attempt timeout would count the visit twice). Writes that fail fast
+/// (throttling, refused connection) are still retried within the same 3 s.
+pub fn single_attempt_window() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(OPERATION_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
 }

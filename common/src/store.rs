@@ -250,7 +250,8 @@ impl Store {
         }
     }
 
-    /// Counts one visit on `day` with an atomic `ADD`; returns the day's new count.
+    /// Counts one visit on `day` with an atomic `ADD`; returns the day's new count. `ADD` is
+    /// not idempotent, so a slow attempt is never retried (see `single_attempt_window`).
     pub async fn record_visit(&self, code: &Code, day: NaiveDate) -> Result<u64, StoreError> {
         let out = self
             .client
@@ -262,6 +263,11 @@ impl Store {
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .customize()
+            .config_override(
+                aws_sdk_dynamodb::Config::builder()
+                    .timeout_config(crate::runtime::single_attempt_window()),
+            )
             .send()
             .await;
         self.usage

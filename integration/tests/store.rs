@@ -246,3 +246,61 @@ async fn silent_store_times_out_in_bounded_time() {
         "{took:?}"
     );
 }
+
+/// Forwards to DynamoDB Local, holding every chunk of its answers back by `delay`.
+async fn slow_proxy(delay: Duration) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = support::dynamodb_endpoint()
+        .trim_start_matches("http://")
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let server = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let up = tokio::io::copy(&mut client_read, &mut server_write);
+                let down = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = server_read.read(&mut buf).await?;
+                        if n == 0 {
+                            return Ok::<_, std::io::Error>(());
+                        }
+                        tokio::time::sleep(delay).await;
+                        client_write.write_all(&buf[..n]).await?;
+                    }
+                };
+                let _ = tokio::join!(up, down);
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_slow_counter_write_is_counted_once() {
+    let (store, _) = store().await;
+    let code = Code::parse("slowpoke").unwrap();
+    let d = day("2026-06-01");
+    // Slower than a read's attempt timeout, faster than the operation's: DynamoDB applies
+    // the ADD, and a retry of it would count the visit twice.
+    let delay = common::runtime::ATTEMPT_TIMEOUT + Duration::from_millis(500);
+    let proxy = slow_proxy(delay).await;
+    let slow = Store::new(
+        support::dynamodb_at(&format!("http://{proxy}")),
+        store.table(),
+    );
+    let started = Instant::now();
+    assert_eq!(slow.record_visit(&code, d).await.unwrap(), 1);
+    assert!(started.elapsed() >= delay);
+    // The next ADD on the direct connection tells how many were applied before it.
+    assert_eq!(
+        store.record_visit(&code, d).await.unwrap(),
+        2,
+        "the slow ADD was applied once"
+    );
+}
