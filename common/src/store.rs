@@ -113,13 +113,22 @@ impl Usage {
 #[derive(Clone, Debug)]
 pub struct Store {
     client: Client,
+    /// The same client (HTTP connections included) with `single_attempt_window`, built once:
+    /// an override per call would cost some 80 us of CPU per visit.
+    counter_client: Client,
     table: String,
     usage: Arc<Usage>,
 }
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Store {
+        let counter_config = client
+            .config()
+            .to_builder()
+            .timeout_config(crate::runtime::single_attempt_window())
+            .build();
         Store {
+            counter_client: Client::from_conf(counter_config),
             client,
             table: table.into(),
             usage: Arc::default(),
@@ -254,7 +263,7 @@ impl Store {
     /// not idempotent, so a slow attempt is never retried (see `single_attempt_window`).
     pub async fn record_visit(&self, code: &Code, day: NaiveDate) -> Result<u64, StoreError> {
         let out = self
-            .client
+            .counter_client
             .update_item()
             .table_name(&self.table)
             .key(PK, s(code.as_str()))
@@ -263,11 +272,6 @@ impl Store {
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .customize()
-            .config_override(
-                aws_sdk_dynamodb::Config::builder()
-                    .timeout_config(crate::runtime::single_attempt_window()),
-            )
             .send()
             .await;
         self.usage
