@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: every test the project has. Starts its own DynamoDB Local (in memory) and
-# cargo lambda watch on ports of their own, so it runs beside `make dev`, and stops them.
+# `make test`: every test the project has. Starts its own DynamoDB Local (persisted to a
+# fresh folder under target/test-logs, for the restart stage) and cargo lambda watch on
+# ports of their own, so it runs beside `make dev`, and stops them.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DDB_PORT="${TEST_DDB_PORT:-8100}"
