@@ -73,8 +73,17 @@ for name, f in rows.items():
     assert f["warm_invocations"] == 20 and f["logged_invocations"] == 21, (name, f)
     assert f["init_ms"] > 0 and f["peak_rss_mb"] > 0 and f["cpu_us_per_warm_invocation"] > 0, (name, f)
 for name in ("create", "redirect", "stats"):
-    assert r["functions"][name]["bootstrap_zip_mb"] > 0, name
-print("bench smoke: 4 passed, 0 failed")
+    f = r["functions"][name]
+    assert f["bootstrap_zip_mb"] > 0, name
+    # Logs as Lambda gets them: one JSON line per request with these fields, no body.
+    line = json.loads(f["sample_request_log_line"])
+    fields = line.get("fields", line)
+    for key in ("route", "method", "status", "latency_us", "request_id", "ddb_requests"):
+        assert key in fields, (name, key, line)
+    assert fields["route"] == name, line
+    assert f["log_lines_with_request_body"] == 0, (name, "a request body was logged")
+assert r["functions"]["redirect"]["sample_request_log_line"].count("bench-link") >= 1
+print("bench smoke: 7 passed, 0 failed")
 PY
 
 log "all tests passed"

@@ -29,6 +29,8 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 const BENCH_CODE: &str = "bench-link";
+/// In every URL the create benchmark posts: a log line containing it has logged a body.
+const BODY_MARKER: &str = "body-marker-7f3a";
 const BENCH_TARGET: &str = "https://example.com/bench-target";
 const HISTORY_DAYS: u64 = 365;
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -231,7 +233,7 @@ fn events_for(function: &str) -> Box<dyn FnMut(usize) -> (Bytes, u16) + Send> {
                 .unwrap()
                 .as_millis();
             Box::new(move |i| {
-                let url = format!("https://example.com/bench/{run}/{i}");
+                let url = format!("https://example.com/bench/{BODY_MARKER}/{run}/{i}");
                 let event = api_event(
                     "POST",
                     "/links",
@@ -337,14 +339,17 @@ async fn measure(
     let pid = child.id().ok_or("no pid")?;
     let usage: Arc<StdMutex<Vec<(f64, f64)>>> = Arc::default();
     let log_tail: Arc<StdMutex<Vec<String>>> = Arc::default();
+    // Every line, for checks on what is logged (one line per request, never a body).
+    let all_lines: Arc<StdMutex<Vec<String>>> = Arc::default();
     for stream in [
         Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
         Box::new(child.stderr.take().unwrap()),
     ] {
-        let (usage, log_tail) = (usage.clone(), log_tail.clone());
+        let (usage, log_tail, all_lines) = (usage.clone(), log_tail.clone(), all_lines.clone());
         tokio::spawn(async move {
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
+                all_lines.lock().unwrap().push(line.clone());
                 match usage_in(&line) {
                     Some(u) => usage.lock().unwrap().push(u),
                     None => {
@@ -422,7 +427,12 @@ async fn measure(
             warm_usage.iter().map(f).sum::<f64>() / warm_usage.len() as f64
         }
     };
+    let all_lines = all_lines.lock().unwrap();
+    let request_line = all_lines.iter().find(|l| usage_in(l).is_some()).cloned();
+    let bodies_logged = all_lines.iter().filter(|l| l.contains(BODY_MARKER)).count();
     Ok(json!({
+        "sample_request_log_line": request_line,
+        "log_lines_with_request_body": bodies_logged,
         "init_ms": init.as_secs_f64() * 1e3,
         "first_invocation_ms": first.as_secs_f64() * 1e3,
         "warm_p50_ms": percentile(&latencies, 0.50),
