@@ -4,6 +4,11 @@ use std::env;
 
 use crate::domain::url::{LongUrl, UrlPolicy, DEFAULT_MAX_LEN};
 
+/// A variable of the process environment; unset, empty and blank are all "not set".
+pub fn env_var(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
@@ -53,7 +58,7 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|k| env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        Config::from_lookup(env_var)
     }
 
     /// Reads from any source of variables (tests pass a map, not the process environment).

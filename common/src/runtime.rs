@@ -27,7 +27,7 @@ pub struct App {
 impl App {
     /// Reads the configuration and builds the DynamoDB client. The endpoint comes from
     /// `AWS_ENDPOINT_URL` when set (DynamoDB Local), credentials from the environment.
-    pub async fn from_env() -> Result<App, lambda_http::Error> {
+    pub fn from_env() -> Result<App, lambda_http::Error> {
         let config = Config::from_env()?;
         let client = dynamodb_client()?;
         let store = Store::new(client, config.table_name.clone());
@@ -48,10 +48,9 @@ pub fn timeout_config() -> TimeoutConfig {
 /// (a retry after an attempt timeout would count the visit twice). Writes that fail fast
 /// (throttling, refused connection) are still retried within the same 3 s.
 pub fn single_attempt_window() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
+    timeout_config()
+        .to_builder()
         .operation_attempt_timeout(OPERATION_TIMEOUT)
-        .operation_timeout(OPERATION_TIMEOUT)
         .build()
 }
 
@@ -65,7 +64,7 @@ pub fn retry_config() -> RetryConfig {
 /// `AWS_ENDPOINT_URL` when set (DynamoDB Local). Built without aws-config's provider chain:
 /// no profile files, no STS or SSO, no IMDS probing at start.
 pub fn dynamodb_client() -> Result<aws_sdk_dynamodb::Client, ConfigError> {
-    dynamodb_client_from(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    dynamodb_client_from(crate::config::env_var)
 }
 
 pub fn dynamodb_client_from(

@@ -52,7 +52,7 @@ async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     common::runtime::init_logging();
-    let app = App::from_env().await?;
+    let app = App::from_env()?;
     run(service_fn(|req| async {
         Ok::<_, Error>(respond("create", &app.store, req, |req| create(&app, req)).await)
     }))

@@ -48,7 +48,7 @@ async fn redirect(app: &App, cache: &LinkCache, req: Request) -> Result<Response
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     common::runtime::init_logging();
-    let app = App::from_env().await?;
+    let app = App::from_env()?;
     let cache = LinkCache::new(DEFAULT_CAPACITY);
     app.store.warm_up().await;
     run(service_fn(|req| async {

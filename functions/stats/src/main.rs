@@ -35,7 +35,7 @@ async fn stats(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     common::runtime::init_logging();
-    let app = App::from_env().await?;
+    let app = App::from_env()?;
     app.store.warm_up().await;
     run(service_fn(|req| async {
         Ok::<_, Error>(respond("stats", &app.store, req, |req| stats(&app, req)).await)
