@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: release bootstrap.zip of each function (cargo lambda build), run under a fake
 # Lambda Runtime API against an in-memory DynamoDB Local, beside a Python reference.
-# BENCH_INVOCATIONS (default 2000) sets the warm invocations per function.
+# BENCH_INVOCATIONS (default 2000) sets the warm invocations per function; BENCH_ONLY
+# ("redirect,python") picks functions; BENCH_WRAP ("strace -c -f") runs each bootstrap
+# under a profiler (its figures then measure the profiler too).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 N="${BENCH_INVOCATIONS:-2000}"
@@ -36,4 +38,4 @@ AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
   "$CARGO_TARGET_DIR/release/bench" --endpoint "http://127.0.0.1:$DDB_PORT" --table bench \
     --lambda-dir "$OUT/lambda" --invocations "$N" \
     --python "$PYREF_VENV/bin/python" --python-dir "$ROOT/bench/python" \
-    --out "$REPORT"
+    --out "$REPORT" ${BENCH_ONLY:+--only "$BENCH_ONLY"} ${BENCH_WRAP:+--wrap "$BENCH_WRAP"}

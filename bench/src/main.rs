@@ -45,6 +45,10 @@ struct Args {
     python: Option<PathBuf>,
     python_dir: Option<PathBuf>,
     out: PathBuf,
+    /// Only these functions (all when empty).
+    only: Vec<String>,
+    /// A command each bootstrap runs under (strace, valgrind) for profiling runs.
+    wrap: Vec<String>,
 }
 
 fn parse_args() -> Result<Args, BoxError> {
@@ -53,6 +57,7 @@ fn parse_args() -> Result<Args, BoxError> {
     let (mut python, mut python_dir) = (None, None);
     let mut invocations = 2000;
     let mut out = PathBuf::from("target/bench/report.json");
+    let (mut only, mut wrap) = (Vec::new(), Vec::new());
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
@@ -63,6 +68,8 @@ fn parse_args() -> Result<Args, BoxError> {
             "--python" => python = Some(PathBuf::from(value()?)),
             "--python-dir" => python_dir = Some(PathBuf::from(value()?)),
             "--out" => out = PathBuf::from(value()?),
+            "--only" => only = words(&value()?),
+            "--wrap" => wrap = words(&value()?),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -74,7 +81,16 @@ fn parse_args() -> Result<Args, BoxError> {
         python,
         python_dir,
         out,
+        only,
+        wrap,
     })
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split([' ', ','])
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -413,7 +429,15 @@ async fn measure(
     }
     let cpu_total = cpu_ns(pid).saturating_sub(cpu_start);
     let rss_kb = peak_rss_kb(pid);
-    child.kill().await?;
+    // SIGTERM first, as Lambda ends an environment, so a profiler wrapping the bootstrap
+    // can write its report; then SIGKILL.
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await;
+    if tokio::time::timeout(TIMEOUT, child.wait()).await.is_err() {
+        child.kill().await?;
+    }
     // Let the log readers drain.
     tokio::time::sleep(Duration::from_millis(200)).await;
 
@@ -496,8 +520,19 @@ async fn main() -> Result<(), BoxError> {
     ];
     let mut functions = serde_json::Map::new();
     for name in ["create", "redirect", "stats"] {
+        if !args.only.is_empty() && !args.only.iter().any(|o| o == name) {
+            continue;
+        }
         let dir = args.lambda_dir.join(name);
-        let cmd = Command::new(dir.join("bootstrap"));
+        let bootstrap = dir.join("bootstrap");
+        let cmd = match args.wrap.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(bootstrap);
+                cmd
+            }
+            None => Command::new(bootstrap),
+        };
         eprintln!("bench: {name} ({} invocations)", args.invocations);
         let mut report = measure(name, cmd, &env, events_for(name), args.invocations).await?;
         let zip = std::fs::metadata(dir.join("bootstrap.zip"))
@@ -507,8 +542,9 @@ async fn main() -> Result<(), BoxError> {
         functions.insert(name.to_owned(), report);
     }
 
+    let want_reference = args.only.is_empty() || args.only.iter().any(|o| o == "python");
     let reference = match (&args.python, &args.python_dir) {
-        (Some(python), Some(dir)) => {
+        (Some(python), Some(dir)) if want_reference => {
             eprintln!("bench: python reference ({} invocations)", args.invocations);
             let mut cmd = Command::new(python);
             cmd.args(["-m", "awslambdaric", "handler.redirect"])
@@ -529,10 +565,10 @@ async fn main() -> Result<(), BoxError> {
         _ => None,
     };
 
-    let redirect = &functions["redirect"];
+    let redirect = functions.get("redirect");
     let ratio = |key: &str| -> Value {
         let r = reference.as_ref().and_then(|p| p[key].as_f64());
-        let rust = redirect[key].as_f64();
+        let rust = redirect.and_then(|r| r[key].as_f64());
         match (r, rust) {
             (Some(p), Some(r)) if r > 0.0 => json!(p / r),
             _ => Value::Null,
