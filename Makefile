@@ -1,5 +1,5 @@
 # The everyday verbs. Everything the project needs is installed into .tools/ (git-ignored).
-.PHONY: dev test bench fuzz build fmt lint clean
+.PHONY: dev test bench bench-instructions fuzz build fmt lint clean
 
 ## Serve the API on http://127.0.0.1:9000 against DynamoDB Local on :8000 (Ctrl-C stops both)
 dev:
@@ -12,6 +12,10 @@ test:
 ## Cold start, latency, CPU, memory, DynamoDB use and zip size of each function, and a Python reference
 bench:
 	@bash scripts/bench.sh
+
+## Instructions per warm invocation (valgrind callgrind): repeatable where CPU time is noisy
+bench-instructions:
+	@bash scripts/bench-instructions.sh
 
 ## cargo fuzz (nightly) on URL normalization, alias parsing and the event-to-request path; FUZZ_SECONDS per target
 fuzz:

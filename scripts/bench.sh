@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: release bootstrap.zip of each function (cargo lambda build), run under a fake
 # Lambda Runtime API against an in-memory DynamoDB Local, beside a Python reference.
-# BENCH_INVOCATIONS (default 2000) sets the warm invocations per function; BENCH_ONLY
+# BENCH_INVOCATIONS (default 5000) sets the warm invocations per function; BENCH_ONLY
 # ("redirect,python") picks functions; BENCH_WRAP ("strace -c -f") runs each bootstrap
 # under a profiler (its figures then measure the profiler too).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-N="${BENCH_INVOCATIONS:-2000}"
+N="${BENCH_INVOCATIONS:-5000}"
 DDB_PORT="${BENCH_DDB_PORT:-8200}"
 OUT="$CARGO_TARGET_DIR/bench"
 REPORT="${BENCH_REPORT:-$OUT/report.json}"
@@ -18,17 +18,7 @@ ensure_cargo_lambda
 ensure_dynamodb_local
 ensure_python_reference
 
-log "release build: cargo lambda build --release --output-format zip"
-cargo lambda build --release --compiler cargo --output-format zip --locked -p create -p redirect -p stats
-cargo build --release --locked -p bench
-
-rm -rf "$OUT/lambda"
-for fn in create redirect stats; do
-  mkdir -p "$OUT/lambda/$fn"
-  cp "$CARGO_TARGET_DIR/lambda/$fn/bootstrap.zip" "$OUT/lambda/$fn/"
-  python3 -m zipfile -e "$OUT/lambda/$fn/bootstrap.zip" "$OUT/lambda/$fn/"
-  chmod +x "$OUT/lambda/$fn/bootstrap"
-done
+build_bench "$OUT/lambda"
 
 start_dynamodb_local "$DDB_PORT" inMemory "$OUT/dynamodb-local.log"
 ensure_table "http://127.0.0.1:$DDB_PORT" bench

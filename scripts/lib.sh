@@ -174,3 +174,19 @@ ensure_python_reference() {
       "awslambdaric==$AWSLAMBDARIC_VERSION" "boto3==$BOTO3_VERSION" || die "pip install of the reference failed"
   fi
 }
+
+# build_bench DIR: the release bootstrap.zip of each function (as Lambda gets it), unpacked
+# into DIR/<function>/, and the bench driver.
+build_bench() {
+  local dir="$1" fn
+  log "release build: cargo lambda build --release --output-format zip"
+  cargo lambda build --release --compiler cargo --output-format zip --locked -p create -p redirect -p stats
+  cargo build --release --locked -p bench
+  rm -rf "$dir"
+  for fn in create redirect stats; do
+    mkdir -p "$dir/$fn"
+    cp "$CARGO_TARGET_DIR/lambda/$fn/bootstrap.zip" "$dir/$fn/"
+    python3 -m zipfile -e "$dir/$fn/bootstrap.zip" "$dir/$fn/"
+    chmod +x "$dir/$fn/bootstrap"
+  done
+}

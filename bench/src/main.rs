@@ -55,7 +55,7 @@ fn parse_args() -> Result<Args, BoxError> {
     let mut args = std::env::args().skip(1);
     let (mut endpoint, mut table, mut lambda_dir) = (None, None, None);
     let (mut python, mut python_dir) = (None, None);
-    let mut invocations = 2000;
+    let mut invocations = 5000;
     let mut out = PathBuf::from("target/bench/report.json");
     let (mut only, mut wrap) = (Vec::new(), Vec::new());
     while let Some(flag) = args.next() {
@@ -84,6 +84,18 @@ fn parse_args() -> Result<Args, BoxError> {
         only,
         wrap,
     })
+}
+
+/// `program`, or `program` run under the `--wrap` command.
+fn wrapped(wrap: &[String], program: &std::path::Path) -> Command {
+    match wrap.split_first() {
+        Some((wrapper, rest)) => {
+            let mut cmd = Command::new(wrapper);
+            cmd.args(rest).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    }
 }
 
 fn words(s: &str) -> Vec<String> {
@@ -524,15 +536,7 @@ async fn main() -> Result<(), BoxError> {
             continue;
         }
         let dir = args.lambda_dir.join(name);
-        let bootstrap = dir.join("bootstrap");
-        let cmd = match args.wrap.split_first() {
-            Some((program, rest)) => {
-                let mut cmd = Command::new(program);
-                cmd.args(rest).arg(bootstrap);
-                cmd
-            }
-            None => Command::new(bootstrap),
-        };
+        let cmd = wrapped(&args.wrap, &dir.join("bootstrap"));
         eprintln!("bench: {name} ({} invocations)", args.invocations);
         let mut report = measure(name, cmd, &env, events_for(name), args.invocations).await?;
         let zip = std::fs::metadata(dir.join("bootstrap.zip"))
@@ -546,7 +550,7 @@ async fn main() -> Result<(), BoxError> {
     let reference = match (&args.python, &args.python_dir) {
         (Some(python), Some(dir)) if want_reference => {
             eprintln!("bench: python reference ({} invocations)", args.invocations);
-            let mut cmd = Command::new(python);
+            let mut cmd = wrapped(&args.wrap, python);
             cmd.args(["-m", "awslambdaric", "handler.redirect"])
                 .current_dir(dir)
                 .env("LAMBDA_TASK_ROOT", dir)

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `make bench-instructions`: instructions per warm invocation of each function and of the
+# Python reference, counted by valgrind's callgrind. Unlike CPU time, the count does not
+# depend on what else the machine is doing, so it shows what a change to a hot path did.
+# Each is run twice under callgrind (LOW and HIGH warm invocations, same start-up); the
+# difference of the two totals divided by HIGH - LOW is the cost of one warm invocation.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+DDB_PORT="${BENCH_DDB_PORT:-8200}"
+OUT="$CARGO_TARGET_DIR/bench"
+REPORT="${BENCH_INSTRUCTIONS_REPORT:-$OUT/instructions.json}"
+
+command -v valgrind >/dev/null || die "valgrind is needed (Debian package valgrind)"
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+ensure_cargo_lambda
+ensure_dynamodb_local
+ensure_python_reference
+build_bench "$OUT/lambda"
+start_dynamodb_local "$DDB_PORT" inMemory "$OUT/dynamodb-local.log"
+ensure_table "http://127.0.0.1:$DDB_PORT" bench
+
+# total NAME INVOCATIONS: instructions of the whole process run.
+total() {
+  local name="$1" n="$2" cg="$OUT/callgrind.$1.$2"
+  rm -f "$cg"
+  AWS_ENDPOINT_URL="http://127.0.0.1:$DDB_PORT" AWS_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+    "$CARGO_TARGET_DIR/release/bench" --endpoint "http://127.0.0.1:$DDB_PORT" --table bench \
+      --lambda-dir "$OUT/lambda" --invocations "$n" --out "$OUT/callgrind-run.json" \
+      --python "$PYREF_VENV/bin/python" --python-dir "$ROOT/bench/python" \
+      --only "$name" --wrap "valgrind --tool=callgrind --callgrind-out-file=$cg" >/dev/null
+  awk '/^totals:/ {print $2}' "$cg"
+}
+
+echo "| function | instructions per warm invocation |" > "$OUT/instructions.md"
+echo "| --- | --- |" >> "$OUT/instructions.md"
+json="{"
+for name in create redirect stats python; do
+  if [ "$name" = python ]; then low=20 high=120; else low=100 high=600; fi
+  log "callgrind: $name ($low and $high warm invocations)"
+  a="$(total "$name" "$low")"
+  b="$(total "$name" "$high")"
+  per=$(( (b - a) / (high - low) ))
+  echo "| $name | $per |" >> "$OUT/instructions.md"
+  json="$json\"$name\": $per, "
+  declare "per_$name=$per"
+done
+json="$json\"python_over_redirect\": $(python3 -c "print(round($per_python / $per_redirect, 2))")}"
+echo "$json" > "$REPORT"
+cat "$OUT/instructions.md"
+echo "python / rust (redirect): $(python3 -c "print(round($per_python / $per_redirect, 2))")x"
+echo "report: $REPORT"
