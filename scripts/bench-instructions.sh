@@ -30,14 +30,14 @@ total() {
     "$CARGO_TARGET_DIR/release/bench" --endpoint "http://127.0.0.1:$DDB_PORT" --table bench \
       --lambda-dir "$OUT/lambda" --invocations "$n" --out "$OUT/callgrind-run.json" \
       --python "$PYREF_VENV/bin/python" --python-dir "$ROOT/bench/python" \
-      --only "$name" --wrap "valgrind --tool=callgrind --callgrind-out-file=$cg" >/dev/null
+      --floor "$CARGO_TARGET_DIR/release/io_floor" --only "$name" --wrap "valgrind --tool=callgrind --callgrind-out-file=$cg" >/dev/null
   awk '/^totals:/ {print $2}' "$cg"
 }
 
 echo "| function | instructions per warm invocation |" > "$OUT/instructions.md"
 echo "| --- | --- |" >> "$OUT/instructions.md"
 json="{"
-for name in create redirect stats python; do
+for name in create redirect stats python floor; do
   if [ "$name" = python ]; then low=20 high=120; else low=100 high=600; fi
   log "callgrind: $name ($low and $high warm invocations)"
   a="$(total "$name" "$low")"

@@ -28,4 +28,5 @@ AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
   "$CARGO_TARGET_DIR/release/bench" --endpoint "http://127.0.0.1:$DDB_PORT" --table bench \
     --lambda-dir "$OUT/lambda" --invocations "$N" \
     --python "$PYREF_VENV/bin/python" --python-dir "$ROOT/bench/python" \
+    --floor "$CARGO_TARGET_DIR/release/io_floor" \
     --out "$REPORT" ${BENCH_ONLY:+--only "$BENCH_ONLY"} ${BENCH_WRAP:+--wrap "$BENCH_WRAP"}

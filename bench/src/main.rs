@@ -47,6 +47,8 @@ struct Args {
     out: PathBuf,
     /// Only these functions (all when empty).
     only: Vec<String>,
+    /// The I/O floor bootstrap (`io_floor`), measured last when given.
+    floor: Option<PathBuf>,
     /// A command each bootstrap runs under (strace, valgrind) for profiling runs.
     wrap: Vec<String>,
 }
@@ -58,6 +60,7 @@ fn parse_args() -> Result<Args, BoxError> {
     let mut invocations = 5000;
     let mut out = PathBuf::from("target/bench/report.json");
     let (mut only, mut wrap) = (Vec::new(), Vec::new());
+    let mut floor = None;
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
@@ -69,6 +72,7 @@ fn parse_args() -> Result<Args, BoxError> {
             "--python-dir" => python_dir = Some(PathBuf::from(value()?)),
             "--out" => out = PathBuf::from(value()?),
             "--only" => only = words(&value()?),
+            "--floor" => floor = Some(PathBuf::from(value()?)),
             "--wrap" => wrap = words(&value()?),
             other => return Err(format!("unknown argument {other}").into()),
         }
@@ -82,6 +86,7 @@ fn parse_args() -> Result<Args, BoxError> {
         python_dir,
         out,
         only,
+        floor,
         wrap,
     })
 }
@@ -569,6 +574,17 @@ async fn main() -> Result<(), BoxError> {
         _ => None,
     };
 
+    let want_floor = args.only.is_empty() || args.only.iter().any(|o| o == "floor");
+    let floor = match &args.floor {
+        Some(path) if want_floor => {
+            eprintln!("bench: I/O floor ({} invocations)", args.invocations);
+            let cmd = wrapped(&args.wrap, path);
+            let events = events_for("redirect");
+            Some(measure("io-floor", cmd, &env, events, args.invocations).await?)
+        }
+        _ => None,
+    };
+
     let redirect = functions.get("redirect");
     let ratio = |key: &str| -> Value {
         let r = reference.as_ref().and_then(|p| p[key].as_f64());
@@ -591,6 +607,7 @@ async fn main() -> Result<(), BoxError> {
         "machine": {"cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)},
         "functions": functions,
         "python_reference_redirect": reference,
+        "io_floor_redirect": floor,
         "ratios_python_over_rust_redirect": ratios,
     });
     if let Some(dir) = args.out.parent() {
@@ -605,6 +622,9 @@ async fn main() -> Result<(), BoxError> {
     let mut rows: Vec<(&str, &Value)> = functions.iter().map(|(k, v)| (k.as_str(), v)).collect();
     if let Some(r) = &reference {
         rows.push(("python redirect (reference)", r));
+    }
+    if let Some(r) = &floor {
+        rows.push(("I/O floor of a redirect (no processing)", r));
     }
     for (name, r) in rows {
         println!(
