@@ -55,6 +55,7 @@ pub async fn timer_heartbeat() {
 
 /// Shorter than every SDK timeout (`CONNECT_TIMEOUT` is the shortest).
 pub const HEARTBEAT: Duration = Duration::from_millis(250);
+const _: () = assert!(HEARTBEAT.as_millis() < CONNECT_TIMEOUT.as_millis());
 
 pub fn timeout_config() -> TimeoutConfig {
     TimeoutConfig::builder()
@@ -189,6 +190,12 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.config().region().map(|r| r.as_ref()), Some("us-east-1"));
+    }
+
+    #[test]
+    fn the_runtime_span_directive_is_valid() {
+        use lambda_http::tracing::subscriber::filter::Directive;
+        assert!(RUNTIME_SPAN_DIRECTIVE.parse::<Directive>().is_ok());
     }
 
     #[test]
