@@ -72,6 +72,7 @@ assert set(rows) == {"create", "redirect", "stats", "python", "floor"}, rows.key
 for name, f in rows.items():
     assert f["warm_invocations"] == 20 and f["logged_invocations"] == 21, (name, f)
     assert f["init_ms"] > 0 and f["peak_rss_mb"] > 0 and f["cpu_us_per_warm_invocation"] > 0, (name, f)
+    assert f["init_cpu_ms"] > 0 and f["first_invocation_cpu_ms"] > 0, (name, f)
 for name in ("create", "redirect", "stats"):
     f = r["functions"][name]
     assert f["bootstrap_zip_mb"] > 0, name
