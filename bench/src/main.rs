@@ -351,7 +351,13 @@ async fn measure(
     invocations: usize,
 ) -> Result<Value, BoxError> {
     let mut rt = start_runtime().await?;
-    cmd.env("AWS_LAMBDA_RUNTIME_API", &rt.addr)
+    // Lambda starts the bootstrap with its own few variables, not the caller's: nothing of
+    // this shell (SSL_CERT_FILE, AWS_CA_BUNDLE, AWS_PROFILE...) may change what is measured.
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LANG", "en_US.UTF-8")
+        .env("TZ", ":UTC")
+        .env("AWS_LAMBDA_RUNTIME_API", &rt.addr)
         .env("AWS_LAMBDA_FUNCTION_NAME", name)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
