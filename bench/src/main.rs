@@ -91,16 +91,23 @@ fn parse_args() -> Result<Args, BoxError> {
     })
 }
 
-/// `program`, or `program` run under the `--wrap` command.
+/// `program`, or `program` run under the `--wrap` command, with an environment like
+/// Lambda's: its own few variables, not the caller's, so that nothing of this shell
+/// (SSL_CERT_FILE, AWS_CA_BUNDLE, AWS_PROFILE...) changes what is measured.
 fn wrapped(wrap: &[String], program: &std::path::Path) -> Command {
-    match wrap.split_first() {
+    let mut cmd = match wrap.split_first() {
         Some((wrapper, rest)) => {
             let mut cmd = Command::new(wrapper);
             cmd.args(rest).arg(program);
             cmd
         }
         None => Command::new(program),
-    }
+    };
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LANG", "en_US.UTF-8")
+        .env("TZ", ":UTC");
+    cmd
 }
 
 fn words(s: &str) -> Vec<String> {
@@ -351,13 +358,7 @@ async fn measure(
     invocations: usize,
 ) -> Result<Value, BoxError> {
     let mut rt = start_runtime().await?;
-    // Lambda starts the bootstrap with its own few variables, not the caller's: nothing of
-    // this shell (SSL_CERT_FILE, AWS_CA_BUNDLE, AWS_PROFILE...) may change what is measured.
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("LANG", "en_US.UTF-8")
-        .env("TZ", ":UTC")
-        .env("AWS_LAMBDA_RUNTIME_API", &rt.addr)
+    cmd.env("AWS_LAMBDA_RUNTIME_API", &rt.addr)
         .env("AWS_LAMBDA_FUNCTION_NAME", name)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
