@@ -14,23 +14,14 @@ command -v valgrind >/dev/null || die "valgrind is needed (Debian package valgri
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-ensure_cargo_lambda
-ensure_dynamodb_local
-ensure_python_reference
-build_bench "$OUT/lambda"
-start_dynamodb_local "$DDB_PORT" inMemory "$OUT/dynamodb-local.log"
-ensure_table "http://127.0.0.1:$DDB_PORT" bench
+prepare_bench "$OUT" "$DDB_PORT"
 
 # total NAME INVOCATIONS: instructions of the whole process run.
 total() {
   local name="$1" n="$2" cg="$OUT/callgrind.$1.$2"
   rm -f "$cg"
-  AWS_ENDPOINT_URL="http://127.0.0.1:$DDB_PORT" AWS_REGION=us-east-1 \
-  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
-    "$CARGO_TARGET_DIR/release/bench" --endpoint "http://127.0.0.1:$DDB_PORT" --table bench \
-      --lambda-dir "$OUT/lambda" --invocations "$n" --out "$OUT/callgrind-run.json" \
-      --python "$PYREF_VENV/bin/python" --python-dir "$ROOT/bench/python" \
-      --floor "$CARGO_TARGET_DIR/release/io_floor" --only "$name" --wrap "valgrind --tool=callgrind --callgrind-out-file=$cg" >/dev/null
+  run_bench "$OUT" "$DDB_PORT" --invocations "$n" --out "$OUT/callgrind-run.json" \
+    --only "$name" --wrap "valgrind --tool=callgrind --callgrind-out-file=$cg" >/dev/null
   awk '/^totals:/ {print $2}' "$cg"
 }
 

@@ -175,18 +175,36 @@ ensure_python_reference() {
   fi
 }
 
-# build_bench DIR: the release bootstrap.zip of each function (as Lambda gets it), unpacked
-# into DIR/<function>/, and the bench driver.
-build_bench() {
-  local dir="$1" fn
+# prepare_bench OUT PORT: the release bootstrap.zip of each function (as Lambda gets it)
+# unpacked into OUT/lambda/<function>/, the bench driver, and an in-memory DynamoDB Local on
+# PORT with the bench table.
+prepare_bench() {
+  local out="$1" port="$2" fn
+  ensure_cargo_lambda
+  ensure_dynamodb_local
+  ensure_python_reference
   log "release build: cargo lambda build --release --output-format zip"
   cargo lambda build --release --compiler cargo --output-format zip --locked -p create -p redirect -p stats
   cargo build --release --locked -p bench
-  rm -rf "$dir"
+  rm -rf "$out/lambda"
   for fn in create redirect stats; do
-    mkdir -p "$dir/$fn"
-    cp "$CARGO_TARGET_DIR/lambda/$fn/bootstrap.zip" "$dir/$fn/"
-    python3 -m zipfile -e "$dir/$fn/bootstrap.zip" "$dir/$fn/"
-    chmod +x "$dir/$fn/bootstrap"
+    mkdir -p "$out/lambda/$fn"
+    cp "$CARGO_TARGET_DIR/lambda/$fn/bootstrap.zip" "$out/lambda/$fn/"
+    python3 -m zipfile -e "$out/lambda/$fn/bootstrap.zip" "$out/lambda/$fn/"
+    chmod +x "$out/lambda/$fn/bootstrap"
   done
+  start_dynamodb_local "$port" inMemory "$out/dynamodb-local.log"
+  ensure_table "http://127.0.0.1:$port" bench
+}
+
+# run_bench OUT PORT ARGS...: the bench driver on what prepare_bench made (the functions,
+# the Python reference and the I/O floor), with ARGS added.
+run_bench() {
+  local out="$1" port="$2"
+  shift 2
+  AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+    "$CARGO_TARGET_DIR/release/bench" --endpoint "http://127.0.0.1:$port" --table bench \
+      --lambda-dir "$out/lambda" --python "$PYREF_VENV/bin/python" \
+      --python-dir "$ROOT/bench/python" --floor "$CARGO_TARGET_DIR/release/io_floor" "$@"
 }
