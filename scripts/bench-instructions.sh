@@ -28,7 +28,7 @@ total() {
 echo "| function | instructions per warm invocation |" > "$OUT/instructions.md"
 echo "| --- | --- |" >> "$OUT/instructions.md"
 json="{"
-for name in create redirect stats python floor; do
+for name in create redirect stats python floor crates-floor; do
   if [ "$name" = python ]; then low=20 high=120; else low=100 high=600; fi
   log "callgrind: $name ($low and $high warm invocations)"
   a="$(total "$name" "$low")"
@@ -36,7 +36,7 @@ for name in create redirect stats python floor; do
   per=$(( (b - a) / (high - low) ))
   echo "| $name | $per |" >> "$OUT/instructions.md"
   json="$json\"$name\": $per, "
-  declare "per_$name=$per"
+  declare "per_${name//-/_}=$per"
 done
 json="$json\"python_over_redirect\": $(python3 -c "print(round($per_python / $per_redirect, 2))")}"
 echo "$json" > "$REPORT"

@@ -198,7 +198,7 @@ prepare_bench() {
 }
 
 # run_bench OUT PORT ARGS...: the bench driver on what prepare_bench made (the functions,
-# the Python reference and the I/O floor), with ARGS added.
+# the Python reference and the two floors), with ARGS added.
 run_bench() {
   local out="$1" port="$2"
   shift 2
@@ -206,5 +206,6 @@ run_bench() {
   AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
     "$CARGO_TARGET_DIR/release/bench" --endpoint "http://127.0.0.1:$port" --table bench \
       --lambda-dir "$out/lambda" --python "$PYREF_VENV/bin/python" \
-      --python-dir "$ROOT/bench/python" --floor "$CARGO_TARGET_DIR/release/io_floor" "$@"
+      --python-dir "$ROOT/bench/python" --floor "$CARGO_TARGET_DIR/release/io_floor" \
+      --crates-floor "$CARGO_TARGET_DIR/release/crates_floor" "$@"
 }

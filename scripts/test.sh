@@ -67,8 +67,9 @@ BENCH_INVOCATIONS=20 BENCH_REPORT="$LOGS/bench-smoke.json" "$ROOT/scripts/bench.
 python3 - "$LOGS/bench-smoke.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-rows = dict(r["functions"], python=r["python_reference_redirect"], floor=r["io_floor_redirect"])
-assert set(rows) == {"create", "redirect", "stats", "python", "floor"}, rows.keys()
+rows = dict(r["functions"], python=r["python_reference_redirect"], floor=r["io_floor_redirect"],
+            crates_floor=r["crates_floor_redirect"])
+assert set(rows) == {"create", "redirect", "stats", "python", "floor", "crates_floor"}, rows.keys()
 for name, f in rows.items():
     assert f["warm_invocations"] == 20 and f["logged_invocations"] == 21, (name, f)
     assert f["init_ms"] > 0 and f["peak_rss_mb"] > 0 and f["cpu_us_per_warm_invocation"] > 0, (name, f)
