@@ -38,8 +38,9 @@ for name in create redirect stats python floor crates-floor; do
   json="$json\"$name\": $per, "
   declare "per_${name//-/_}=$per"
 done
-json="$json\"python_over_redirect\": $(python3 -c "print(round($per_python / $per_redirect, 2))")}"
+ratio="$(python3 -c "print(round($per_python / $per_redirect, 2))")"
+json="$json\"python_over_redirect\": $ratio}"
 echo "$json" > "$REPORT"
 cat "$OUT/instructions.md"
-echo "python / rust (redirect): $(python3 -c "print(round($per_python / $per_redirect, 2))")x"
+echo "python / rust (redirect): ${ratio}x"
 echo "report: $REPORT"

@@ -2,8 +2,8 @@
 # `make bench`: release bootstrap.zip of each function (cargo lambda build), run under a fake
 # Lambda Runtime API against an in-memory DynamoDB Local, beside a Python reference.
 # BENCH_INVOCATIONS (default 5000) sets the warm invocations per function; BENCH_ONLY
-# ("redirect,python,floor,crates-floor") picks functions; BENCH_WRAP ("strace -f -o trace.txt") runs
-# each bootstrap under a profiler (its figures then measure the profiler too).
+# ("redirect,python,floor,crates-floor") picks functions; BENCH_WRAP ("strace -f -o
+# trace.txt") runs each bootstrap under a profiler (its figures then measure it too).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 N="${BENCH_INVOCATIONS:-5000}"
