@@ -518,7 +518,9 @@ async fn seed(store: &Store) -> Result<(), BoxError> {
     let url = LongUrl::parse(BENCH_TARGET, &UrlPolicy::default(), None)?;
     let alias = Alias::parse(BENCH_CODE)?;
     let created = Utc::now() - chrono::Duration::days(HISTORY_DAYS as i64);
-    let (link, _) = store.create_or_get(&url, Some(&alias), created).await?;
+    let (link, _) = store
+        .create_or_get(&url, Some(&alias), None, created)
+        .await?;
     let today = Utc::now().date_naive();
     for back in 0..=HISTORY_DAYS {
         let day = today - chrono::Days::new(back);
@@ -530,7 +532,9 @@ async fn seed(store: &Store) -> Result<(), BoxError> {
     // (DynamoDB is no young JVM). The counter writes go to another link, so the benchmarked
     // link's history stays a year long.
     let warm = Alias::parse("bench-warm-up")?;
-    let (other, _) = store.create_or_get(&url, Some(&warm), created).await?;
+    let (other, _) = store
+        .create_or_get(&url, Some(&warm), None, created)
+        .await?;
     for _ in 0..WARM_ROUNDS {
         store.find_link(&link.code).await?;
         store.record_visit(&other.code, today).await?;
@@ -540,7 +544,7 @@ async fn seed(store: &Store) -> Result<(), BoxError> {
     }
     // A new client, so a new connection, for each round.
     for _ in 0..FRESH_CONNECTIONS {
-        let fresh = Store::new(common::runtime::dynamodb_client()?, store.table());
+        let fresh = Store::new(common::store::dynamodb_client()?, store.table());
         fresh.find_link(&link.code).await?;
         fresh.record_visit(&other.code, today).await?;
     }
@@ -559,7 +563,7 @@ fn fmt(v: &Value) -> String {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
     let args = parse_args()?;
-    let client = common::runtime::dynamodb_client()?;
+    let client = common::store::dynamodb_client()?;
     common::store::ensure_table(&client, &args.table).await?;
     let store = Store::new(client, args.table.clone());
     seed(&store).await?;

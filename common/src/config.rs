@@ -1,6 +1,7 @@
 //! Configuration from the environment, read once per cold start.
 
 use std::env;
+use std::time::Duration;
 
 use crate::domain::url::{LongUrl, UrlPolicy, DEFAULT_MAX_LEN};
 
@@ -54,6 +55,29 @@ pub struct Config {
     pub public_base_url: Option<BaseUrl>,
     pub redirect_status: u16,
     pub url_policy: UrlPolicy,
+    /// `CREATE_REQUIRES_KEY`: refuse anonymous creates (401).
+    pub create_requires_key: bool,
+    /// `LINK_CACHE_SECONDS`: how long a warm redirect trusts its copy of a link, so the
+    /// longest a change (PATCH, DELETE, takedown) takes to reach every redirect.
+    pub link_cache_ttl: Duration,
+    /// `KEY_CACHE_SECONDS`: how long a warm function trusts its copy of an API key, so the
+    /// longest a revoked key keeps working.
+    pub key_cache_ttl: Duration,
+}
+
+pub const DEFAULT_CACHE_SECONDS: u64 = 60;
+
+fn seconds(name: &str, value: Option<String>) -> Result<Duration, ConfigError> {
+    match value {
+        None => Ok(Duration::from_secs(DEFAULT_CACHE_SECONDS)),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|s| *s <= 3600)
+            .map(Duration::from_secs)
+            .ok_or_else(|| ConfigError(format!("{name} '{v}' must be 0 to 3600 seconds"))),
+    }
 }
 
 impl Config {
@@ -96,11 +120,23 @@ impl Config {
             .filter(|h| !h.is_empty())
             .collect();
         let url_policy = UrlPolicy::new(max_len, &blocked).map_err(ConfigError)?;
+        let create_requires_key = match get("CREATE_REQUIRES_KEY").as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(v) => {
+                return Err(ConfigError(format!(
+                    "CREATE_REQUIRES_KEY '{v}' must be true or false"
+                )))
+            }
+        };
         Ok(Config {
             table_name,
             public_base_url,
             redirect_status,
             url_policy,
+            create_requires_key,
+            link_cache_ttl: seconds("LINK_CACHE_SECONDS", get("LINK_CACHE_SECONDS"))?,
+            key_cache_ttl: seconds("KEY_CACHE_SECONDS", get("KEY_CACHE_SECONDS"))?,
         })
     }
 }
@@ -126,6 +162,9 @@ mod tests {
         assert_eq!(c.url_policy.max_len, 2048);
         assert!(c.url_policy.blocked_hosts.is_empty());
         assert!(c.public_base_url.is_none());
+        assert!(!c.create_requires_key);
+        assert_eq!(c.link_cache_ttl, Duration::from_secs(60));
+        assert_eq!(c.key_cache_ttl, Duration::from_secs(60));
     }
 
     #[test]
@@ -141,6 +180,9 @@ mod tests {
             ("REDIRECT_STATUS", "308"),
             ("MAX_URL_LENGTH", "100"),
             ("BLOCKED_HOSTS", "Evil.example, , bad.example"),
+            ("CREATE_REQUIRES_KEY", "true"),
+            ("LINK_CACHE_SECONDS", "2"),
+            ("KEY_CACHE_SECONDS", "0"),
         ])
         .unwrap();
         let base = c.public_base_url.unwrap();
@@ -149,6 +191,9 @@ mod tests {
         assert_eq!(c.redirect_status, 308);
         assert_eq!(c.url_policy.max_len, 100);
         assert_eq!(c.url_policy.blocked_hosts, ["evil.example", "bad.example"]);
+        assert!(c.create_requires_key);
+        assert_eq!(c.link_cache_ttl, Duration::from_secs(2));
+        assert_eq!(c.key_cache_ttl, Duration::ZERO);
     }
 
     #[test]
@@ -160,6 +205,9 @@ mod tests {
             ("PUBLIC_BASE_URL", "ftp://x"),
             ("PUBLIC_BASE_URL", "https://x/?q"),
             ("BLOCKED_HOSTS", "a b"),
+            ("CREATE_REQUIRES_KEY", "yes"),
+            ("LINK_CACHE_SECONDS", "-1"),
+            ("KEY_CACHE_SECONDS", "3601"),
         ] {
             assert!(config(&[("TABLE_NAME", "t"), (k, v)]).is_err(), "{k}={v}");
         }

@@ -11,11 +11,15 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::config::{BaseUrl, Config};
-use crate::domain::{AliasError, Code, DateError, UrlError};
+use crate::domain::link::rfc3339;
+use crate::domain::{AliasError, Code, DateError, Gone, Link, PatchError, UrlError};
 use crate::store::{CreateError, Store, StoreError};
 
 /// Largest request body accepted (a 2048-character URL and an alias fit many times over).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Keeps browsers and shared caches from storing a redirect or a refusal, so every visit
+/// reaches the function and is counted.
+pub const NO_STORE: &str = "private, no-store, max-age=0";
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u32 = 1;
 
@@ -25,8 +29,14 @@ pub const RETRY_AFTER_SECS: u32 = 1;
 pub enum ApiError {
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("this key may not manage this link")]
+    Forbidden,
     #[error("no link with this code")]
     NotFound,
+    #[error("{0}")]
+    Gone(Gone),
     #[error("method not allowed: use {allow}")]
     MethodNotAllowed { allow: &'static str },
     #[error("{0}")]
@@ -52,7 +62,10 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::AliasTaken(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -65,7 +78,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest { code, .. } => code,
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
+            ApiError::Gone(Gone::Disabled) => "link_disabled",
+            ApiError::Gone(Gone::Expired | Gone::VisitLimit) => "link_expired",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::AliasTaken(_) => "alias_taken",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -93,6 +110,13 @@ impl ApiError {
             }
             ApiError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            ApiError::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::Gone(_) => {
+                // Refusals of a link may be lifted (PATCH): no browser may keep one.
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
             }
             _ => {}
         }
@@ -133,6 +157,19 @@ impl From<DateError> for ApiError {
     }
 }
 
+impl From<PatchError> for ApiError {
+    fn from(e: PatchError) -> Self {
+        match e {
+            PatchError::Url(u) => u.into(),
+            PatchError::UnknownField(_) => ApiError::bad_request("unknown_field", e.to_string()),
+            PatchError::UrlType => ApiError::bad_request("invalid_url", e.to_string()),
+            PatchError::ExpiresAt => ApiError::bad_request("invalid_expires_at", e.to_string()),
+            PatchError::MaxVisits => ApiError::bad_request("invalid_max_visits", e.to_string()),
+            PatchError::Disabled => ApiError::bad_request("invalid_disabled", e.to_string()),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -162,6 +199,34 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
     resp
+}
+
+/// A link as the API shows it. `total_visits` where the caller read the counters.
+pub fn link_json(link: &Link, base: &BaseUrl, total_visits: Option<u64>) -> serde_json::Value {
+    let mut body = json!({
+        "code": link.code.as_str(),
+        "short_url": base.short_url(link.code.as_str()),
+        "url": link.url.as_str(),
+        "created_at": rfc3339(link.created_at),
+        "kind": link.kind.as_str(),
+        "owner": link.owner.as_ref().map(|o| o.as_str()),
+        "expires_at": link.expires_at.map(rfc3339),
+        "max_visits": link.max_visits,
+        "disabled": link.disabled,
+    });
+    if let Some(total) = total_visits {
+        body["total_visits"] = total.into();
+    }
+    body
+}
+
+pub fn link_response(
+    status: StatusCode,
+    link: &Link,
+    base: &BaseUrl,
+    total_visits: Option<u64>,
+) -> Response<Body> {
+    json_response(status, &link_json(link, base, total_visits))
 }
 
 /// Refuses any method not in `allowed` with 405 and an `Allow` header.
@@ -209,6 +274,11 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         ));
     }
     T::deserialize(value).map_err(invalid)
+}
+
+/// A JSON object body, by the same rules as `json_body`, for merge patches.
+pub fn json_object(req: &Request) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    json_body(req)
 }
 
 /// The `{code}` path parameter, when it can name a link at all.

@@ -1,9 +1,11 @@
 //! Shared crate of the URL shortener's functions.
 //!
 //! Data flows one way: an API Gateway event is parsed into domain types (`domain`), the
-//! store is asked (`store`, the only module that speaks DynamoDB), and the domain result or
-//! error becomes a response (`http`, the only place that picks statuses).
+//! caller is identified (`auth`), the store is asked (`store`, the only module that speaks
+//! DynamoDB), and the domain result or error becomes a response (`http`, the only place
+//! that picks statuses). `runtime` wires a function together in one call.
 
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod domain;

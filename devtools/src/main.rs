@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use common::runtime::dynamodb_client;
+use common::store::dynamodb_client;
 use common::store::ensure_table;
 
 #[tokio::main(flavor = "current_thread")]

@@ -27,13 +27,13 @@ async fn create_is_idempotent_per_url() {
     let (store, client) = store().await;
     let t0 = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
     let u = url("https://example.com/a");
-    let (first, created) = store.create_or_get(&u, None, t0).await.unwrap();
+    let (first, created) = store.create_or_get(&u, None, None, t0).await.unwrap();
     assert_eq!(created, Created::New);
     assert_eq!(first.code, generated_candidates(&u).next().unwrap());
     assert_eq!(first.kind, LinkKind::Generated);
 
     let later = t0 + chrono::Duration::days(3);
-    let (again, created) = store.create_or_get(&u, None, later).await.unwrap();
+    let (again, created) = store.create_or_get(&u, None, None, later).await.unwrap();
     assert_eq!(created, Created::Existing);
     assert_eq!(
         again, first,
@@ -51,7 +51,7 @@ async fn alias_rules() {
     let alias = Alias::parse("promo").unwrap();
     let a = url("https://example.com/a");
     let (link, created) = store
-        .create_or_get(&a, Some(&alias), Utc::now())
+        .create_or_get(&a, Some(&alias), None, Utc::now())
         .await
         .unwrap();
     assert_eq!(
@@ -60,20 +60,30 @@ async fn alias_rules() {
     );
 
     let (_, created) = store
-        .create_or_get(&a, Some(&alias), Utc::now())
+        .create_or_get(&a, Some(&alias), None, Utc::now())
         .await
         .unwrap();
     assert_eq!(created, Created::Existing);
 
     let err = store
-        .create_or_get(&url("https://example.com/b"), Some(&alias), Utc::now())
+        .create_or_get(
+            &url("https://example.com/b"),
+            Some(&alias),
+            None,
+            Utc::now(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, CreateError::AliasTaken(_)), "{err:?}");
     // Case-sensitive: another alias.
     let upper = Alias::parse("PROMO").unwrap();
     let (_, created) = store
-        .create_or_get(&url("https://example.com/b"), Some(&upper), Utc::now())
+        .create_or_get(
+            &url("https://example.com/b"),
+            Some(&upper),
+            None,
+            Utc::now(),
+        )
         .await
         .unwrap();
     assert_eq!(created, Created::New);
@@ -88,12 +98,17 @@ async fn collision_takes_the_next_longer_prefix() {
     // Another URL already holds the 7-character code of `victim` (an alias can claim it).
     let squatter = Alias::parse(chain[0].as_str()).unwrap();
     store
-        .create_or_get(&url("https://other.example/"), Some(&squatter), Utc::now())
+        .create_or_get(
+            &url("https://other.example/"),
+            Some(&squatter),
+            None,
+            Utc::now(),
+        )
         .await
         .unwrap();
 
     let (link, created) = store
-        .create_or_get(&victim, None, Utc::now())
+        .create_or_get(&victim, None, None, Utc::now())
         .await
         .unwrap();
     assert_eq!(created, Created::New);
@@ -101,7 +116,7 @@ async fn collision_takes_the_next_longer_prefix() {
     assert_eq!(link.code.as_str().len(), 8);
     // Deterministic: asking again walks the same chain and finds it.
     let (again, created) = store
-        .create_or_get(&victim, None, Utc::now())
+        .create_or_get(&victim, None, None, Utc::now())
         .await
         .unwrap();
     assert_eq!((again.code, created), (chain[1].clone(), Created::Existing));
@@ -111,7 +126,7 @@ async fn collision_takes_the_next_longer_prefix() {
 async fn visits_are_counted_per_day_and_returned_by_one_query() {
     let (store, client) = store().await;
     let (link, _) = store
-        .create_or_get(&url("https://example.com/v"), None, Utc::now())
+        .create_or_get(&url("https://example.com/v"), None, None, Utc::now())
         .await
         .unwrap();
     for _ in 0..3 {
@@ -161,7 +176,12 @@ async fn concurrent_creates_of_one_url_write_one_item() {
     let tasks: Vec<_> = (0..40)
         .map(|_| {
             let (store, u) = (store.clone(), u.clone());
-            tokio::spawn(async move { store.create_or_get(&u, None, Utc::now()).await.unwrap() })
+            tokio::spawn(async move {
+                store
+                    .create_or_get(&u, None, None, Utc::now())
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let results = futures::future::join_all(tasks).await;
@@ -238,11 +258,11 @@ async fn silent_store_times_out_in_bounded_time() {
     held.abort();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(
-        took >= common::runtime::ATTEMPT_TIMEOUT,
+        took >= common::store::client::ATTEMPT_TIMEOUT,
         "it did wait: {took:?}"
     );
     assert!(
-        took < common::runtime::OPERATION_TIMEOUT + Duration::from_secs(2),
+        took < common::store::client::OPERATION_TIMEOUT + Duration::from_secs(2),
         "{took:?}"
     );
 }
@@ -288,7 +308,7 @@ async fn a_slow_counter_write_is_counted_once() {
     let d = day("2026-06-01");
     // Slower than a read's attempt timeout, faster than the operation's: DynamoDB applies
     // the ADD, and a retry of it would count the visit twice.
-    let delay = common::runtime::ATTEMPT_TIMEOUT + Duration::from_millis(500);
+    let delay = common::store::client::ATTEMPT_TIMEOUT + Duration::from_millis(500);
     let proxy = slow_proxy(delay).await;
     let slow = Store::new(
         support::dynamodb_at(&format!("http://{proxy}")),

@@ -97,7 +97,7 @@ async fn get_item_error(port: u16, vars: &[(&str, &str)]) -> String {
     .into_iter()
     .collect();
     lambda.extend(vars.iter().map(|(k, v)| (*k, v.to_string())));
-    let client = common::runtime::dynamodb_client_from(|k| lambda.get(k).cloned()).unwrap();
+    let client = common::store::dynamodb_client_from(|k| lambda.get(k).cloned()).unwrap();
     let err = client
         .get_item()
         .table_name("links")

@@ -1,9 +1,13 @@
-//! A short link: what the store keeps and the API returns.
+//! A short link: what the store keeps and the API returns, and the rules of its life:
+//! expiry by time or by visits, takedown, and the changes a `PATCH` may make.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use serde_json::{Map, Value};
 
 use super::code::Code;
-use super::url::LongUrl;
+use super::key::KeyId;
+use super::url::{LongUrl, UrlError, UrlPolicy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkKind {
@@ -34,9 +38,289 @@ pub struct Link {
     pub url: LongUrl,
     pub created_at: DateTime<Utc>,
     pub kind: LinkKind,
+    /// The key that created it; `None` for an anonymous link.
+    pub owner: Option<KeyId>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub max_visits: Option<u64>,
+    pub disabled: bool,
+    /// Visits counted against `max_visits` (kept only while a cap is set).
+    pub capped_visits: u64,
 }
 
-/// RFC 3339 in UTC with milliseconds and a `Z`, the one format timestamps are written in.
+impl Link {
+    /// A new link with no lifecycle settings.
+    pub fn new(
+        code: Code,
+        url: LongUrl,
+        created_at: DateTime<Utc>,
+        kind: LinkKind,
+        owner: Option<KeyId>,
+    ) -> Link {
+        Link {
+            code,
+            url,
+            created_at,
+            kind,
+            owner,
+            expires_at: None,
+            max_visits: None,
+            disabled: false,
+            capped_visits: 0,
+        }
+    }
+
+    /// Whether a visit at `now` may be redirected, as far as this copy of the link knows.
+    /// The visit cap is enforced exactly by the store's conditional write; here it only
+    /// answers a `HEAD` and spares a write once the cap is known to be reached.
+    pub fn check_open(&self, now: DateTime<Utc>) -> Result<(), Gone> {
+        if self.disabled {
+            return Err(Gone::Disabled);
+        }
+        if self.expires_at.is_some_and(|t| t <= now) {
+            return Err(Gone::Expired);
+        }
+        if self.max_visits.is_some_and(|max| self.capped_visits >= max) {
+            return Err(Gone::VisitLimit);
+        }
+        Ok(())
+    }
+}
+
+/// Why a link no longer redirects (410).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Gone {
+    #[error("this link has expired")]
+    Expired,
+    #[error("this link has reached its maximum number of visits")]
+    VisitLimit,
+    #[error("this link has been disabled")]
+    Disabled,
+}
+
+/// RFC 3339 in UTC with milliseconds and a `Z`, the one format timestamps are written in
+/// (so that the store can compare them as strings).
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A change to a link, from a JSON merge patch: a field left out is kept, `null` removes
+/// an optional setting.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkPatch {
+    pub url: Option<LongUrl>,
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    pub max_visits: Option<Option<u64>>,
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatchError {
+    #[error("unknown field '{0}': a patch may set url, expires_at, max_visits and disabled")]
+    UnknownField(String),
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    #[error("'url' must be a string")]
+    UrlType,
+    #[error("'expires_at' must be an RFC 3339 date-time (e.g. 2026-12-31T23:59:59Z) or null")]
+    ExpiresAt,
+    #[error("'max_visits' must be a whole number from 1 to {MAX_VISITS_LIMIT}, or null")]
+    MaxVisits,
+    #[error("'disabled' must be true or false")]
+    Disabled,
+}
+
+/// Far beyond any real cap, and exact in a JSON number and a DynamoDB number alike.
+pub const MAX_VISITS_LIMIT: u64 = 1 << 53;
+
+impl LinkPatch {
+    /// Every field is checked before anything is written; the URL by the same rules as a
+    /// new link's.
+    pub fn parse(
+        body: &Map<String, Value>,
+        policy: &UrlPolicy,
+        own_host: Option<&str>,
+    ) -> Result<LinkPatch, PatchError> {
+        let mut patch = LinkPatch::default();
+        for (field, value) in body {
+            match field.as_str() {
+                "url" => {
+                    let url = value.as_str().ok_or(PatchError::UrlType)?;
+                    patch.url = Some(LongUrl::parse(url, policy, own_host)?);
+                }
+                "expires_at" => {
+                    patch.expires_at = Some(match value {
+                        Value::Null => None,
+                        Value::String(s) => Some(
+                            DateTime::parse_from_rfc3339(s)
+                                .map_err(|_| PatchError::ExpiresAt)?
+                                .with_timezone(&Utc)
+                                .trunc_subsecs(3),
+                        ),
+                        _ => return Err(PatchError::ExpiresAt),
+                    });
+                }
+                "max_visits" => {
+                    patch.max_visits = Some(match value {
+                        Value::Null => None,
+                        v => Some(
+                            v.as_u64()
+                                .filter(|n| (1..=MAX_VISITS_LIMIT).contains(n))
+                                .ok_or(PatchError::MaxVisits)?,
+                        ),
+                    });
+                }
+                "disabled" => patch.disabled = Some(value.as_bool().ok_or(PatchError::Disabled)?),
+                other => {
+                    let shown: String = other.chars().take(40).collect();
+                    return Err(PatchError::UnknownField(shown));
+                }
+            }
+        }
+        Ok(patch)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == LinkPatch::default()
+    }
+}
+
+/// Where a page of a key's links ends: the last link's creation time and code, handed to
+/// the client as an opaque token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCursor {
+    pub created_at: DateTime<Utc>,
+    pub code: Code,
+}
+
+impl ListCursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}|{}", rfc3339(self.created_at), self.code))
+    }
+
+    pub fn decode(token: &str) -> Option<ListCursor> {
+        if token.len() > 200 {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+        let text = std::str::from_utf8(&bytes).ok()?;
+        let (time, code) = text.split_once('|')?;
+        let created_at = DateTime::parse_from_rfc3339(time).ok()?.with_timezone(&Utc);
+        Some(ListCursor {
+            created_at,
+            code: Code::parse(code)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn link() -> Link {
+        Link::new(
+            Code::parse("abc").unwrap(),
+            LongUrl::from_stored("https://example.com/".into()),
+            Utc::now(),
+            LinkKind::Generated,
+            None,
+        )
+    }
+
+    fn patch(v: Value) -> Result<LinkPatch, PatchError> {
+        LinkPatch::parse(
+            v.as_object().unwrap(),
+            &UrlPolicy::default(),
+            Some("sho.rt"),
+        )
+    }
+
+    #[test]
+    fn open_expired_disabled_and_capped() {
+        let now = Utc::now();
+        let mut l = link();
+        assert_eq!(l.check_open(now), Ok(()));
+        l.expires_at = Some(now + chrono::Duration::seconds(1));
+        assert_eq!(l.check_open(now), Ok(()));
+        l.expires_at = Some(now);
+        assert_eq!(l.check_open(now), Err(Gone::Expired));
+        l.expires_at = None;
+        l.max_visits = Some(2);
+        l.capped_visits = 1;
+        assert_eq!(l.check_open(now), Ok(()));
+        l.capped_visits = 2;
+        assert_eq!(l.check_open(now), Err(Gone::VisitLimit));
+        l.disabled = true;
+        assert_eq!(l.check_open(now), Err(Gone::Disabled), "takedown wins");
+    }
+
+    #[test]
+    fn patch_fields() {
+        let p = patch(
+            json!({"url": "HTTPS://Example.com", "expires_at": "2030-01-02T03:04:05.678912+01:00",
+                              "max_visits": 10, "disabled": true}),
+        )
+        .unwrap();
+        assert_eq!(p.url.unwrap().as_str(), "https://example.com/");
+        assert_eq!(
+            rfc3339(p.expires_at.unwrap().unwrap()),
+            "2030-01-02T02:04:05.678Z"
+        );
+        assert_eq!(p.max_visits, Some(Some(10)));
+        assert_eq!(p.disabled, Some(true));
+        let p = patch(json!({"expires_at": null, "max_visits": null})).unwrap();
+        assert_eq!(p.expires_at, Some(None));
+        assert_eq!(p.max_visits, Some(None));
+        assert_eq!(p.url, None);
+        assert!(patch(json!({})).unwrap().is_empty());
+    }
+
+    #[test]
+    fn patch_refusals() {
+        for (body, expected) in [
+            (json!({"url": 5}), PatchError::UrlType),
+            (json!({"url": null}), PatchError::UrlType),
+            (json!({"expires_at": "tomorrow"}), PatchError::ExpiresAt),
+            (json!({"expires_at": "2030-01-02"}), PatchError::ExpiresAt),
+            (json!({"expires_at": 1}), PatchError::ExpiresAt),
+            (json!({"max_visits": 0}), PatchError::MaxVisits),
+            (json!({"max_visits": -1}), PatchError::MaxVisits),
+            (json!({"max_visits": 1.5}), PatchError::MaxVisits),
+            (json!({"max_visits": "10"}), PatchError::MaxVisits),
+            (
+                json!({"max_visits": MAX_VISITS_LIMIT + 1}),
+                PatchError::MaxVisits,
+            ),
+            (json!({"disabled": "yes"}), PatchError::Disabled),
+            (json!({"disabled": null}), PatchError::Disabled),
+            (
+                json!({"owner": "x"}),
+                PatchError::UnknownField("owner".into()),
+            ),
+        ] {
+            assert_eq!(patch(body.clone()), Err(expected), "{body}");
+        }
+        assert!(matches!(
+            patch(json!({"url": "javascript:alert(1)"})),
+            Err(PatchError::Url(_))
+        ));
+        assert!(matches!(
+            patch(json!({"url": "https://sho.rt/x"})),
+            Err(PatchError::Url(UrlError::OwnHost))
+        ));
+    }
+
+    #[test]
+    fn cursor_round_trip_and_garbage() {
+        let c = ListCursor {
+            created_at: Utc::now().trunc_subsecs(3),
+            code: Code::parse("a-b_C").unwrap(),
+        };
+        assert_eq!(ListCursor::decode(&c.encode()), Some(c));
+        for bad in ["", "!!!", "bm9wZQ", &"A".repeat(300)] {
+            assert_eq!(ListCursor::decode(bad), None, "{bad}");
+        }
+        let bad_code = URL_SAFE_NO_PAD.encode("2026-01-01T00:00:00.000Z|a#b");
+        assert_eq!(ListCursor::decode(&bad_code), None);
+    }
 }

@@ -2,11 +2,13 @@
 //! through `parse`, so the rest of the code never checks it again.
 
 pub mod code;
+pub mod key;
 pub mod link;
 pub mod stats;
 pub mod url;
 
 pub use code::{generated_candidates, Alias, AliasError, Code};
-pub use link::{Link, LinkKind};
+pub use key::{ApiKey, KeyHash, KeyId, KeyRecord, Principal, Role};
+pub use link::{Gone, Link, LinkKind, LinkPatch, ListCursor, PatchError};
 pub use stats::{histogram, DailyVisits, DateError, DateRange};
 pub use url::{LongUrl, UrlError, UrlPolicy};

@@ -1,41 +1,48 @@
-//! `GET /{code}`: redirect and count the visit; `HEAD /{code}`: the same headers, not counted.
+//! `GET /{code}`: redirect and count the visit; `HEAD /{code}`: the same headers, not
+//! counted. An expired, used-up or disabled link answers 410 and counts nothing.
 
 use std::time::Instant;
 
 use chrono::Utc;
-use common::cache::{LinkCache, DEFAULT_CAPACITY};
-use common::http::{path_code, require_method, respond, ApiError};
+use common::http::{path_code, require_method, ApiError, NO_STORE};
+use common::store::VisitGate;
 use common::App;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
-use lambda_http::{run, service_fn, Body, Error, Request, Response};
+use lambda_http::{Body, Request, Response};
 
-/// mimalloc: about 15% fewer instructions per invocation than the system allocator,
-/// measured with callgrind on the redirect (the SDK allocates a lot per request).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+common::lambda_main!("redirect", redirect);
 
-/// Keeps browsers and shared caches from storing the redirect, so every visit reaches
-/// the function and is counted.
-const NO_STORE: &str = "private, no-store, max-age=0";
-
-async fn redirect(app: &App, cache: &LinkCache, req: Request) -> Result<Response<Body>, ApiError> {
+async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
     let code = path_code(&req)?;
-    let now = Instant::now();
-    let link = match cache.get(&code, now) {
+    let link = match app.links.get(&code, Instant::now()) {
         Some(hit) => hit,
         None => {
             let found = app.store.find_link(&code).await?;
-            cache.put(code.clone(), found.clone(), now);
+            app.links.put(code.clone(), found.clone(), Instant::now());
             found
         }
     };
     let link = link.ok_or(ApiError::NotFound)?;
+    let now = Utc::now();
+    link.check_open(now).map_err(ApiError::Gone)?;
     if req.method() == Method::GET {
+        // Only a capped link pays a second write: the exact, conditional count of its cap.
+        if link.max_visits.is_some() {
+            match app.store.gate_visit(&code, now).await? {
+                VisitGate::Admitted | VisitGate::Uncapped => {}
+                VisitGate::Closed(gone) => {
+                    app.links.remove(&code);
+                    return Err(ApiError::Gone(gone));
+                }
+                VisitGate::Missing => {
+                    app.links.remove(&code);
+                    return Err(ApiError::NotFound);
+                }
+            }
+        }
         // Written before answering: a Lambda is frozen once it returns.
-        app.store
-            .record_visit(&code, Utc::now().date_naive())
-            .await?;
+        app.store.record_visit(&code, now.date_naive()).await?;
     }
     let location = HeaderValue::from_str(link.url.as_str())
         .map_err(|_| ApiError::Internal(format!("stored URL of '{code}' is not a header value")))?;
@@ -48,18 +55,4 @@ async fn redirect(app: &App, cache: &LinkCache, req: Request) -> Result<Response
         .body(Body::Empty)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(resp)
-}
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    common::runtime::init_logging();
-    let app = App::from_env()?;
-    let cache = LinkCache::new(DEFAULT_CAPACITY);
-    app.store.warm_up().await;
-    tokio::spawn(common::runtime::timer_heartbeat());
-    run(service_fn(|req| async {
-        let handler = |req| redirect(&app, &cache, req);
-        Ok::<_, Error>(respond("redirect", &app.store, req, handler).await)
-    }))
-    .await
 }

@@ -29,7 +29,7 @@ pub fn api_table() -> String {
 
 /// A client with the functions' own settings (timeouts, retries, HTTP client).
 pub fn dynamodb_at(endpoint: &str) -> Client {
-    common::runtime::dynamodb_client_from(|k| match k {
+    common::store::dynamodb_client_from(|k| match k {
         "AWS_REGION" => Some("us-east-1".into()),
         "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("local".into()),
         "AWS_ENDPOINT_URL" => Some(endpoint.into()),

@@ -1,0 +1,568 @@
+//! Links: create (one conditional write), look up, change, delete, list per owner, and the
+//! conditional gate of a link with a visit cap.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, ReturnConsumedCapacity, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, WriteRequest,
+};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+
+use super::counters::{day_of, VISITS};
+use super::schema::OWNER_INDEX;
+use super::{n, number, s, text, time, unavailable, Item, Store, StoreError, PK, SK};
+use crate::domain::link::rfc3339;
+use crate::domain::{
+    generated_candidates, Alias, Code, Gone, KeyId, Link, LinkKind, LinkPatch, ListCursor, LongUrl,
+};
+
+const LINK_SK: &str = "link";
+const URL: &str = "url";
+const CREATED_AT: &str = "created_at";
+const KIND: &str = "kind";
+pub(super) const OWNER: &str = "owner";
+const EXPIRES_AT: &str = "expires_at";
+/// Epoch seconds of `expires_at`: the table's TTL attribute (DynamoDB removes the item
+/// some time after; the functions compare `expires_at` themselves).
+pub(super) const EXPIRES_TTL: &str = "expires_ttl";
+const MAX_VISITS: &str = "max_visits";
+const CAPPED_VISITS: &str = "capped_visits";
+const DISABLED: &str = "disabled";
+const UPDATED_AT: &str = "updated_at";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("alias '{0}' already points to another URL")]
+    AliasTaken(String),
+    #[error("every code for this URL is taken by another URL")]
+    CodesExhausted,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Whether `create_or_get` wrote a new link or found the same one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New,
+    Existing,
+}
+
+/// A link with its visits per day, as one `Query` returns them.
+#[derive(Debug, Clone)]
+pub struct LinkHistory {
+    pub link: Link,
+    pub daily: BTreeMap<NaiveDate, u64>,
+}
+
+impl LinkHistory {
+    pub fn total_visits(&self) -> u64 {
+        self.daily.values().sum()
+    }
+}
+
+/// One page of a key's links, newest first.
+#[derive(Debug, Clone)]
+pub struct LinksPage {
+    pub links: Vec<Link>,
+    pub next: Option<ListCursor>,
+}
+
+/// What the conditional write of a capped link decided about one visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisitGate {
+    /// Counted against the cap: redirect (and count the day as usual).
+    Admitted,
+    /// The link has no cap (any more): count as usual.
+    Uncapped,
+    Closed(Gone),
+    /// Deleted since it was read.
+    Missing,
+}
+
+enum PutOutcome {
+    Written,
+    Taken(Link),
+}
+
+impl Store {
+    /// The link for `url` of `owner` (`None`: anonymous): a new one, or the one it already
+    /// has. With an alias the code is the alias (held by another URL or owner:
+    /// `AliasTaken`); without, the first code of the URL's collision chain that is free or
+    /// already this owner's link of this URL. A code never changes hands between owners, so
+    /// nobody can edit the target of a link someone else handed out. Each step is one
+    /// conditional write: concurrent creates of the same link end with one item.
+    pub async fn create_or_get(
+        &self,
+        url: &LongUrl,
+        alias: Option<&Alias>,
+        owner: Option<&KeyId>,
+        now: DateTime<Utc>,
+    ) -> Result<(Link, Created), CreateError> {
+        // Stored with millisecond precision: the new link equals the one read back later.
+        let created_at = now.trunc_subsecs(3);
+        let link =
+            |code: Code, kind| Link::new(code, url.clone(), created_at, kind, owner.cloned());
+        let same = |old: &Link| old.url == *url && old.owner.as_ref() == owner;
+        if let Some(alias) = alias {
+            let link = link(alias.code().clone(), LinkKind::Alias);
+            return match self.put_if_absent(&link).await? {
+                PutOutcome::Written => Ok((link, Created::New)),
+                PutOutcome::Taken(old) if same(&old) => Ok((old, Created::Existing)),
+                PutOutcome::Taken(_) => Err(CreateError::AliasTaken(link.code.to_string())),
+            };
+        }
+        for code in generated_candidates(url) {
+            let link = link(code, LinkKind::Generated);
+            match self.put_if_absent(&link).await? {
+                PutOutcome::Written => return Ok((link, Created::New)),
+                PutOutcome::Taken(old) if same(&old) => return Ok((old, Created::Existing)),
+                PutOutcome::Taken(old) if old.url == *url => {
+                    tracing::debug!(code = %old.code, "another owner's link of this URL, trying a longer prefix");
+                }
+                PutOutcome::Taken(old) => {
+                    tracing::warn!(code = %old.code, "code collision, trying a longer prefix");
+                }
+            }
+        }
+        Err(CreateError::CodesExhausted)
+    }
+
+    /// One conditional `PutItem`; on a failed condition the item that holds the code comes
+    /// back in the same call.
+    async fn put_if_absent(&self, link: &Link) -> Result<PutOutcome, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(link_to_item(link)))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        // A failed condition is still a write request; its capacity is not reported.
+        self.record(&result, |o| o.consumed_capacity());
+        match result {
+            Ok(_) => Ok(PutOutcome::Written),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                PutItemError::ConditionalCheckFailedException(c) => {
+                    let item = c.item.ok_or(StoreError::Malformed {
+                        code: link.code.to_string(),
+                        what: "condition failed without the old item",
+                    })?;
+                    Ok(PutOutcome::Taken(link_from_item(&link.code, &item)?))
+                }
+                other => Err(StoreError::Unavailable(Box::new(other))),
+            },
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// The link behind `code`, with an eventually consistent read (half the cost): the
+    /// redirect's lookup, cached by the caller.
+    pub async fn find_link(&self, code: &Code) -> Result<Option<Link>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(code.as_str()))
+            .key(SK, s(LINK_SK))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        self.record(&out, |o| o.consumed_capacity());
+        let out = out.map_err(unavailable)?;
+        out.item.map(|item| link_from_item(code, &item)).transpose()
+    }
+
+    /// The link and all its day counters in one `Query` on its partition (more round trips
+    /// only past 1 MB of results, decades of history). Eventually consistent for stats;
+    /// `consistent` for management, which must see its own last change.
+    pub async fn history(
+        &self,
+        code: &Code,
+        consistent: bool,
+    ) -> Result<Option<LinkHistory>, StoreError> {
+        let mut link = None;
+        let mut daily = BTreeMap::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(code.as_str()))
+                .consistent_read(consistent)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            self.record(&out, |o| o.consumed_capacity());
+            let out = out.map_err(unavailable)?;
+            for item in out.items.unwrap_or_default() {
+                let sk = text(&item, SK).unwrap_or_default();
+                if sk == LINK_SK {
+                    link = Some(link_from_item(code, &item)?);
+                } else if let Some(day) = day_of(sk) {
+                    let day = day.ok_or(StoreError::Malformed {
+                        code: code.to_string(),
+                        what: "day counter",
+                    })?;
+                    *daily.entry(day).or_insert(0) += number(&item, VISITS).unwrap_or(0);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(link.map(|link| LinkHistory { link, daily }))
+    }
+
+    /// The stats route's read: `history`, eventually consistent.
+    pub async fn stats_for(&self, code: &Code) -> Result<Option<LinkHistory>, StoreError> {
+        self.history(code, false).await
+    }
+
+    /// Applies `patch` in one conditional `UpdateItem` and returns the link as it is now;
+    /// `None` when the link was deleted meanwhile. A new cap starts from `visits_so_far`
+    /// (visits already made count against it); removing the cap forgets the count.
+    pub async fn update_link(
+        &self,
+        code: &Code,
+        patch: &LinkPatch,
+        visits_so_far: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Link>, StoreError> {
+        let mut set = vec![format!("{UPDATED_AT} = :now")];
+        let mut remove = Vec::new();
+        let mut values: Item = Item::from([(":now".into(), s(&rfc3339(now)))]);
+        let mut names: Item = Item::new();
+        if let Some(url) = &patch.url {
+            set.push("#url = :url".to_owned());
+            names.insert("#url".into(), s(URL));
+            values.insert(":url".into(), s(url.as_str()));
+        }
+        match patch.expires_at {
+            Some(Some(t)) => {
+                set.push(format!("{EXPIRES_AT} = :exp, {EXPIRES_TTL} = :ttl"));
+                values.insert(":exp".into(), s(&rfc3339(t)));
+                values.insert(":ttl".into(), n(t.timestamp().max(0) as u64));
+            }
+            Some(None) => remove.extend([EXPIRES_AT, EXPIRES_TTL]),
+            None => {}
+        }
+        match patch.max_visits {
+            Some(Some(max)) => {
+                set.push(format!(
+                    "{MAX_VISITS} = :max, {CAPPED_VISITS} = if_not_exists({CAPPED_VISITS}, :so_far)"
+                ));
+                values.insert(":max".into(), n(max));
+                values.insert(":so_far".into(), n(visits_so_far));
+            }
+            Some(None) => remove.extend([MAX_VISITS, CAPPED_VISITS]),
+            None => {}
+        }
+        if let Some(disabled) = patch.disabled {
+            set.push(format!("{DISABLED} = :disabled"));
+            values.insert(":disabled".into(), AttributeValue::Bool(disabled));
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(code.as_str()))
+            .key(SK, s(LINK_SK))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_names((!names.is_empty()).then(|| {
+                names
+                    .into_iter()
+                    .map(|(k, v)| (k, v.as_s().cloned().unwrap_or_default()))
+                    .collect()
+            }))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        self.record(&out, |o| o.consumed_capacity());
+        match out {
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                Ok(Some(link_from_item(code, &item)?))
+            }
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(None)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Deletes the link and every item of its partition (its counters), counters first, so
+    /// that a failure half-way leaves a link that a second `DELETE` finishes. Returns
+    /// whether there was a link.
+    pub async fn delete_link(&self, code: &Code) -> Result<bool, StoreError> {
+        let mut others = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(code.as_str()))
+                .projection_expression("sk")
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            self.record(&out, |o| o.consumed_capacity());
+            let out = out.map_err(unavailable)?;
+            for item in out.items.unwrap_or_default() {
+                match text(&item, SK) {
+                    Some(LINK_SK) | None => {}
+                    Some(sk) => others.push(sk.to_owned()),
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        for chunk in others.chunks(25) {
+            let requests = chunk
+                .iter()
+                .map(|sk| {
+                    let delete = DeleteRequest::builder()
+                        .key(PK, s(code.as_str()))
+                        .key(SK, s(sk))
+                        .build()
+                        .expect("key is set");
+                    WriteRequest::builder().delete_request(delete).build()
+                })
+                .collect();
+            self.batch_write(requests).await?;
+        }
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(code.as_str()))
+            .key(SK, s(LINK_SK))
+            .condition_expression("attribute_exists(pk)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        self.record(&out, |o| o.consumed_capacity());
+        match out {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// One `BatchWriteItem`, with what DynamoDB left unprocessed sent again (a few times,
+    /// backing off), then unavailable.
+    async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for attempt in 0..5u32 {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            self.record(&out, |o| o.consumed_capacity().first());
+            let out = out.map_err(unavailable)?;
+            requests = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(&self.table))
+                .unwrap_or_default();
+            if requests.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+        }
+        Err(StoreError::Unavailable(
+            "batch delete left items unprocessed".into(),
+        ))
+    }
+
+    /// A page of `owner`'s links, newest first: one `Query` on the sparse `by-owner` index
+    /// (never a Scan), from where `after` left off.
+    pub async fn links_of(
+        &self,
+        owner: &KeyId,
+        limit: u16,
+        after: Option<&ListCursor>,
+    ) -> Result<LinksPage, StoreError> {
+        let start = after.map(|c| {
+            Item::from([
+                (PK.to_owned(), s(c.code.as_str())),
+                (SK.to_owned(), s(LINK_SK)),
+                (OWNER.to_owned(), s(owner.as_str())),
+                (CREATED_AT.to_owned(), s(&rfc3339(c.created_at))),
+            ])
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(OWNER_INDEX)
+            .key_condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", OWNER)
+            .expression_attribute_values(":owner", s(owner.as_str()))
+            .scan_index_forward(false)
+            .limit(i32::from(limit))
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        self.record(&out, |o| o.consumed_capacity());
+        let out = out.map_err(unavailable)?;
+        let mut links = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            let code = text(&item, PK)
+                .and_then(Code::parse)
+                .ok_or(StoreError::Malformed {
+                    code: owner.to_string(),
+                    what: "indexed link without a code",
+                })?;
+            links.push(link_from_item(&code, &item)?);
+        }
+        let next = match out.last_evaluated_key {
+            Some(key) => {
+                let code = text(&key, PK).and_then(Code::parse);
+                let created_at = time(&key, CREATED_AT);
+                match (code, created_at) {
+                    (Some(code), Some(created_at)) => Some(ListCursor { created_at, code }),
+                    _ => {
+                        return Err(StoreError::Malformed {
+                            code: owner.to_string(),
+                            what: "index page key",
+                        })
+                    }
+                }
+            }
+            None => None,
+        };
+        Ok(LinksPage { links, next })
+    }
+
+    /// The exact visit cap: one conditional `ADD` on the link item, which DynamoDB applies
+    /// to one request at a time, so `max_visits` concurrent visits are admitted and no more.
+    /// The same condition refuses a disabled or expired link, as stored now. Not retried
+    /// after a slow attempt (the counter client), as the day counter.
+    pub async fn gate_visit(
+        &self,
+        code: &Code,
+        now: DateTime<Utc>,
+    ) -> Result<VisitGate, StoreError> {
+        let out = self
+            .counter_client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(code.as_str()))
+            .key(SK, s(LINK_SK))
+            .update_expression(format!("ADD {CAPPED_VISITS} :one"))
+            .condition_expression(format!(
+                "attribute_exists({MAX_VISITS}) \
+                 AND (attribute_not_exists({CAPPED_VISITS}) OR {CAPPED_VISITS} < {MAX_VISITS}) \
+                 AND (attribute_not_exists({DISABLED}) OR {DISABLED} = :false) \
+                 AND (attribute_not_exists({EXPIRES_AT}) OR {EXPIRES_AT} > :now)"
+            ))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", s(&rfc3339(now)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        self.record(&out, |o| o.consumed_capacity());
+        match out {
+            Ok(_) => Ok(VisitGate::Admitted),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(c) => match c.item {
+                    None => Ok(VisitGate::Missing),
+                    Some(item) => {
+                        let link = link_from_item(code, &item)?;
+                        Ok(match link.check_open(now) {
+                            Err(gone) => VisitGate::Closed(gone),
+                            Ok(()) => VisitGate::Uncapped,
+                        })
+                    }
+                },
+                other => Err(StoreError::Unavailable(Box::new(other))),
+            },
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+fn link_to_item(link: &Link) -> Item {
+    let mut item = Item::from([
+        (PK.to_owned(), s(link.code.as_str())),
+        (SK.to_owned(), s(LINK_SK)),
+        (URL.to_owned(), s(link.url.as_str())),
+        (CREATED_AT.to_owned(), s(&rfc3339(link.created_at))),
+        (KIND.to_owned(), s(link.kind.as_str())),
+    ]);
+    // Only owned links carry `owner`: the `by-owner` index holds them and nothing else.
+    if let Some(owner) = &link.owner {
+        item.insert(OWNER.to_owned(), s(owner.as_str()));
+    }
+    item
+}
+
+fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreError> {
+    let malformed = |what| StoreError::Malformed {
+        code: code.to_string(),
+        what,
+    };
+    let url = text(item, URL).ok_or_else(|| malformed("url"))?;
+    let created_at = time(item, CREATED_AT).ok_or_else(|| malformed("created_at"))?;
+    let kind = text(item, KIND)
+        .and_then(LinkKind::parse)
+        .ok_or_else(|| malformed("kind"))?;
+    let owner = match text(item, OWNER) {
+        None => None,
+        Some(o) => Some(KeyId::parse(o).ok_or_else(|| malformed("owner"))?),
+    };
+    let expires_at = match item.get(EXPIRES_AT) {
+        None => None,
+        Some(_) => Some(time(item, EXPIRES_AT).ok_or_else(|| malformed("expires_at"))?),
+    };
+    let max_visits = match item.get(MAX_VISITS) {
+        None => None,
+        Some(_) => Some(number(item, MAX_VISITS).ok_or_else(|| malformed("max_visits"))?),
+    };
+    let disabled = match item.get(DISABLED) {
+        None => false,
+        Some(v) => *v.as_bool().map_err(|_| malformed("disabled"))?,
+    };
+    Ok(Link {
+        code: code.clone(),
+        url: LongUrl::from_stored(url.to_owned()),
+        created_at,
+        kind,
+        owner,
+        expires_at,
+        max_visits,
+        disabled,
+        capped_visits: number(item, CAPPED_VISITS).unwrap_or(0),
+    })
+}

@@ -1,0 +1,129 @@
+//! The table's definition, as template.yaml has it (integration/tests/schema.rs checks that
+//! the two agree), and its creation for the local stack and tests.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+
+use super::links::{EXPIRES_TTL, OWNER};
+use super::{unavailable, StoreError, PK, SK};
+
+/// The sparse index of owned links, newest first per owner.
+pub const OWNER_INDEX: &str = "by-owner";
+const CREATED_AT: &str = "created_at";
+
+fn attr(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("name and type are set")
+}
+
+fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .expect("name and type are set")
+}
+
+/// The table's attribute definitions and key schema.
+pub fn key_schema() -> (Vec<AttributeDefinition>, Vec<KeySchemaElement>) {
+    (
+        vec![attr(PK), attr(SK), attr(OWNER), attr(CREATED_AT)],
+        vec![key(PK, KeyType::Hash), key(SK, KeyType::Range)],
+    )
+}
+
+fn owner_index() -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(OWNER_INDEX)
+        .key_schema(key(OWNER, KeyType::Hash))
+        .key_schema(key(CREATED_AT, KeyType::Range))
+        // Link items are small: the listing needs no second read per link.
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("name, keys and projection are set")
+}
+
+/// Creates the table if it does not exist (local set-up and tests; SAM creates it on AWS),
+/// adds the owner index to a table made before it existed, and turns on TTL. Returns
+/// whether the table was created.
+pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreError> {
+    let (attrs, keys) = key_schema();
+    let result = client
+        .create_table()
+        .table_name(table)
+        .set_attribute_definitions(Some(attrs.clone()))
+        .set_key_schema(Some(keys))
+        .global_secondary_indexes(owner_index())
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    let created = match result {
+        Ok(_) => true,
+        Err(SdkError::ServiceError(e)) if e.err().is_resource_in_use_exception() => false,
+        Err(e) => return Err(unavailable(e)),
+    };
+    if !created {
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let has_index = described
+            .table()
+            .map(|t| {
+                t.global_secondary_indexes()
+                    .iter()
+                    .any(|i| i.index_name() == Some(OWNER_INDEX))
+            })
+            .unwrap_or(false);
+        if !has_index {
+            let index = owner_index();
+            let action = CreateGlobalSecondaryIndexAction::builder()
+                .index_name(OWNER_INDEX)
+                .set_key_schema(Some(index.key_schema().to_vec()))
+                .set_projection(index.projection().cloned())
+                .build()
+                .expect("name, keys and projection are set");
+            client
+                .update_table()
+                .table_name(table)
+                .set_attribute_definitions(Some(attrs))
+                .global_secondary_index_updates(
+                    GlobalSecondaryIndexUpdate::builder().create(action).build(),
+                )
+                .send()
+                .await
+                .map_err(unavailable)?;
+        }
+    }
+    let ttl = client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(EXPIRES_TTL)
+                .enabled(true)
+                .build()
+                .expect("name and flag are set"),
+        )
+        .send()
+        .await;
+    if let Err(e) = ttl {
+        // Already enabled answers a validation error; the functions never rely on TTL.
+        tracing::debug!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(e), "TTL not changed");
+    }
+    Ok(created)
+}

@@ -1,0 +1,116 @@
+//! Link management, with an API key: `GET /links` (the caller's links, newest first),
+//! `GET /links/{code}` (metadata), `PATCH /links/{code}` (JSON merge of url, expires_at,
+//! max_visits, disabled), `DELETE /links/{code}` (the link and its counters).
+
+use chrono::Utc;
+use common::auth;
+use common::domain::{LinkPatch, ListCursor};
+use common::http::{
+    base_url, json_object, json_response, link_json, link_response, path_code, query_param,
+    require_method, ApiError,
+};
+use common::App;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
+
+common::lambda_main!("manage", manage);
+
+const DEFAULT_PAGE: u16 = 20;
+const MAX_PAGE: u16 = 100;
+
+async fn manage(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    let on_a_link = req
+        .path_parameters_ref()
+        .is_some_and(|p| p.first("code").is_some());
+    if !on_a_link {
+        return list(app, req).await;
+    }
+    require_method(
+        &req,
+        &[Method::GET, Method::PATCH, Method::DELETE],
+        "GET, PATCH, DELETE",
+    )?;
+    let code = path_code(&req)?;
+    let caller = auth::require(app.auth.caller(&app.store, &req).await?)?;
+    let base = base_url(&req, &app.config)?;
+    // Consistent: an owner sees their own last change.
+    let history = app
+        .store
+        .history(&code, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    auth::may_manage(Some(&caller), &history.link)?;
+    let total = history.total_visits();
+
+    match *req.method() {
+        Method::DELETE => {
+            app.store.delete_link(&code).await?;
+            let mut resp = Response::new(Body::Empty);
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            Ok(resp)
+        }
+        Method::PATCH => {
+            let body = json_object(&req)?;
+            let patch = LinkPatch::parse(&body, &app.config.url_policy, Some(base.host()))?;
+            if patch.is_empty() {
+                return Ok(link_response(
+                    StatusCode::OK,
+                    &history.link,
+                    &base,
+                    Some(total),
+                ));
+            }
+            let link = app
+                .store
+                .update_link(&code, &patch, total, Utc::now())
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            Ok(link_response(StatusCode::OK, &link, &base, Some(total)))
+        }
+        _ => Ok(link_response(
+            StatusCode::OK,
+            &history.link,
+            &base,
+            Some(total),
+        )),
+    }
+}
+
+/// `GET /links?limit=&cursor=`: one page of the caller's links.
+async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    require_method(&req, &[Method::GET], "GET, POST")?;
+    let caller = auth::require(app.auth.caller(&app.store, &req).await?)?;
+    let limit = match query_param(&req, "limit") {
+        None => DEFAULT_PAGE,
+        Some(l) => l
+            .parse::<u16>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request("invalid_limit", format!("'limit' must be 1 to {MAX_PAGE}"))
+            })?,
+    };
+    let cursor = query_param(&req, "cursor")
+        .map(|c| {
+            ListCursor::decode(c).ok_or_else(|| {
+                ApiError::bad_request("invalid_cursor", "'cursor' is not one this API handed out")
+            })
+        })
+        .transpose()?;
+    let base = base_url(&req, &app.config)?;
+    let page = app
+        .store
+        .links_of(&caller.key_id, limit, cursor.as_ref())
+        .await?;
+    let links: Vec<_> = page
+        .links
+        .iter()
+        .map(|l| link_json(l, &base, None))
+        .collect();
+    let body = json!({
+        "links": links,
+        "next_cursor": page.next.map(|c| c.encode()),
+    });
+    Ok(json_response(StatusCode::OK, &body))
+}
