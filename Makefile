@@ -1,5 +1,5 @@
 # The everyday verbs. Everything the project needs is installed into .tools/ (git-ignored).
-.PHONY: dev test bench bench-instructions fuzz build fmt lint clean
+.PHONY: dev test bench bench-instructions fuzz build key keys revoke-key fmt lint clean
 
 ## Serve the API on http://127.0.0.1:9000 against DynamoDB Local on :8000 (Ctrl-C stops both)
 dev:
@@ -21,9 +21,21 @@ bench-instructions:
 fuzz:
 	@bash scripts/fuzz.sh
 
+## Issue an API key, shown once: make key NAME=alice ROLE=user|admin (TABLE_NAME=... for a deployed table)
+key:
+	@bash scripts/keys.sh create --name "$(NAME)" --role "$(or $(ROLE),user)"
+
+## List API keys (id, role, created, revoked, name)
+keys:
+	@bash scripts/keys.sh list
+
+## Revoke an API key by its id: make revoke-key ID=...
+revoke-key:
+	@bash scripts/keys.sh revoke "$(ID)"
+
 ## Release zips for Lambda, as `sam build` makes them
 build:
-	@bash -c 'source scripts/lib.sh && ensure_cargo_lambda && cargo lambda build --release --output-format zip -p create -p redirect -p stats'
+	@bash -c 'source scripts/lib.sh && ensure_cargo_lambda && cargo lambda build --release --output-format zip -p create -p redirect -p stats -p manage -p health'
 
 fmt:
 	cargo fmt --all

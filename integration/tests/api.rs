@@ -381,7 +381,6 @@ fn corpus(api: &Api, existing: &str) -> Vec<Bad> {
     ));
 
     for (method, path) in [
-        (Method::GET, "/links"),
         (Method::PUT, "/links"),
         (Method::DELETE, "/links"),
         (Method::PATCH, "/links"),
@@ -390,8 +389,20 @@ fn corpus(api: &Api, existing: &str) -> Vec<Bad> {
         (Method::PUT, "/abcdefg"),
         (Method::POST, "/links/abcdefg/stats"),
         (Method::DELETE, "/links/abcdefg/stats"),
+        (Method::POST, "/links/abcdefg"),
+        (Method::PUT, "/links/abcdefg"),
+        (Method::POST, "/health"),
     ] {
         cases.push(bad_get(method, path.into(), 405, "method_not_allowed"));
+    }
+    // Management needs a key: refused before anything is read or written.
+    for (method, path) in [
+        (Method::GET, "/links"),
+        (Method::GET, "/links/abcdefg"),
+        (Method::PATCH, "/links/abcdefg"),
+        (Method::DELETE, "/links/abcdefg"),
+    ] {
+        cases.push(bad_get(method, path.into(), 401, "unauthorized"));
     }
     for path in [
         "/nOsUcH1".to_owned(),

@@ -1,6 +1,7 @@
 //! Around a stop and start of DynamoDB Local (persisted to disk), driven by scripts/test.sh:
-//! data survives the restart; while the store is down every route answers 503 with
-//! `Retry-After` in bounded time; once it is back the service recovers by itself.
+//! data survives the restart; while the store is down every route (health included)
+//! answers 503 with `Retry-After` in bounded time; once it is back the service recovers by
+//! itself and health says so.
 //! Ignored in a plain `cargo test`: they only make sense in that sequence.
 
 mod support;
@@ -58,6 +59,14 @@ async fn phase2_store_down_answers_503() {
         http.get(format!("{api}/{code}")),
         http.get(format!("{api}/nOtCaChEd")),
         http.get(format!("{api}/links/{code}/stats")),
+        http.get(format!("{api}/health")),
+        // A key cannot be checked either: 503, not 401.
+        http.get(format!("{api}/links/{code}")).bearer_auth(
+            common::domain::ApiKey::generate()
+                .unwrap()
+                .reveal()
+                .to_owned(),
+        ),
     ];
     for req in requests {
         let started = Instant::now();
@@ -78,6 +87,14 @@ async fn phase3_after_restart_data_survives_and_service_recovers() {
     let code = state["code"].as_str().unwrap();
     // Recovery is by itself: retry as a client honouring Retry-After would, for a while.
     let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, _, body) = send(http.get(format!("{api}/health"))).await;
+        if status == 200 || Instant::now() > deadline {
+            assert_eq!((status, &body), (200, &json!({"status": "ok"})));
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     let body = loop {
         let (status, _, body) = send(http.get(format!("{api}/links/{code}/stats"))).await;
         if status == 200 || Instant::now() > deadline {

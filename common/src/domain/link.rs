@@ -69,9 +69,9 @@ impl Link {
         }
     }
 
-    /// Whether a visit at `now` may be redirected, as far as this copy of the link knows.
-    /// The visit cap is enforced exactly by the store's conditional write; here it only
-    /// answers a `HEAD` and spares a write once the cap is known to be reached.
+    /// Whether a visit at `now` may be redirected, as far as this copy of the link knows:
+    /// not disabled, not past `expires_at`. The visit cap is not checked here: a copy may
+    /// be stale, and the store's conditional write decides a counted visit exactly.
     pub fn check_open(&self, now: DateTime<Utc>) -> Result<(), Gone> {
         if self.disabled {
             return Err(Gone::Disabled);
@@ -79,10 +79,12 @@ impl Link {
         if self.expires_at.is_some_and(|t| t <= now) {
             return Err(Gone::Expired);
         }
-        if self.max_visits.is_some_and(|max| self.capped_visits >= max) {
-            return Err(Gone::VisitLimit);
-        }
         Ok(())
+    }
+
+    /// Whether this copy has used up its cap (what an uncounted `HEAD` answers by).
+    pub fn cap_reached(&self) -> bool {
+        self.max_visits.is_some_and(|max| self.capped_visits >= max)
     }
 }
 
@@ -247,9 +249,14 @@ mod tests {
         l.expires_at = None;
         l.max_visits = Some(2);
         l.capped_visits = 1;
-        assert_eq!(l.check_open(now), Ok(()));
+        assert!(!l.cap_reached());
         l.capped_visits = 2;
-        assert_eq!(l.check_open(now), Err(Gone::VisitLimit));
+        assert!(l.cap_reached());
+        assert_eq!(
+            l.check_open(now),
+            Ok(()),
+            "the cap is the store's to decide"
+        );
         l.disabled = true;
         assert_eq!(l.check_open(now), Err(Gone::Disabled), "takedown wins");
     }

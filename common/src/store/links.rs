@@ -222,7 +222,12 @@ impl Store {
                 break;
             }
         }
-        Ok(link.map(|link| LinkHistory { link, daily }))
+        Ok(link.map(|link| {
+            // Counters from before the link's creation day belong to an earlier link of
+            // the same code (deleted, or removed by TTL), counted by a warm redirect after.
+            let daily = daily.split_off(&link.created_at.date_naive());
+            LinkHistory { link, daily }
+        }))
     }
 
     /// The stats route's read: `history`, eventually consistent.
@@ -502,7 +507,11 @@ impl Store {
                         let link = link_from_item(code, &item)?;
                         Ok(match link.check_open(now) {
                             Err(gone) => VisitGate::Closed(gone),
-                            Ok(()) => VisitGate::Uncapped,
+                            Ok(()) if link.max_visits.is_none() => VisitGate::Uncapped,
+                            // Used up, or at the very edge of `expires_at`: not admitted
+                            // either way, so the cap stays exact.
+                            Ok(()) if link.cap_reached() => VisitGate::Closed(Gone::VisitLimit),
+                            Ok(()) => VisitGate::Closed(Gone::Expired),
                         })
                     }
                 },

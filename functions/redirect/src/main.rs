@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use chrono::Utc;
+use common::domain::Gone;
 use common::http::{path_code, require_method, ApiError, NO_STORE};
 use common::store::VisitGate;
 use common::App;
@@ -26,6 +27,9 @@ async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let link = link.ok_or(ApiError::NotFound)?;
     let now = Utc::now();
     link.check_open(now).map_err(ApiError::Gone)?;
+    if req.method() == Method::HEAD && link.cap_reached() {
+        return Err(ApiError::Gone(Gone::VisitLimit));
+    }
     if req.method() == Method::GET {
         // Only a capped link pays a second write: the exact, conditional count of its cap.
         if link.max_visits.is_some() {

@@ -1,0 +1,754 @@
+//! End to end, link lifecycle: API keys, the management routes, expiry by time and by
+//! visits, takedown, delete, the owner listing and the health route, through
+//! `cargo lambda watch` and the real DynamoDB Local. Every refusal is checked to write
+//! nothing: the link's whole partition is read before and after.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{SecondsFormat, Utc};
+use common::domain::{ApiKey, KeyRecord, Role};
+use common::Store;
+use futures::future::join_all;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    #[track_caller]
+    fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.body["error"]["code"], code, "{}", self.body);
+        assert!(self.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+        if status == 401 {
+            assert_eq!(self.header("www-authenticate"), "Bearer");
+        }
+    }
+}
+
+struct Key {
+    secret: String,
+    id: String,
+}
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+    store: Store,
+}
+
+impl Api {
+    fn new() -> Api {
+        Api {
+            base: support::api_url(),
+            http: support::http(),
+            store: Store::new(support::dynamodb(), support::api_table()),
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(key) = key {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        self.raw(req).await
+    }
+
+    async fn raw(&self, req: reqwest::RequestBuilder) -> Reply {
+        let resp = req.send().await.expect("the API answers");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A key stored the way `make key` stores it (hash only).
+    async fn key(&self, role: Role) -> Key {
+        let key = ApiKey::generate().unwrap();
+        let record = KeyRecord {
+            hash: key.hash(),
+            name: support::unique("test-"),
+            role,
+            created_at: Utc::now(),
+            revoked_at: None,
+        };
+        self.store.put_key(&record).await.unwrap();
+        Key {
+            secret: key.reveal().to_owned(),
+            id: record.id().to_string(),
+        }
+    }
+
+    async fn create(&self, key: Option<&Key>, body: Value) -> Reply {
+        let r = self
+            .send(
+                Method::POST,
+                "/links",
+                key.map(|k| k.secret.as_str()),
+                Some(body),
+            )
+            .await;
+        assert!(r.status == 201 || r.status == 200, "{}", r.body);
+        r
+    }
+
+    /// A new link of a new URL; its code.
+    async fn new_link(&self, key: Option<&Key>) -> String {
+        let r = self.create(key, json!({"url": unique_url()})).await;
+        assert_eq!(r.status, 201);
+        r.body["code"].as_str().unwrap().to_owned()
+    }
+
+    async fn visit(&self, code: &str) -> Reply {
+        self.send(Method::GET, &format!("/{code}"), None, None)
+            .await
+    }
+
+    async fn patch(&self, code: &str, key: &Key, body: Value) -> Reply {
+        self.send(
+            Method::PATCH,
+            &format!("/links/{code}"),
+            Some(&key.secret),
+            Some(body),
+        )
+        .await
+    }
+
+    async fn meta(&self, code: &str, key: Option<&Key>) -> Reply {
+        self.send(
+            Method::GET,
+            &format!("/links/{code}"),
+            key.map(|k| k.secret.as_str()),
+            None,
+        )
+        .await
+    }
+
+    async fn stats(&self, code: &str, key: Option<&Key>) -> Reply {
+        self.send(
+            Method::GET,
+            &format!("/links/{code}/stats"),
+            key.map(|k| k.secret.as_str()),
+            None,
+        )
+        .await
+    }
+
+    /// Every item of the link's partition (link, counters), read consistently.
+    async fn partition(&self, code: &str) -> Vec<HashMap<String, AttributeValue>> {
+        let out = support::dynamodb()
+            .query()
+            .table_name(support::api_table())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(code.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        out.items.unwrap_or_default()
+    }
+}
+
+fn unique_url() -> String {
+    format!("https://example.com/{}", support::unique("life-"))
+}
+
+/// The lifetime of a warm function's copy of a link, as `make test` set it.
+fn link_cache() -> Duration {
+    let secs = std::env::var("LINK_CACHE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    Duration::from_secs(secs)
+}
+
+/// Polls `check` until it holds; returns how long that took. Panics after `limit`.
+async fn within<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn keys_missing_malformed_unknown_and_revoked_are_401() {
+    let api = Api::new();
+    let user = api.key(Role::User).await;
+    let code = api.new_link(Some(&user)).await;
+    let before = api.partition(&code).await;
+    let path = format!("/links/{code}");
+
+    api.send(Method::GET, &path, None, None)
+        .await
+        .assert_error(401, "unauthorized");
+    for header in [
+        "Bearer".to_owned(),
+        "Bearer nope".to_owned(),
+        format!("Basic {}", user.secret),
+        user.secret.clone(),
+        format!("Bearer {}x", user.secret),
+    ] {
+        let req = api
+            .http
+            .patch(format!("{}{path}", api.base))
+            .header("authorization", header.as_str())
+            .header("content-type", "application/json")
+            .body(r#"{"disabled":true}"#);
+        api.raw(req).await.assert_error(401, "unauthorized");
+    }
+    let unknown = ApiKey::generate().unwrap();
+    api.send(Method::GET, &path, Some(unknown.reveal()), None)
+        .await
+        .assert_error(401, "unauthorized");
+    assert_eq!(api.partition(&code).await, before, "refusals wrote nothing");
+
+    // Used, then revoked: refused once the warm functions' copy is older than
+    // KEY_CACHE_SECONDS (make test sets it short).
+    assert_eq!(api.meta(&code, Some(&user)).await.status, 200);
+    let id = common::domain::KeyId::parse(&user.id).unwrap();
+    let revoked = api.store.revoke_key(&id, Utc::now()).await.unwrap();
+    assert!(revoked.revoked_at.is_some());
+    within(Duration::from_secs(15), "revoked key refused", || async {
+        api.meta(&code, Some(&user)).await.status == 401
+    })
+    .await;
+    api.patch(&code, &user, json!({"disabled": true}))
+        .await
+        .assert_error(401, "unauthorized");
+    assert_eq!(api.partition(&code).await, before);
+}
+
+#[tokio::test]
+async fn owners_admins_and_anonymous_links() {
+    let api = Api::new();
+    let alice = api.key(Role::User).await;
+    let bob = api.key(Role::User).await;
+    let admin = api.key(Role::Admin).await;
+
+    let owned = api.new_link(Some(&alice)).await;
+    let before = api.partition(&owned).await;
+    let meta = api.meta(&owned, Some(&alice)).await;
+    assert_eq!(meta.status, 200, "{}", meta.body);
+    assert_eq!(meta.body["owner"], alice.id);
+    assert_eq!(meta.body["code"], owned);
+    assert_eq!(meta.body["total_visits"], 0);
+    assert_eq!(meta.body["disabled"], false);
+    assert_eq!(meta.body["expires_at"], Value::Null);
+    assert_eq!(meta.body["max_visits"], Value::Null);
+    assert_eq!(meta.body["short_url"], format!("{}/{owned}", api.base));
+    assert_eq!(api.meta(&owned, Some(&admin)).await.status, 200);
+    api.meta(&owned, Some(&bob))
+        .await
+        .assert_error(403, "forbidden");
+    api.meta(&owned, None)
+        .await
+        .assert_error(401, "unauthorized");
+    api.patch(&owned, &bob, json!({"disabled": true}))
+        .await
+        .assert_error(403, "forbidden");
+    api.send(
+        Method::DELETE,
+        &format!("/links/{owned}"),
+        Some(&bob.secret),
+        None,
+    )
+    .await
+    .assert_error(403, "forbidden");
+    // Stats of an owned link: the owner's and admins' only.
+    api.stats(&owned, None)
+        .await
+        .assert_error(401, "unauthorized");
+    api.stats(&owned, Some(&bob))
+        .await
+        .assert_error(403, "forbidden");
+    assert_eq!(api.stats(&owned, Some(&alice)).await.status, 200);
+    assert_eq!(api.stats(&owned, Some(&admin)).await.status, 200);
+    assert_eq!(
+        api.partition(&owned).await,
+        before,
+        "refusals wrote nothing"
+    );
+
+    // Anonymous link: stats public, management admin only (abuse takedown).
+    let anon = api.new_link(None).await;
+    let before = api.partition(&anon).await;
+    assert_eq!(api.stats(&anon, None).await.status, 200);
+    api.meta(&anon, Some(&alice))
+        .await
+        .assert_error(403, "forbidden");
+    api.patch(&anon, &alice, json!({"disabled": true}))
+        .await
+        .assert_error(403, "forbidden");
+    assert_eq!(api.partition(&anon).await, before);
+    let down = api.patch(&anon, &admin, json!({"disabled": true})).await;
+    assert_eq!(down.status, 200, "{}", down.body);
+    assert_eq!(down.body["disabled"], true);
+    assert_eq!(down.body["owner"], Value::Null);
+    let visit = api.visit(&anon).await;
+    visit.assert_error(410, "link_disabled");
+    assert!(visit.header("cache-control").contains("no-store"));
+}
+
+#[tokio::test]
+async fn a_code_never_changes_hands_between_owners() {
+    let api = Api::new();
+    let alice = api.key(Role::User).await;
+    let bob = api.key(Role::User).await;
+    let url = unique_url();
+    let a = api.create(Some(&alice), json!({"url": url})).await;
+    let b = api.create(Some(&bob), json!({"url": url})).await;
+    let anon = api.create(None, json!({"url": url})).await;
+    let codes = [&a, &b, &anon].map(|r| r.body["code"].as_str().unwrap().to_owned());
+    assert_eq!(codes[0].len(), 7);
+    assert!(codes[1].starts_with(&codes[0]) && codes[1].len() == 8);
+    assert!(codes[2].starts_with(&codes[1]) && codes[2].len() == 9);
+    assert_eq!([a.status, b.status, anon.status], [201, 201, 201]);
+    let again = api.create(Some(&alice), json!({"url": url})).await;
+    assert_eq!((again.status, &again.body["code"]), (200, &a.body["code"]));
+    assert_eq!(again.body["owner"], alice.id);
+
+    let alias = support::unique("own-");
+    let mine = api
+        .create(Some(&alice), json!({"url": url, "alias": alias}))
+        .await;
+    assert_eq!(mine.status, 201);
+    let theirs = api
+        .send(
+            Method::POST,
+            "/links",
+            Some(&bob.secret),
+            Some(json!({"url": url, "alias": alias})),
+        )
+        .await;
+    theirs.assert_error(409, "alias_taken");
+}
+
+#[tokio::test]
+async fn patch_each_field_and_refuse_bad_values() {
+    let api = Api::new();
+    let user = api.key(Role::User).await;
+    let code = api.new_link(Some(&user)).await;
+
+    // Never visited: no warm function holds a copy, so each change shows at once.
+    let target = unique_url();
+    let r = api.patch(&code, &user, json!({"url": target})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["url"], target);
+
+    let at = (Utc::now() + chrono::Duration::days(30)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    let r = api
+        .patch(&code, &user, json!({"expires_at": at, "max_visits": 5}))
+        .await;
+    assert_eq!(
+        (r.body["expires_at"].as_str(), r.body["max_visits"].as_u64()),
+        (Some(at.as_str()), Some(5))
+    );
+    let r = api
+        .patch(
+            &code,
+            &user,
+            json!({"expires_at": null, "max_visits": null}),
+        )
+        .await;
+    assert_eq!(
+        (&r.body["expires_at"], &r.body["max_visits"]),
+        (&Value::Null, &Value::Null)
+    );
+    let r = api.patch(&code, &user, json!({"disabled": true})).await;
+    assert_eq!(r.body["disabled"], true);
+    let r = api.patch(&code, &user, json!({"disabled": false})).await;
+    assert_eq!(r.body["disabled"], false);
+    let same = api.patch(&code, &user, json!({})).await;
+    assert_eq!(same.status, 200);
+    assert_eq!(same.body, api.meta(&code, Some(&user)).await.body);
+    let visit = api.visit(&code).await;
+    assert_eq!(
+        (visit.status, visit.header("location")),
+        (302, target.as_str())
+    );
+
+    let before = api.partition(&code).await;
+    for (body, error) in [
+        (json!({"url": "javascript:alert(1)"}), "unsupported_scheme"),
+        (json!({"url": "not a url"}), "invalid_url"),
+        (json!({"url": 7}), "invalid_url"),
+        (json!({"url": format!("{}/x", api.base)}), "self_link"),
+        (json!({"expires_at": "next week"}), "invalid_expires_at"),
+        (json!({"expires_at": "2030-01-01"}), "invalid_expires_at"),
+        (json!({"expires_at": 1}), "invalid_expires_at"),
+        (json!({"max_visits": 0}), "invalid_max_visits"),
+        (json!({"max_visits": -3}), "invalid_max_visits"),
+        (json!({"max_visits": 2.5}), "invalid_max_visits"),
+        (json!({"max_visits": "9"}), "invalid_max_visits"),
+        (json!({"disabled": "true"}), "invalid_disabled"),
+        (json!({"disabled": null}), "invalid_disabled"),
+        (json!({"owner": "someone"}), "unknown_field"),
+        (json!({"code": "other"}), "unknown_field"),
+        // One bad field spoils the whole patch: nothing of it is applied.
+        (
+            json!({"disabled": true, "max_visits": 0}),
+            "invalid_max_visits",
+        ),
+        (json!([1, 2]), "invalid_json"),
+    ] {
+        api.patch(&code, &user, body.clone())
+            .await
+            .assert_error(400, error);
+    }
+    let raw = |ct: &str, body: &str| {
+        api.http
+            .patch(format!("{}/links/{code}", api.base))
+            .header("authorization", format!("Bearer {}", user.secret))
+            .header("content-type", ct)
+            .body(body.to_owned())
+    };
+    api.raw(raw("application/json", "{"))
+        .await
+        .assert_error(400, "invalid_json");
+    api.raw(raw("application/json", ""))
+        .await
+        .assert_error(400, "invalid_json");
+    api.raw(raw("text/plain", r#"{"disabled":true}"#))
+        .await
+        .assert_error(415, "unsupported_media_type");
+    let huge = json!({"url": format!("https://example.com/{}", "x".repeat(20_000))}).to_string();
+    api.raw(raw("application/json", &huge))
+        .await
+        .assert_error(413, "payload_too_large");
+    assert_eq!(api.partition(&code).await, before, "refusals wrote nothing");
+
+    api.patch("nOsUcHlInK", &user, json!({"disabled": true}))
+        .await
+        .assert_error(404, "not_found");
+    assert!(api.partition("nOsUcHlInK").await.is_empty());
+}
+
+#[tokio::test]
+async fn delete_removes_link_and_counters_and_frees_the_code() {
+    let api = Api::new();
+    let user = api.key(Role::User).await;
+    let url = unique_url();
+    let made = api.create(Some(&user), json!({"url": url})).await;
+    let code = made.body["code"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        assert_eq!(api.visit(&code).await.status, 302);
+    }
+    assert_eq!(api.meta(&code, Some(&user)).await.body["total_visits"], 3);
+    assert!(
+        api.partition(&code).await.len() >= 2,
+        "link and a day counter"
+    );
+
+    let gone = api
+        .send(
+            Method::DELETE,
+            &format!("/links/{code}"),
+            Some(&user.secret),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, 204);
+    assert_eq!(gone.body, Value::Null);
+    assert!(
+        api.partition(&code).await.is_empty(),
+        "link and counters gone"
+    );
+    api.meta(&code, Some(&user))
+        .await
+        .assert_error(404, "not_found");
+    api.stats(&code, None).await.assert_error(404, "not_found");
+    api.send(
+        Method::DELETE,
+        &format!("/links/{code}"),
+        Some(&user.secret),
+        None,
+    )
+    .await
+    .assert_error(404, "not_found");
+    // Redirects stop once every warm copy has expired. (A GET in that window would still
+    // redirect and count: see the README.)
+    tokio::time::sleep(link_cache() + Duration::from_millis(500)).await;
+    let head = api.raw(api.http.head(format!("{}/{code}", api.base))).await;
+    assert_eq!(head.status, 404);
+    api.visit(&code).await.assert_error(404, "not_found");
+    assert!(api.partition(&code).await.is_empty(), "404s count nothing");
+
+    let again = api.create(Some(&user), json!({"url": url})).await;
+    assert_eq!(
+        (again.status, again.body["code"].as_str()),
+        (201, Some(code.as_str()))
+    );
+    assert_eq!(api.meta(&code, Some(&user)).await.body["total_visits"], 0);
+}
+
+#[tokio::test]
+async fn list_pages_newest_first_and_only_the_callers() {
+    let api = Api::new();
+    let user = api.key(Role::User).await;
+    let other = api.key(Role::User).await;
+    let mut made = Vec::new();
+    for _ in 0..7 {
+        made.push(api.new_link(Some(&user)).await);
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    api.new_link(Some(&other)).await;
+    made.reverse();
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            None => "/links?limit=3".to_owned(),
+            Some(c) => format!("/links?limit=3&cursor={c}"),
+        };
+        let page = api.send(Method::GET, &path, Some(&user.secret), None).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        pages += 1;
+        let links = page.body["links"].as_array().unwrap();
+        assert!(links.len() <= 3);
+        for l in links {
+            assert_eq!(l["owner"], user.id);
+            assert!(l["short_url"]
+                .as_str()
+                .unwrap()
+                .ends_with(l["code"].as_str().unwrap()));
+            seen.push(l["code"].as_str().unwrap().to_owned());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+        assert!(pages < 5, "paging ends");
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, made, "every link once, newest first");
+
+    let all = api
+        .send(Method::GET, "/links", Some(&user.secret), None)
+        .await;
+    assert_eq!(all.body["links"].as_array().unwrap().len(), 7);
+    assert_eq!(all.body["next_cursor"], Value::Null);
+    let theirs = api
+        .send(Method::GET, "/links", Some(&other.secret), None)
+        .await;
+    assert_eq!(theirs.body["links"].as_array().unwrap().len(), 1);
+
+    for query in ["?limit=0", "?limit=101", "?limit=x", "?limit=-1"] {
+        api.send(
+            Method::GET,
+            &format!("/links{query}"),
+            Some(&user.secret),
+            None,
+        )
+        .await
+        .assert_error(400, "invalid_limit");
+    }
+    for cursor in ["garbage!", "bm9wZQ", &"A".repeat(500)] {
+        api.send(
+            Method::GET,
+            &format!("/links?cursor={cursor}"),
+            Some(&user.secret),
+            None,
+        )
+        .await
+        .assert_error(400, "invalid_cursor");
+    }
+}
+
+#[tokio::test]
+async fn expiry_by_time() {
+    let api = Api::new();
+    let user = api.key(Role::User).await;
+
+    let past = api.new_link(Some(&user)).await;
+    let at = (Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
+    assert_eq!(
+        api.patch(&past, &user, json!({"expires_at": at}))
+            .await
+            .status,
+        200
+    );
+    let before = api.partition(&past).await;
+    api.visit(&past).await.assert_error(410, "link_expired");
+    let head = api.raw(api.http.head(format!("{}/{past}", api.base))).await;
+    assert_eq!(head.status, 410);
+    assert_eq!(api.partition(&past).await, before, "a 410 counts nothing");
+
+    let soon = api.new_link(Some(&user)).await;
+    let at = (Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
+    assert_eq!(
+        api.patch(&soon, &user, json!({"expires_at": at}))
+            .await
+            .status,
+        200
+    );
+    // The warm copy carries expires_at: the function compares the time itself, whatever
+    // its cache and DynamoDB's TTL lag.
+    let redirected = std::sync::atomic::AtomicU64::new(0);
+    within(Duration::from_secs(8), "expired by time", || async {
+        match api.visit(&soon).await.status {
+            302 => {
+                redirected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                false
+            }
+            status => status == 410,
+        }
+    })
+    .await;
+    let redirected = redirected.into_inner();
+    assert!(redirected >= 1, "open before expires_at");
+    api.visit(&soon).await.assert_error(410, "link_expired");
+    let stats = api.stats(&soon, Some(&user)).await;
+    assert_eq!(stats.body["total_visits"], redirected, "410s count nothing");
+}
+
+#[tokio::test]
+async fn max_visits_is_exact_under_concurrency() {
+    let api = Api::new();
+    let user = api.key(Role::User).await;
+    let code = api.new_link(Some(&user)).await;
+    let r = api.patch(&code, &user, json!({"max_visits": 10})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let replies = join_all((0..50).map(|_| api.visit(&code))).await;
+    let redirected = replies.iter().filter(|r| r.status == 302).count();
+    let refused: Vec<&Reply> = replies.iter().filter(|r| r.status == 410).collect();
+    assert_eq!((redirected, refused.len()), (10, 40));
+    for r in refused {
+        r.assert_error(410, "link_expired");
+    }
+    assert_eq!(api.stats(&code, Some(&user)).await.body["total_visits"], 10);
+
+    // A raised cap admits exactly the difference, at once (the cap is checked in the write).
+    assert_eq!(
+        api.patch(&code, &user, json!({"max_visits": 12}))
+            .await
+            .status,
+        200
+    );
+    let replies = join_all((0..6).map(|_| api.visit(&code))).await;
+    assert_eq!(replies.iter().filter(|r| r.status == 302).count(), 2);
+    // Without a cap, every visit counts again.
+    assert_eq!(
+        api.patch(&code, &user, json!({"max_visits": null}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(api.visit(&code).await.status, 302);
+    assert_eq!(api.stats(&code, Some(&user)).await.body["total_visits"], 13);
+
+    // A cap set on a link with history counts the visits already made.
+    let used = api.new_link(Some(&user)).await;
+    for _ in 0..3 {
+        assert_eq!(api.visit(&used).await.status, 302);
+    }
+    assert_eq!(
+        api.patch(&used, &user, json!({"max_visits": 4}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(api.visit(&used).await.status, 302);
+    api.visit(&used).await.assert_error(410, "link_expired");
+}
+
+#[tokio::test]
+async fn changes_reach_warm_redirects_within_the_cache_lifetime() {
+    let api = Api::new();
+    let user = api.key(Role::User).await;
+    let code = api.new_link(Some(&user)).await;
+    // Warm several function instances' copies.
+    for r in join_all((0..8).map(|_| api.visit(&code))).await {
+        assert_eq!(r.status, 302);
+    }
+    let limit = link_cache() + Duration::from_millis(1500);
+    let target = unique_url();
+    assert_eq!(
+        api.patch(&code, &user, json!({"url": target})).await.status,
+        200
+    );
+    let took = within(limit, "new URL reaches redirects", || async {
+        join_all((0..4).map(|_| api.visit(&code)))
+            .await
+            .iter()
+            .all(|r| r.header("location") == target)
+    })
+    .await;
+    eprintln!(
+        "PATCH url reached every redirect in {took:?} (cache {:?})",
+        link_cache()
+    );
+    assert_eq!(
+        api.patch(&code, &user, json!({"disabled": true}))
+            .await
+            .status,
+        200
+    );
+    within(limit, "takedown reaches redirects", || async {
+        join_all((0..4).map(|_| api.visit(&code)))
+            .await
+            .iter()
+            .all(|r| r.status == 410)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn health_answers_and_counts_nothing() {
+    let api = Api::new();
+    let ok = api.send(Method::GET, "/health", None, None).await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.body, json!({"status": "ok"}));
+    assert!(ok.header("cache-control").contains("no-store"));
+    let head = api.raw(api.http.head(format!("{}/health", api.base))).await;
+    assert_eq!(head.status, 200);
+    assert!(api.partition("health").await.is_empty());
+    assert!(api.partition("#health").await.is_empty());
+}
