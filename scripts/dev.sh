@@ -1,26 +1,31 @@
 #!/usr/bin/env bash
-# `make dev`: installs what is missing, starts DynamoDB Local persisted under .data/,
-# creates the table if needed and serves the API with cargo lambda watch.
-# Ctrl-C stops everything it started.
+# `make dev`: installs what is missing, starts DynamoDB Local persisted under .data/
+# (DEV_DATA_DIR), creates the table if needed and serves the API with cargo lambda watch.
+# Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stops everything it started, function
+# instances included (scripts/test-dev-signals.sh checks it).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DDB_PORT="${DDB_PORT:-8000}"
 API_PORT="${API_PORT:-9000}"
 TABLE="links"
+DATA="${DEV_DATA_DIR:-$ROOT/.data}"
 
 trap stop_all EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 ensure_cargo_lambda
 ensure_dynamodb_local
-mkdir -p "$ROOT/.data"
-start_dynamodb_local "$DDB_PORT" "$ROOT/.data/dynamodb" "$ROOT/.data/dynamodb-local.log"
+mkdir -p "$DATA"
+start_dynamodb_local "$DDB_PORT" "$DATA/dynamodb" "$DATA/dynamodb-local.log"
 ensure_table "http://127.0.0.1:$DDB_PORT" "$TABLE"
 start_watch "$API_PORT" "$DDB_PORT" /dev/stderr
-log "DynamoDB Local: http://127.0.0.1:$DDB_PORT (data in .data/dynamodb, log in .data/dynamodb-local.log)"
+log "DynamoDB Local: http://127.0.0.1:$DDB_PORT (data in $DATA/dynamodb, log in $DATA/dynamodb-local.log)"
 log "API: http://127.0.0.1:$API_PORT  (functions compile on their first request)"
 cat >&2 <<MSG
     curl -i -X POST http://127.0.0.1:$API_PORT/links -H 'content-type: application/json' -d '{"url":"https://example.com/"}'
+    make key NAME=me ROLE=admin     # an API key for the management routes
     Ctrl-C stops DynamoDB Local and the watch.
 MSG
 # Ends when either process ends (or at Ctrl-C); the EXIT trap stops the other.

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Sends every sample event in events/ to a running `cargo lambda watch` with
 # `cargo lambda invoke`, in an order where each one's expectation holds on a fresh or a
-# used table, and checks each response. Usage: scripts/invoke-events.sh [WATCH_PORT]
+# used table, and checks each response. The management events carry a placeholder key:
+# an admin key is issued in the local table first and put in its place.
+# Usage: scripts/invoke-events.sh [WATCH_PORT] [DYNAMODB_PORT]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 port="${1:-9000}"
+ddb_port="${2:-8000}"
+PLACEHOLDER="slk_REPLACE-WITH-A-KEY-FROM-make-key-0000000000"
+admin_key="$(DDB_PORT="$ddb_port" TABLE_NAME='' "$ROOT/scripts/keys.sh" create --name invoke-events --role admin 2>/dev/null)"
+[ -n "$admin_key" ] || die "could not issue an admin key in the local table"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
 
 # function  event  expected statuses  a check of the JSON body (Python expression on `b`)
 cases=(
@@ -15,12 +23,18 @@ cases=(
   "redirect redirect-unknown.json  404      b['error']['code']=='not_found'"
   "stats    stats.json             200      b['total_visits']>=1 and len(b['daily'])>=1 and b['daily'][-1]['visits']>=1"
   "stats    stats-range.json       200      b['code']=='tyZfCy1' and all('2026-01-01'<=d['date']<='2026-12-31' for d in b['daily'])"
+  "manage   link-get.json          200      b['code']=='tyZfCy1' and b['owner'] is None and b['total_visits']>=1"
+  "manage   link-patch.json        200      b['disabled'] is False and b['max_visits'] is None"
+  "manage   links-list.json        200      b['links']==[] and b['next_cursor'] is None"
+  "manage   link-delete.json       204      True"
+  "health   health.json            200      b=={'status':'ok'}"
 )
 
 failed=0
 for c in "${cases[@]}"; do
   read -r fn event statuses check <<<"$c"
-  out="$(cargo lambda invoke "$fn" -A 127.0.0.1 -P "$port" --data-file "$ROOT/events/$event" --output-format json 2>&1)" || true
+  sed "s/$PLACEHOLDER/$admin_key/" "$ROOT/events/$event" >"$work/$event"
+  out="$(cargo lambda invoke "$fn" -A 127.0.0.1 -P "$port" --data-file "$work/$event" --output-format json 2>&1)" || true
   if python3 - "$statuses" "$check" "$out" <<'PY'
 import json, sys
 statuses, check, out = sys.argv[1].split(','), sys.argv[2], sys.argv[3]

@@ -92,6 +92,9 @@ STARTED_PIDS=()
 
 stop_all() {
   local pid
+  # A second signal must not cut the clean-up short: make forwards SIGTERM to this script
+  # while it is already stopping (and cargo lambda watch needs the SIGKILL below).
+  trap '' INT TERM HUP
   for pid in "${STARTED_PIDS[@]}"; do
     # Each was started in its own process group: end the group (cargo lambda's children too).
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true

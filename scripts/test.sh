@@ -49,7 +49,10 @@ DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PO
   || { tail -40 "$LOGS/watch.log"; die "integration tests failed (logs in $LOGS)"; }
 
 log "sample events through cargo lambda invoke"
-"$ROOT/scripts/invoke-events.sh" "$API_PORT"
+"$ROOT/scripts/invoke-events.sh" "$API_PORT" "$DDB_PORT"
+
+log "API keys from the command line (make key, make keys, make revoke-key)"
+"$ROOT/scripts/test-keys-cli.sh" "$API_PORT" "$DDB_PORT"
 
 log "store outage and restart: stop DynamoDB Local, expect 503s, start it, expect the data back"
 phase() {
@@ -63,6 +66,9 @@ phase phase2_store_down_answers_503
 start_dynamodb_local "$DDB_PORT" "$LOGS/dynamodb-data" "$LOGS/dynamodb-local-2.log"
 ensure_table "http://127.0.0.1:$DDB_PORT" links
 phase phase3_after_restart_data_survives_and_service_recovers
+
+log "make dev stops everything it started on SIGTERM, SIGHUP and Ctrl-C"
+"$ROOT/scripts/test-dev-signals.sh" "${TEST_DEV_DDB_PORT:-8300}" "${TEST_DEV_API_PORT:-9300}" "$LOGS/dev-signals"
 
 log "benchmark smoke run: make bench on 20 invocations (the figures are not checked here)"
 stop_all
