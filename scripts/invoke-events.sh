@@ -21,7 +21,7 @@ cases=(
   "create   create-base64.json     200      b['code']=='rust-learn' and b['url']=='https://www.rust-lang.org/learn'"
   "redirect redirect.json          302      True"
   "redirect redirect-unknown.json  404      b['error']['code']=='not_found'"
-  "stats    stats.json             200      b['total_visits']>=1 and len(b['daily'])>=1 and b['daily'][-1]['visits']>=1"
+  "stats    stats.json             200      b['total_visits']>=1 and len(b['daily'])>=1 and b['daily'][-1]['visits']>=1 and {'key':'google.com','visits':b['total_visits']} in b['breakdowns']['referrers'] and b['breakdowns']['countries'][0]['key']=='DE'"
   "stats    stats-range.json       200      b['code']=='tyZfCy1' and all('2026-01-01'<=d['date']<='2026-12-31' for d in b['daily'])"
   "manage   link-get.json          200      b['code']=='tyZfCy1' and b['owner'] is None and b['total_visits']>=1"
   "manage   link-patch.json        200      b['disabled'] is False and b['max_visits'] is None"

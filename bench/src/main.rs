@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use chrono::Utc;
-use common::domain::{Alias, LongUrl, UrlPolicy};
+use common::domain::{Alias, LongUrl, UrlPolicy, Visit, VisitRequest};
 use common::Store;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -276,6 +276,110 @@ fn api_event(
     Bytes::from(event.to_string())
 }
 
+const CHROME_WIN: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
+const FIREFOX_LINUX: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+const CHROME_ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36";
+const EDGE_WIN: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0";
+const SAFARI_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15";
+
+/// Visitors of the redirect benchmark: User-Agent, Referer, utm_source, country.
+type Visitor = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+const VISITORS: &[Visitor] = &[
+    (
+        CHROME_WIN,
+        Some("https://www.google.com/"),
+        None,
+        Some("US"),
+    ),
+    (
+        SAFARI_IPHONE,
+        Some("https://t.co/abc"),
+        Some("twitter"),
+        Some("US"),
+    ),
+    (FIREFOX_LINUX, None, Some("newsletter"), Some("DE")),
+    (
+        CHROME_ANDROID,
+        Some("https://m.facebook.com/"),
+        Some("facebook"),
+        Some("BR"),
+    ),
+    (
+        EDGE_WIN,
+        Some("https://www.bing.com/search?q=x"),
+        None,
+        Some("GB"),
+    ),
+    (
+        SAFARI_MAC,
+        Some("https://news.ycombinator.com/"),
+        None,
+        Some("FR"),
+    ),
+    (
+        CHROME_WIN,
+        Some("https://www.reddit.com/r/rust/"),
+        Some("reddit"),
+        Some("IN"),
+    ),
+    (
+        SAFARI_IPHONE,
+        Some("https://l.instagram.com/"),
+        Some("instagram"),
+        Some("JP"),
+    ),
+    (
+        "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+        None,
+        None,
+        Some("US"),
+    ),
+    (
+        CHROME_WIN,
+        Some("https://duckduckgo.com/"),
+        None,
+        Some("CA"),
+    ),
+    (FIREFOX_LINUX, Some("https://lobste.rs/"), None, Some("NL")),
+    (
+        CHROME_ANDROID,
+        Some("https://www.linkedin.com/feed/"),
+        Some("linkedin"),
+        Some("IN"),
+    ),
+    (
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        None,
+        None,
+        None,
+    ),
+    (
+        EDGE_WIN,
+        Some("https://github.com/awslabs"),
+        None,
+        Some("SE"),
+    ),
+    (
+        SAFARI_MAC,
+        Some("https://mail.google.com/"),
+        Some("gmail"),
+        Some("AU"),
+    ),
+    (
+        CHROME_WIN,
+        Some("https://example.org/blog"),
+        None,
+        Some("ES"),
+    ),
+];
+
 fn events_for(function: &str) -> Box<dyn FnMut(usize) -> (Bytes, u16) + Send> {
     match function {
         "create" => {
@@ -308,12 +412,36 @@ fn events_for(function: &str) -> Box<dyn FnMut(usize) -> (Bytes, u16) + Send> {
                 200,
             )
         }),
-        _ => Box::new(|_| {
+        _ => Box::new(|i| {
             let path = format!("/{BENCH_CODE}");
-            (
-                api_event("GET", &path, "ANY /{code}", Some(BENCH_CODE), None),
-                302,
-            )
+            let mut event: Value = serde_json::from_slice(&api_event(
+                "GET",
+                &path,
+                "ANY /{code}",
+                Some(BENCH_CODE),
+                None,
+            ))
+            .expect("an event is JSON");
+            // A realistic spread: browsers and devices, a dozen referrers (more than a
+            // day's cap, so `other` is written too), campaign sources, countries, and a
+            // share of bots and prefetches.
+            let (ua, referer, source, country) = VISITORS[i % VISITORS.len()];
+            let headers = &mut event["headers"];
+            headers["user-agent"] = json!(ua);
+            if let Some(r) = referer {
+                headers["referer"] = json!(r);
+            }
+            if let Some(c) = country {
+                headers["cloudfront-viewer-country"] = json!(c);
+            }
+            if i % 25 == 24 {
+                headers["sec-purpose"] = json!("prefetch");
+            }
+            if let Some(s) = source {
+                event["rawQueryString"] = json!(format!("utm_source={s}"));
+                event["queryStringParameters"] = json!({ "utm_source": s });
+            }
+            (Bytes::from(event.to_string()), 302)
         }),
     }
 }
@@ -524,7 +652,9 @@ async fn seed(store: &Store) -> Result<(), BoxError> {
     let today = Utc::now().date_naive();
     for back in 0..=HISTORY_DAYS {
         let day = today - chrono::Days::new(back);
-        store.record_visit(&link.code, day).await?;
+        store
+            .record_visit(&link.code, day, &seed_visit(back))
+            .await?;
     }
     // DynamoDB Local runs on a JVM that compiles a path after thousands of calls: warm the
     // calls a first redirect makes (GetItem, UpdateItem ADD) and the stats Query, so that
@@ -537,7 +667,9 @@ async fn seed(store: &Store) -> Result<(), BoxError> {
         .await?;
     for _ in 0..WARM_ROUNDS {
         store.find_link(&link.code).await?;
-        store.record_visit(&other.code, today).await?;
+        store
+            .record_visit(&other.code, today, &seed_visit(0))
+            .await?;
     }
     for _ in 0..300 {
         store.stats_for(&link.code).await?;
@@ -546,9 +678,29 @@ async fn seed(store: &Store) -> Result<(), BoxError> {
     for _ in 0..FRESH_CONNECTIONS {
         let fresh = Store::new(common::store::dynamodb_client()?, store.table());
         fresh.find_link(&link.code).await?;
-        fresh.record_visit(&other.code, today).await?;
+        fresh
+            .record_visit(&other.code, today, &seed_visit(0))
+            .await?;
     }
     Ok(())
+}
+
+/// A human visit of the seeded history, one of the benchmark's visitors.
+fn seed_visit(i: u64) -> Visit {
+    let (ua, referer, source, country) = VISITORS[i as usize % VISITORS.len()];
+    match Visit::classify(VisitRequest {
+        user_agent: Some(ua),
+        referer,
+        utm_source: source,
+        country,
+        purpose: None,
+    }) {
+        Visit::Bot => Visit::classify(VisitRequest {
+            user_agent: Some(CHROME_WIN),
+            ..Default::default()
+        }),
+        human => human,
+    }
 }
 
 fn fmt(v: &Value) -> String {

@@ -289,6 +289,11 @@ pub fn path_code(req: &Request) -> Result<Code, ApiError> {
         .ok_or(ApiError::NotFound)
 }
 
+/// A request header as text; `None` when absent or not visible ASCII.
+pub fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
 pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.query_string_parameters_ref()
         .and_then(|q| q.first(name))
@@ -443,6 +448,39 @@ mod tests {
             resp.headers()["content-type"],
             "application/json; charset=utf-8"
         );
+    }
+
+    #[test]
+    fn lifecycle_errors() {
+        let resp = ApiError::Unauthorized("no key").into_response();
+        assert_eq!(resp.status(), 401);
+        assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+        assert_eq!(ApiError::Forbidden.status(), 403);
+        assert_eq!(ApiError::Forbidden.code(), "forbidden");
+        for (gone, code) in [
+            (Gone::Expired, "link_expired"),
+            (Gone::VisitLimit, "link_expired"),
+            (Gone::Disabled, "link_disabled"),
+        ] {
+            let e = ApiError::Gone(gone);
+            assert_eq!((e.status().as_u16(), e.code()), (410, code));
+            let resp = e.into_response();
+            assert!(resp.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("no-store"));
+        }
+        for (e, code) in [
+            (PatchError::ExpiresAt, "invalid_expires_at"),
+            (PatchError::MaxVisits, "invalid_max_visits"),
+            (PatchError::Disabled, "invalid_disabled"),
+            (PatchError::UrlType, "invalid_url"),
+            (PatchError::UnknownField("x".into()), "unknown_field"),
+            (PatchError::Url(UrlError::OwnHost), "self_link"),
+        ] {
+            let e = ApiError::from(e);
+            assert_eq!((e.status().as_u16(), e.code()), (400, code));
+        }
     }
 
     #[test]

@@ -78,6 +78,10 @@ where
         // Lives as long as the process: handlers borrow it for 'static.
         let app: &'static App = Box::leak(Box::new(App::from_env()?));
         app.store.warm_up().await;
+        if route == "redirect" {
+            // The bot matcher is a large regular expression: built during Init.
+            crate::domain::visit::prepare();
+        }
         tokio::spawn(timer_heartbeat());
         let handler = &handler;
         lambda_http::run(service_fn(|req| async move {

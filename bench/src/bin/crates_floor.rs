@@ -11,7 +11,7 @@
 use std::io::Write;
 
 use chrono::Utc;
-use common::domain::Code;
+use common::domain::{Code, Visit};
 use common::App;
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{run, service_fn, Body, Error, Request, Response};
@@ -33,8 +33,9 @@ async fn main() -> Result<(), Error> {
     app.store.warm_up().await;
     tokio::spawn(common::runtime::timer_heartbeat());
     run(service_fn(|_: Request| async {
+        // A bot visit: the plain `ADD` of one counter, with no breakdowns to plan.
         app.store
-            .record_visit(&code, Utc::now().date_naive())
+            .record_visit(&code, Utc::now().date_naive(), &Visit::Bot)
             .await?;
         let mut out = std::io::stdout().lock();
         out.write_all(LOG_LINE)?;

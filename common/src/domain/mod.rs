@@ -6,9 +6,13 @@ pub mod key;
 pub mod link;
 pub mod stats;
 pub mod url;
+pub mod visit;
 
 pub use code::{generated_candidates, Alias, AliasError, Code};
 pub use key::{ApiKey, KeyHash, KeyId, KeyRecord, Principal, Role};
 pub use link::{Gone, Link, LinkKind, LinkPatch, ListCursor, PatchError};
-pub use stats::{histogram, DailyVisits, DateError, DateRange};
+pub use stats::{
+    histogram, span, top_breakdowns, DailyVisits, DateError, DateRange, DayBreakdowns,
+};
 pub use url::{LongUrl, UrlError, UrlPolicy};
+pub use visit::{Visit, VisitRequest};

@@ -5,6 +5,13 @@ use std::collections::BTreeMap;
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
+use super::visit::{Dimension, OTHER};
+
+/// A day's breakdown maps: per dimension, key to visits.
+pub type DayBreakdowns = BTreeMap<Dimension, BTreeMap<String, u64>>;
+/// Keys shown per breakdown; the rest are summed into `other`.
+pub const TOP: usize = 10;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DateError {
     #[error("'{param}' must be a date as YYYY-MM-DD")]
@@ -52,6 +59,61 @@ impl DateRange {
 pub struct DailyVisits {
     pub date: NaiveDate,
     pub visits: u64,
+    pub bot_visits: u64,
+}
+
+/// The first and last day a stats response covers: `max(from, created)` to `min(to, today)`.
+pub fn span(created: NaiveDate, today: NaiveDate, range: DateRange) -> (NaiveDate, NaiveDate) {
+    (
+        range.from.map_or(created, |f| f.max(created)),
+        range.to.map_or(today, |t| t.min(today)),
+    )
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyVisits {
+    pub key: String,
+    pub visits: u64,
+}
+
+/// Each breakdown summed over the days from `start` to `end`: the `TOP` keys with the most
+/// visits (ties in key order), then `other` with the rest, the days' own `other` included.
+pub fn top_breakdowns(
+    days: &BTreeMap<NaiveDate, DayBreakdowns>,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> BTreeMap<&'static str, Vec<KeyVisits>> {
+    let mut out = BTreeMap::new();
+    for dim in Dimension::ALL {
+        let mut sums: BTreeMap<&str, u64> = BTreeMap::new();
+        if start <= end {
+            for day in days.range(start..=end).map(|(_, d)| d) {
+                for (key, visits) in day.get(&dim).into_iter().flatten() {
+                    *sums.entry(key.as_str()).or_default() += visits;
+                }
+            }
+        }
+        let other = sums.remove(OTHER).unwrap_or(0);
+        let mut ranked: Vec<(&str, u64)> = sums.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let rest: u64 = ranked.iter().skip(TOP).map(|(_, v)| v).sum();
+        let mut list: Vec<KeyVisits> = ranked
+            .into_iter()
+            .take(TOP)
+            .map(|(key, visits)| KeyVisits {
+                key: key.to_owned(),
+                visits,
+            })
+            .collect();
+        if other + rest > 0 {
+            list.push(KeyVisits {
+                key: OTHER.to_owned(),
+                visits: other + rest,
+            });
+        }
+        out.insert(dim.name(), list);
+    }
+    out
 }
 
 /// Visits per day from `max(from, created)` to `min(to, today)`, oldest first, with a zero
@@ -59,18 +121,19 @@ pub struct DailyVisits {
 /// length is bounded by the link's age, however wide the requested range.
 pub fn histogram(
     counts: &BTreeMap<NaiveDate, u64>,
+    bots: &BTreeMap<NaiveDate, u64>,
     created: NaiveDate,
     today: NaiveDate,
     range: DateRange,
 ) -> Vec<DailyVisits> {
-    let start = range.from.map_or(created, |f| f.max(created));
-    let end = range.to.map_or(today, |t| t.min(today));
+    let (start, end) = span(created, today, range);
     let mut out = Vec::new();
     let mut day = start;
     while day <= end {
         out.push(DailyVisits {
             date: day,
             visits: counts.get(&day).copied().unwrap_or(0),
+            bot_visits: bots.get(&day).copied().unwrap_or(0),
         });
         match day.checked_add_days(Days::new(1)) {
             Some(next) => day = next,
@@ -134,6 +197,7 @@ mod tests {
         let counts = BTreeMap::from([(d("2026-01-02"), 5), (d("2026-01-04"), 1)]);
         let h = histogram(
             &counts,
+            &BTreeMap::new(),
             d("2026-01-01"),
             d("2026-01-05"),
             DateRange::default(),
@@ -148,15 +212,28 @@ mod tests {
     fn range_is_clamped_to_creation_and_today() {
         let counts = BTreeMap::from([(d("2026-01-03"), 2)]);
         let wide = DateRange::parse(Some("0001-01-01"), Some("9999-12-31")).unwrap();
-        let h = histogram(&counts, d("2026-01-02"), d("2026-01-04"), wide);
+        let h = histogram(
+            &counts,
+            &BTreeMap::new(),
+            d("2026-01-02"),
+            d("2026-01-04"),
+            wide,
+        );
         assert_eq!(h.len(), 3);
         let narrow = DateRange::parse(Some("2026-01-03"), Some("2026-01-03")).unwrap();
-        let h = histogram(&counts, d("2026-01-02"), d("2026-01-04"), narrow);
+        let h = histogram(
+            &counts,
+            &BTreeMap::new(),
+            d("2026-01-02"),
+            d("2026-01-04"),
+            narrow,
+        );
         assert_eq!(
             h,
             [DailyVisits {
                 date: d("2026-01-03"),
-                visits: 2
+                visits: 2,
+                bot_visits: 0,
             }]
         );
     }
@@ -165,9 +242,23 @@ mod tests {
     fn empty_when_range_is_outside_the_life_of_the_link() {
         let counts = BTreeMap::new();
         let before = DateRange::parse(Some("2025-01-01"), Some("2025-12-31")).unwrap();
-        assert!(histogram(&counts, d("2026-01-01"), d("2026-02-01"), before).is_empty());
+        assert!(histogram(
+            &counts,
+            &BTreeMap::new(),
+            d("2026-01-01"),
+            d("2026-02-01"),
+            before
+        )
+        .is_empty());
         let after = DateRange::parse(Some("2027-01-01"), None).unwrap();
-        assert!(histogram(&counts, d("2026-01-01"), d("2026-02-01"), after).is_empty());
+        assert!(histogram(
+            &counts,
+            &BTreeMap::new(),
+            d("2026-01-01"),
+            d("2026-02-01"),
+            after
+        )
+        .is_empty());
     }
 
     #[test]
@@ -175,8 +266,77 @@ mod tests {
         let v = serde_json::to_value(DailyVisits {
             date: d("2026-03-04"),
             visits: 7,
+            bot_visits: 1,
         })
         .unwrap();
-        assert_eq!(v, serde_json::json!({"date": "2026-03-04", "visits": 7}));
+        assert_eq!(
+            v,
+            serde_json::json!({"date": "2026-03-04", "visits": 7, "bot_visits": 1})
+        );
+    }
+
+    #[test]
+    fn top_ten_and_other_over_the_range() {
+        let mut day1 = DayBreakdowns::new();
+        let refs: BTreeMap<String, u64> = (0..12)
+            .map(|i| (format!("site{i:02}.example"), 12 - i))
+            .chain([("other".to_owned(), 5)])
+            .collect();
+        day1.insert(Dimension::Referrer, refs);
+        day1.insert(
+            Dimension::Device,
+            BTreeMap::from([("pc".to_owned(), 2), ("smartphone".to_owned(), 2)]),
+        );
+        let mut day2 = DayBreakdowns::new();
+        day2.insert(
+            Dimension::Device,
+            BTreeMap::from([("smartphone".to_owned(), 1)]),
+        );
+        let days = BTreeMap::from([(d("2026-01-01"), day1), (d("2026-01-03"), day2)]);
+
+        let all = top_breakdowns(&days, d("2026-01-01"), d("2026-01-03"));
+        let refs = &all["referrers"];
+        assert_eq!(refs.len(), 11);
+        assert_eq!(
+            refs[0],
+            KeyVisits {
+                key: "site00.example".into(),
+                visits: 12
+            }
+        );
+        // Two keys past the top ten (2 and 1 visits) and the stored `other` (5).
+        assert_eq!(
+            refs[10],
+            KeyVisits {
+                key: "other".into(),
+                visits: 8
+            }
+        );
+        assert_eq!(
+            all["devices"],
+            [
+                KeyVisits {
+                    key: "smartphone".into(),
+                    visits: 3
+                },
+                KeyVisits {
+                    key: "pc".into(),
+                    visits: 2
+                }
+            ]
+        );
+        assert!(all["countries"].is_empty());
+        assert_eq!(all.len(), 5);
+
+        let last = top_breakdowns(&days, d("2026-01-02"), d("2026-01-03"));
+        assert_eq!(
+            last["devices"],
+            [KeyVisits {
+                key: "smartphone".into(),
+                visits: 1
+            }]
+        );
+        assert!(last["referrers"].is_empty());
+        assert!(top_breakdowns(&days, d("2026-01-03"), d("2026-01-01"))["devices"].is_empty());
     }
 }

@@ -1,13 +1,36 @@
-//! Visit counters: one item per link and UTC day, bumped with an atomic `ADD`.
+//! Visit counters: one item per link and UTC day. A human visit bumps `visits` and its key
+//! in each breakdown map (`ref`, `src`, `dev`, `brw`, `cty`) in one conditional
+//! `UpdateItem`; a bot bumps `bot_visits` alone.
+//!
+//! Each map holds at most `Dimension::cap` keys, `other` included: a new key is written
+//! only while the map has room for it and `other`, and the condition that says so is part
+//! of the write, so concurrent visits cannot overfill it. When the condition fails, the
+//! old item comes back with the failure and the next attempt is built from it (create a
+//! missing map, or count under `other`); each attempt either applies in full or not at
+//! all, so nothing is counted twice. The warm function remembers what it learnt of each
+//! day's maps (they only grow during a day), so a normal visit is one write, a visit past
+//! a full map included; a warm function's first visit of a day takes one more.
 
-use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, ReturnValue};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
+};
 use chrono::NaiveDate;
 
-use super::{n, number, s, unavailable, Store, StoreError, PK, SK};
+use super::{n, number, s, service_error, unavailable, Item, Store, StoreError, PK, SK};
+use crate::domain::visit::{Dimension, Visit, OTHER};
 use crate::domain::Code;
 
 pub(super) const DAY_PREFIX: &str = "day#";
 pub(super) const VISITS: &str = "visits";
+pub(super) const BOT_VISITS: &str = "bot_visits";
+/// Attempts of a human visit's write before it is counted without its breakdowns (only
+/// a storm of concurrent first visits of a day gets there).
+const ATTEMPTS: usize = 4;
 
 pub(super) fn day_key(day: NaiveDate) -> String {
     format!("{DAY_PREFIX}{}", day.format("%Y-%m-%d"))
@@ -19,17 +42,225 @@ pub(super) fn day_of(sk: &str) -> Option<Option<NaiveDate>> {
     Some(NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
 }
 
+/// The attribute of a breakdown map (short: it counts against the day item's size).
+pub(super) fn map_attr(dim: Dimension) -> &'static str {
+    match dim {
+        Dimension::Referrer => "ref",
+        Dimension::Source => "src",
+        Dimension::Device => "dev",
+        Dimension::Browser => "brw",
+        Dimension::Country => "cty",
+    }
+}
+
+/// What this process knows of one breakdown map of a day item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum MapState {
+    Absent,
+    /// The keys it holds (at least these: others may have been added since).
+    Present(BTreeSet<String>),
+}
+
+/// What this process knows of a day item's maps; a dimension it has not seen is presumed
+/// present with room.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct DayMaps(BTreeMap<Dimension, MapState>);
+
+impl DayMaps {
+    /// From the item as DynamoDB returned it with a failed condition.
+    fn of_item(item: Option<&Item>) -> DayMaps {
+        DayMaps(
+            Dimension::ALL
+                .into_iter()
+                .map(|dim| {
+                    let map = item
+                        .and_then(|i| i.get(map_attr(dim)))
+                        .and_then(|v| v.as_m().ok());
+                    let state = match map {
+                        None => MapState::Absent,
+                        Some(m) => MapState::Present(m.keys().cloned().collect()),
+                    };
+                    (dim, state)
+                })
+                .collect(),
+        )
+    }
+
+    /// The write of one dimension's key.
+    fn plan(&self, dim: Dimension, wanted: &str) -> Plan {
+        match self.0.get(&dim) {
+            None => Plan::Bump(wanted.to_owned()),
+            Some(MapState::Absent) => Plan::Create(wanted.to_owned()),
+            Some(MapState::Present(keys)) if keys.contains(wanted) => Plan::Bump(wanted.to_owned()),
+            // Room for it and `other`: a map holds at most `cap` keys.
+            Some(MapState::Present(keys)) if keys.len() + 1 < dim.cap() => {
+                Plan::Bump(wanted.to_owned())
+            }
+            Some(MapState::Present(_)) => Plan::Other,
+        }
+    }
+
+    /// After a write that applied: each written key is now in its map.
+    fn learn(&mut self, plans: &[(Dimension, Plan)]) {
+        for (dim, plan) in plans {
+            let key = match plan {
+                Plan::Bump(k) | Plan::Create(k) => k.as_str(),
+                Plan::Other => OTHER,
+            };
+            match self.0.entry(*dim).or_insert(MapState::Absent) {
+                MapState::Present(keys) => {
+                    keys.insert(key.to_owned());
+                }
+                state @ MapState::Absent => *state = MapState::Present([key.to_owned()].into()),
+            }
+        }
+    }
+}
+
+/// How one dimension is written in an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Plan {
+    /// Bump the key in the existing map, if it is there or there is room for it.
+    Bump(String),
+    /// Bump `other` (the map is full).
+    Other,
+    /// The map does not exist yet: create it with the key at 1.
+    Create(String),
+}
+
+/// The update and condition expressions of one attempt, with their names and values.
+fn human_update(plans: &[(Dimension, Plan)]) -> (String, Option<String>, Item, Item) {
+    let mut sets = Vec::new();
+    let mut conditions = Vec::new();
+    let mut names = Item::new();
+    let mut values = Item::from([(":one".to_owned(), n(1))]);
+    for (i, (dim, plan)) in plans.iter().enumerate() {
+        let (m, k) = (format!("#m{i}"), format!("#k{i}"));
+        names.insert(m.clone(), s(map_attr(*dim)));
+        match plan {
+            Plan::Bump(key) => {
+                names.insert(k.clone(), s(key));
+                sets.push(format!("{m}.{k} = if_not_exists({m}.{k}, :zero) + :one"));
+                // Room for this key and `other`: the map holds at most `cap` keys.
+                values.insert(format!(":room{i}"), n((dim.cap() - 1) as u64));
+                conditions.push(format!(
+                    "(attribute_exists({m}.{k}) OR size({m}) < :room{i})"
+                ));
+            }
+            Plan::Other => {
+                names.insert(k.clone(), s(OTHER));
+                sets.push(format!("{m}.{k} = if_not_exists({m}.{k}, :zero) + :one"));
+                conditions.push(format!("attribute_exists({m})"));
+            }
+            Plan::Create(key) => {
+                let map = AttributeValue::M([(key.clone(), n(1))].into_iter().collect());
+                values.insert(format!(":new{i}"), map);
+                sets.push(format!("{m} = :new{i}"));
+                conditions.push(format!("attribute_not_exists({m})"));
+            }
+        }
+    }
+    // DynamoDB refuses a value that no expression uses.
+    if plans.iter().any(|(_, p)| !matches!(p, Plan::Create(_))) {
+        values.insert(":zero".to_owned(), n(0));
+    }
+    let expression = format!("ADD {VISITS} :one SET {}", sets.join(", "));
+    let condition = (!conditions.is_empty()).then(|| conditions.join(" AND "));
+    (expression, condition, names, values)
+}
+
 impl Store {
-    /// Counts one visit on `day` with an atomic `ADD`; returns the day's new count. `ADD` is
-    /// not idempotent, so a slow attempt is never retried (see `single_attempt_window`).
-    pub async fn record_visit(&self, code: &Code, day: NaiveDate) -> Result<u64, StoreError> {
+    /// Counts one visit on `day`: a human visit in `visits` and its breakdowns, a bot in
+    /// `bot_visits`. Returns the day's new count of that kind. `ADD` is not idempotent, so a
+    /// slow attempt is never retried (see `single_attempt_window`); a failed condition
+    /// wrote nothing, so the next attempt cannot count twice.
+    pub async fn record_visit(
+        &self,
+        code: &Code,
+        day: NaiveDate,
+        visit: &Visit,
+    ) -> Result<u64, StoreError> {
+        let breakdown = match visit {
+            Visit::Bot => return self.bump(code, day, BOT_VISITS).await,
+            Visit::Human(b) => b,
+        };
+        let cache_key = (code.clone(), day);
+        let mut known = self
+            .days
+            .get(&cache_key, Instant::now())
+            .flatten()
+            .unwrap_or_default();
+        for _ in 0..ATTEMPTS {
+            let plans: Vec<(Dimension, Plan)> = breakdown
+                .keys()
+                .map(|(d, k)| (d, known.plan(d, k)))
+                .collect();
+            match self.try_human(code, day, &plans).await? {
+                Ok(visits) => {
+                    known.learn(&plans);
+                    self.days.put(cache_key, Some(known), Instant::now());
+                    return Ok(visits);
+                }
+                Err(old) => known = DayMaps::of_item(old.as_ref()),
+            }
+        }
+        tracing::warn!(%code, "visit counted without its breakdowns after {ATTEMPTS} attempts");
+        self.bump(code, day, VISITS).await
+    }
+
+    /// One attempt: `Ok(Ok(visits))` written, `Ok(Err(old item))` its condition failed.
+    async fn try_human(
+        &self,
+        code: &Code,
+        day: NaiveDate,
+        plans: &[(Dimension, Plan)],
+    ) -> Result<Result<u64, Option<Item>>, StoreError> {
+        let (expression, condition, names, values) = human_update(plans);
+        let names = names
+            .into_iter()
+            .map(|(k, v)| (k, v.as_s().cloned().unwrap_or_default()))
+            .collect();
         let out = self
             .counter_client
             .update_item()
             .table_name(&self.table)
             .key(PK, s(code.as_str()))
             .key(SK, s(&day_key(day)))
-            .update_expression("ADD visits :one")
+            .update_expression(expression)
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        self.record(&out, |o| o.consumed_capacity());
+        match out {
+            Ok(out) => {
+                let attrs = out.attributes.unwrap_or_default();
+                Ok(Ok(number(&attrs, VISITS).ok_or(StoreError::Malformed {
+                    code: code.to_string(),
+                    what: "visits",
+                })?))
+            }
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(c) => Ok(Err(c.item)),
+                other => Err(service_error(other)),
+            },
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// `ADD <attribute> :1` on the day's item, no condition.
+    async fn bump(&self, code: &Code, day: NaiveDate, attribute: &str) -> Result<u64, StoreError> {
+        let out = self
+            .counter_client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(code.as_str()))
+            .key(SK, s(&day_key(day)))
+            .update_expression(format!("ADD {attribute} :one"))
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::UpdatedNew)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
@@ -37,9 +268,91 @@ impl Store {
             .await;
         self.record(&out, |o| o.consumed_capacity());
         let attrs = out.map_err(unavailable)?.attributes.unwrap_or_default();
-        number(&attrs, VISITS).ok_or(StoreError::Malformed {
+        number(&attrs, attribute).ok_or(StoreError::Malformed {
             code: code.to_string(),
-            what: "visits",
+            what: "visit counter",
         })
+    }
+}
+
+/// A day's breakdown maps as stored: per dimension, key to visits.
+pub(super) fn breakdowns_of(item: &Item) -> BTreeMap<Dimension, BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    for dim in Dimension::ALL {
+        if let Some(Ok(map)) = item.get(map_attr(dim)).map(|v| v.as_m()) {
+            let counts = map
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse().ok()?)))
+                .collect();
+            out.insert(dim, counts);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(maps: &[(Dimension, &[&str])]) -> Item {
+        maps.iter()
+            .map(|(d, keys)| {
+                let m = keys.iter().map(|k| (k.to_string(), n(1))).collect();
+                (map_attr(*d).to_owned(), AttributeValue::M(m))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn planning_from_what_is_known() {
+        let d = Dimension::Source; // cap 6: five keys and `other`
+        let replan = |old: Option<&Item>, dim, key| DayMaps::of_item(old).plan(dim, key);
+        assert_eq!(DayMaps::default().plan(d, "a"), Plan::Bump("a".into()));
+        assert_eq!(replan(None, d, "a"), Plan::Create("a".into()));
+        let old = item(&[(d, &["a", "b", "c", "d"])]);
+        assert_eq!(replan(Some(&old), d, "a"), Plan::Bump("a".into()));
+        assert_eq!(replan(Some(&old), d, "e"), Plan::Bump("e".into()));
+        let full = item(&[(d, &["a", "b", "c", "d", "e"])]);
+        assert_eq!(replan(Some(&full), d, "f"), Plan::Other);
+        assert_eq!(replan(Some(&full), d, "e"), Plan::Bump("e".into()));
+        assert_eq!(
+            replan(Some(&full), Dimension::Country, "DE"),
+            Plan::Create("DE".into())
+        );
+        // What a write taught: the next visit plans `other` for a new key at once.
+        let mut known = DayMaps::of_item(Some(&old));
+        known.learn(&[
+            (d, Plan::Bump("e".into())),
+            (Dimension::Country, Plan::Create("DE".into())),
+        ]);
+        assert_eq!(known.plan(d, "f"), Plan::Other);
+        assert_eq!(
+            known.plan(Dimension::Country, "FR"),
+            Plan::Bump("FR".into())
+        );
+        known.learn(&[(d, Plan::Other)]);
+        assert_eq!(known.plan(d, "other"), Plan::Bump("other".into()));
+    }
+
+    #[test]
+    fn expressions_name_every_key_through_placeholders() {
+        let plans = [
+            (Dimension::Referrer, Plan::Bump("evil.com".into())),
+            (Dimension::Source, Plan::Other),
+            (Dimension::Country, Plan::Create("DE".into())),
+        ];
+        let (update, condition, names, values) = human_update(&plans);
+        assert_eq!(
+            update,
+            "ADD visits :one SET #m0.#k0 = if_not_exists(#m0.#k0, :zero) + :one, \
+             #m1.#k1 = if_not_exists(#m1.#k1, :zero) + :one, #m2 = :new2"
+        );
+        let condition = condition.unwrap();
+        assert!(condition.contains("size(#m0) < :room0"));
+        assert!(!update.contains("evil") && !condition.contains("evil"));
+        assert_eq!(names["#k0"], s("evil.com"));
+        assert_eq!(names["#k1"], s(OTHER));
+        assert_eq!(values[":room0"], n(7));
+        assert!(values.contains_key(":new2"));
     }
 }

@@ -13,12 +13,15 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
-use super::counters::{day_of, VISITS};
+use super::counters::{breakdowns_of, day_of, BOT_VISITS, VISITS};
 use super::schema::OWNER_INDEX;
-use super::{n, number, s, text, time, unavailable, Item, Store, StoreError, PK, SK};
+use super::{
+    n, number, s, service_error, text, time, unavailable, Item, Store, StoreError, PK, SK,
+};
 use crate::domain::link::rfc3339;
 use crate::domain::{
-    generated_candidates, Alias, Code, Gone, KeyId, Link, LinkKind, LinkPatch, ListCursor, LongUrl,
+    generated_candidates, Alias, Code, DayBreakdowns, Gone, KeyId, Link, LinkKind, LinkPatch,
+    ListCursor, LongUrl,
 };
 
 const LINK_SK: &str = "link";
@@ -52,16 +55,36 @@ pub enum Created {
     Existing,
 }
 
-/// A link with its visits per day, as one `Query` returns them.
-#[derive(Debug, Clone)]
+/// A link's visits per day, as one `Query` returns them with the link.
+#[derive(Debug, Clone, Default)]
 pub struct LinkHistory {
-    pub link: Link,
+    /// Human visits per day.
     pub daily: BTreeMap<NaiveDate, u64>,
+    pub bot_daily: BTreeMap<NaiveDate, u64>,
+    pub breakdowns: BTreeMap<NaiveDate, DayBreakdowns>,
 }
 
 impl LinkHistory {
     pub fn total_visits(&self) -> u64 {
         self.daily.values().sum()
+    }
+
+    pub fn total_bot_visits(&self) -> u64 {
+        self.bot_daily.values().sum()
+    }
+}
+
+/// A link and its history (what `history` returns for a code that has a link).
+#[derive(Debug, Clone)]
+pub struct LinkWithHistory {
+    pub link: Link,
+    pub history: LinkHistory,
+}
+
+impl std::ops::Deref for LinkWithHistory {
+    type Target = LinkHistory;
+    fn deref(&self) -> &LinkHistory {
+        &self.history
     }
 }
 
@@ -157,7 +180,7 @@ impl Store {
                     })?;
                     Ok(PutOutcome::Taken(link_from_item(&link.code, &item)?))
                 }
-                other => Err(StoreError::Unavailable(Box::new(other))),
+                other => Err(service_error(other)),
             },
             Err(e) => Err(unavailable(e)),
         }
@@ -187,9 +210,9 @@ impl Store {
         &self,
         code: &Code,
         consistent: bool,
-    ) -> Result<Option<LinkHistory>, StoreError> {
+    ) -> Result<Option<LinkWithHistory>, StoreError> {
         let mut link = None;
-        let mut daily = BTreeMap::new();
+        let mut h = LinkHistory::default();
         let mut start = None;
         loop {
             let out = self
@@ -214,7 +237,9 @@ impl Store {
                         code: code.to_string(),
                         what: "day counter",
                     })?;
-                    *daily.entry(day).or_insert(0) += number(&item, VISITS).unwrap_or(0);
+                    *h.daily.entry(day).or_insert(0) += number(&item, VISITS).unwrap_or(0);
+                    *h.bot_daily.entry(day).or_insert(0) += number(&item, BOT_VISITS).unwrap_or(0);
+                    h.breakdowns.insert(day, breakdowns_of(&item));
                 }
             }
             start = out.last_evaluated_key;
@@ -222,16 +247,21 @@ impl Store {
                 break;
             }
         }
-        Ok(link.map(|link| {
+        Ok(link.map(|link: Link| {
             // Counters from before the link's creation day belong to an earlier link of
             // the same code (deleted, or removed by TTL), counted by a warm redirect after.
-            let daily = daily.split_off(&link.created_at.date_naive());
-            LinkHistory { link, daily }
+            let created = link.created_at.date_naive();
+            let history = LinkHistory {
+                daily: h.daily.split_off(&created),
+                bot_daily: h.bot_daily.split_off(&created),
+                breakdowns: h.breakdowns.split_off(&created),
+            };
+            LinkWithHistory { link, history }
         }))
     }
 
     /// The stats route's read: `history`, eventually consistent.
-    pub async fn stats_for(&self, code: &Code) -> Result<Option<LinkHistory>, StoreError> {
+    pub async fn stats_for(&self, code: &Code) -> Result<Option<LinkWithHistory>, StoreError> {
         self.history(code, false).await
     }
 
@@ -515,7 +545,7 @@ impl Store {
                         })
                     }
                 },
-                other => Err(StoreError::Unavailable(Box::new(other))),
+                other => Err(service_error(other)),
             },
             Err(e) => Err(unavailable(e)),
         }

@@ -24,12 +24,19 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::cache::TtlCache;
+use crate::domain::Code;
 
 pub use client::{dynamodb_client, dynamodb_client_from};
 pub use keys::RevokeError;
-pub use links::{CreateError, Created, LinkHistory, LinksPage, VisitGate};
+pub use links::{CreateError, Created, LinkHistory, LinkWithHistory, LinksPage, VisitGate};
 pub use schema::{ensure_table, key_schema, OWNER_INDEX};
+
+/// Days remembered: a day's maps only grow, so what was learnt stays true for the day.
+const DAY_MAPS_CAPACITY: usize = 10_000;
+const DAY_MAPS_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 const PK: &str = "pk";
 const SK: &str = "sk";
@@ -44,6 +51,17 @@ pub enum StoreError {
     /// An item that this code did not write, or wrote differently.
     #[error("malformed item for '{code}': {what}")]
     Malformed { code: String, what: &'static str },
+}
+
+/// A service error other than the one the caller handles, with DynamoDB's code and
+/// message for the log (a `ValidationException` says which expression it refused).
+fn service_error<E>(e: E) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    let code = e.code().unwrap_or("unknown").to_owned();
+    let message = e.message().unwrap_or("").to_owned();
+    StoreError::Unavailable(format!("{code}: {message}").into())
 }
 
 fn unavailable<E: StdError + Send + Sync + 'static>(e: SdkError<E>) -> StoreError {
@@ -92,6 +110,8 @@ pub struct Store {
     counter_client: Client,
     table: String,
     usage: Arc<Usage>,
+    /// What this process learnt of each link's day maps (see `counters.rs`).
+    days: Arc<TtlCache<(Code, NaiveDate), counters::DayMaps>>,
 }
 
 impl Store {
@@ -106,6 +126,7 @@ impl Store {
             client,
             table: table.into(),
             usage: Arc::default(),
+            days: Arc::new(TtlCache::new(DAY_MAPS_CAPACITY, DAY_MAPS_TTL)),
         }
     }
 
@@ -182,7 +203,6 @@ fn time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Code;
     use crate::http::ApiError;
     use aws_sdk_dynamodb::operation::get_item::GetItemError;
     use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -190,7 +210,6 @@ mod tests {
         ProvisionedThroughputExceededException, RequestLimitExceeded,
     };
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
-    use chrono::NaiveDate;
 
     #[tokio::test]
     async fn throttling_is_unavailable_and_a_503() {
@@ -223,7 +242,10 @@ mod tests {
         assert!(resp.headers().contains_key("retry-after"));
 
         let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
-        let write = store.record_visit(&code, day).await.unwrap_err();
+        let write = store
+            .record_visit(&code, day, &crate::domain::Visit::Bot)
+            .await
+            .unwrap_err();
         assert!(matches!(write, StoreError::Unavailable(_)), "{write:?}");
         assert_eq!(ApiError::from(write).status(), 503);
 

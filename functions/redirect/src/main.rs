@@ -1,11 +1,12 @@
-//! `GET /{code}`: redirect and count the visit; `HEAD /{code}`: the same headers, not
-//! counted. An expired, used-up or disabled link answers 410 and counts nothing.
+//! `GET /{code}`: redirect and count the visit, as a human visit with its breakdowns or as
+//! a bot visit (README: bot policy); `HEAD /{code}`: the same headers, not counted. An
+//! expired, used-up or disabled link answers 410 and counts nothing.
 
 use std::time::Instant;
 
 use chrono::Utc;
-use common::domain::Gone;
-use common::http::{path_code, require_method, ApiError, NO_STORE};
+use common::domain::{Gone, Visit, VisitRequest};
+use common::http::{header_str, path_code, query_param, require_method, ApiError, NO_STORE};
 use common::store::VisitGate;
 use common::App;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
@@ -27,12 +28,23 @@ async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let link = link.ok_or(ApiError::NotFound)?;
     let now = Utc::now();
     link.check_open(now).map_err(ApiError::Gone)?;
-    if req.method() == Method::HEAD && link.cap_reached() {
+    let visit = (req.method() == Method::GET).then(|| {
+        Visit::classify(VisitRequest {
+            user_agent: header_str(&req, "user-agent"),
+            referer: header_str(&req, "referer"),
+            purpose: header_str(&req, "sec-purpose").or_else(|| header_str(&req, "purpose")),
+            utm_source: query_param(&req, "utm_source"),
+            country: header_str(&req, "cloudfront-viewer-country"),
+        })
+    });
+    // A HEAD or a bot does not use up a capped link (a link preview must not spend a
+    // one-time link): it is answered from this copy of the link.
+    if !matches!(visit, Some(Visit::Human(_))) && link.cap_reached() {
         return Err(ApiError::Gone(Gone::VisitLimit));
     }
-    if req.method() == Method::GET {
+    if let Some(visit) = visit {
         // Only a capped link pays a second write: the exact, conditional count of its cap.
-        if link.max_visits.is_some() {
+        if link.max_visits.is_some() && matches!(visit, Visit::Human(_)) {
             match app.store.gate_visit(&code, now).await? {
                 VisitGate::Admitted | VisitGate::Uncapped => {}
                 VisitGate::Closed(gone) => {
@@ -46,7 +58,9 @@ async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             }
         }
         // Written before answering: a Lambda is frozen once it returns.
-        app.store.record_visit(&code, now.date_naive()).await?;
+        app.store
+            .record_visit(&code, now.date_naive(), &visit)
+            .await?;
     }
     let location = HeaderValue::from_str(link.url.as_str())
         .map_err(|_| ApiError::Internal(format!("stored URL of '{code}' is not a header value")))?;

@@ -79,8 +79,13 @@ pub async fn count_items(client: &Client, table: &str) -> i32 {
     }
 }
 
+/// The User-Agent the tests' HTTP client sends: a desktop browser, so that its visits
+/// count as human ones (a tool's or no User-Agent is a bot visit).
+pub const BROWSER_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
+        .user_agent(BROWSER_UA)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(120))
         .build()
