@@ -17,7 +17,7 @@ fi
 cd "$ROOT/fuzz"
 # The fuzz crate is its own workspace with its own target dir.
 unset CARGO_TARGET_DIR
-for target in url_normalize alias_parse api_event; do
+for target in url_normalize alias_parse api_event visit_headers; do
   log "fuzzing $target for ${SECS}s"
   mkdir -p "corpus/$target"
   seeds=(); [ -d "seeds/$target" ] && seeds=("seeds/$target")

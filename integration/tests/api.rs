@@ -553,7 +553,9 @@ async fn stats_are_dense_and_ranged() {
         fresh.body,
         json!({
             "code": code, "url": url, "created_at": made.body["created_at"],
-            "total_visits": 0, "daily": [{"date": today.to_string(), "visits": 0}],
+            "total_visits": 0, "bot_visits": 0,
+            "daily": [{"date": today.to_string(), "visits": 0, "bot_visits": 0}],
+            "breakdowns": {"referrers": [], "sources": [], "devices": [], "browsers": [], "countries": []},
         })
     );
 
@@ -568,7 +570,7 @@ async fn stats_are_dense_and_ranged() {
         .await;
     assert_eq!(
         wide.body["daily"],
-        json!([{"date": today.to_string(), "visits": 2}])
+        json!([{"date": today.to_string(), "visits": 2, "bot_visits": 0}])
     );
     assert_eq!(wide.body["total_visits"], 2);
 

@@ -245,7 +245,10 @@ impl Store {
                 })?))
             }
             Err(SdkError::ServiceError(e)) => match e.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(c) => Ok(Err(c.item)),
+                UpdateItemError::ConditionalCheckFailedException(c) => {
+                    self.usage.refused_write();
+                    Ok(Err(c.item))
+                }
                 other => Err(service_error(other)),
             },
             Err(e) => Err(unavailable(e)),

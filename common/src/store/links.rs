@@ -168,12 +168,12 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        // A failed condition is still a write request; its capacity is not reported.
         self.record(&result, |o| o.consumed_capacity());
         match result {
             Ok(_) => Ok(PutOutcome::Written),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
                 PutItemError::ConditionalCheckFailedException(c) => {
+                    self.usage.refused_write();
                     let item = c.item.ok_or(StoreError::Malformed {
                         code: link.code.to_string(),
                         what: "condition failed without the old item",
@@ -531,20 +531,21 @@ impl Store {
         match out {
             Ok(_) => Ok(VisitGate::Admitted),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(c) => match c.item {
-                    None => Ok(VisitGate::Missing),
-                    Some(item) => {
-                        let link = link_from_item(code, &item)?;
-                        Ok(match link.check_open(now) {
-                            Err(gone) => VisitGate::Closed(gone),
-                            Ok(()) if link.max_visits.is_none() => VisitGate::Uncapped,
-                            // Used up, or at the very edge of `expires_at`: not admitted
-                            // either way, so the cap stays exact.
-                            Ok(()) if link.cap_reached() => VisitGate::Closed(Gone::VisitLimit),
-                            Ok(()) => VisitGate::Closed(Gone::Expired),
-                        })
-                    }
-                },
+                UpdateItemError::ConditionalCheckFailedException(c) => {
+                    self.usage.refused_write();
+                    let Some(item) = c.item else {
+                        return Ok(VisitGate::Missing);
+                    };
+                    let link = link_from_item(code, &item)?;
+                    Ok(match link.check_open(now) {
+                        Err(gone) => VisitGate::Closed(gone),
+                        Ok(()) if link.max_visits.is_none() => VisitGate::Uncapped,
+                        // Used up, or at the very edge of `expires_at`: not admitted
+                        // either way, so the cap stays exact.
+                        Ok(()) if link.cap_reached() => VisitGate::Closed(Gone::VisitLimit),
+                        Ok(()) => VisitGate::Closed(Gone::Expired),
+                    })
+                }
                 other => Err(service_error(other)),
             },
             Err(e) => Err(unavailable(e)),

@@ -93,6 +93,12 @@ impl UsageSnapshot {
 }
 
 impl Usage {
+    /// A write refused by its condition: DynamoDB reports no capacity with the error, but
+    /// bills it as a write of the item (at least 1 WRU), so it is counted as one.
+    fn refused_write(&self) {
+        self.milli_units.fetch_add(1000, Ordering::Relaxed);
+    }
+
     fn record(&self, consumed: Option<&ConsumedCapacity>) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         if let Some(units) = consumed.and_then(|c| c.capacity_units) {
