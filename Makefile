@@ -35,7 +35,7 @@ revoke-key:
 
 ## Release zips for Lambda, as `sam build` makes them
 build:
-	@bash -c 'source scripts/lib.sh && ensure_cargo_lambda && cargo lambda build --release --output-format zip -p create -p redirect -p stats -p manage -p health'
+	@bash -c 'source scripts/lib.sh && ensure_cargo_lambda && cargo lambda build --release --output-format zip -p create -p redirect -p stats -p manage -p health -p pages'
 
 fmt:
 	cargo fmt --all

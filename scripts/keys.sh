@@ -8,4 +8,5 @@ if [ -z "${TABLE_NAME:-}" ]; then
   export TABLE_NAME=links AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
   export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:${DDB_PORT:-8000}}"
 fi
+cd "$ROOT"
 exec cargo run --quiet --locked -p devtools --bin keys -- "$@"

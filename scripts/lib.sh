@@ -60,6 +60,31 @@ ensure_checkov() {
   fi
 }
 
+# schemathesis checks the running API against openapi.json (its own venv).
+SCHEMATHESIS_VERSION="4.32.5"
+ensure_schemathesis() {
+  if [ ! -x "$TOOLS/schemathesis/bin/python" ]; then
+    python3 -m venv "$TOOLS/schemathesis" || die "python3 -m venv failed"
+  fi
+  if [ "$("$TOOLS/schemathesis/bin/python" -m pip show schemathesis 2>/dev/null | sed -n 's/^Version: //p')" != "$SCHEMATHESIS_VERSION" ]; then
+    log "installing schemathesis $SCHEMATHESIS_VERSION into .tools/schemathesis"
+    "$TOOLS/schemathesis/bin/python" -m pip install --quiet --disable-pip-version-check \
+      "schemathesis==$SCHEMATHESIS_VERSION" || die "pip install schemathesis failed"
+  fi
+}
+
+# Debian's Chromium, for the stats page test (a browser build of its own cannot be
+# downloaded here). Installed with apt-get when missing (root, as in CI).
+ensure_chromium() {
+  command -v chromium >/dev/null && return 0
+  command -v apt-get >/dev/null || die "chromium is needed for the page test (Debian/Ubuntu: apt-get install chromium)"
+  log "installing Debian's chromium with apt-get"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null \
+    || die "apt-get install chromium failed"
+}
+
 ensure_java() {
   if ! command -v java >/dev/null 2>&1; then
     die "Java 17 or later is needed to run DynamoDB Local, and none is on PATH.

@@ -63,6 +63,8 @@ pub struct Config {
     /// `KEY_CACHE_SECONDS`: how long a warm function trusts its copy of an API key, so the
     /// longest a revoked key keeps working.
     pub key_cache_ttl: Duration,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the request metrics.
+    pub metrics_namespace: String,
 }
 
 pub const DEFAULT_CACHE_SECONDS: u64 = 60;
@@ -137,6 +139,9 @@ impl Config {
             create_requires_key,
             link_cache_ttl: seconds("LINK_CACHE_SECONDS", get("LINK_CACHE_SECONDS"))?,
             key_cache_ttl: seconds("KEY_CACHE_SECONDS", get("KEY_CACHE_SECONDS"))?,
+            metrics_namespace: get("METRICS_NAMESPACE")
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_else(|| "UrlShortener".to_owned()),
         })
     }
 }
@@ -165,6 +170,7 @@ mod tests {
         assert!(!c.create_requires_key);
         assert_eq!(c.link_cache_ttl, Duration::from_secs(60));
         assert_eq!(c.key_cache_ttl, Duration::from_secs(60));
+        assert_eq!(c.metrics_namespace, "UrlShortener");
     }
 
     #[test]

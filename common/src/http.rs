@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::config::{BaseUrl, Config};
 use crate::domain::link::rfc3339;
 use crate::domain::{AliasError, Code, DateError, Gone, Link, PatchError, UrlError};
+use crate::metrics::{emit, request_line, BotVisit, RequestRecord};
 use crate::store::{CreateError, Store, StoreError};
 
 /// Largest request body accepted (a 2048-character URL and an alias fit many times over).
@@ -22,6 +23,40 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const NO_STORE: &str = "private, no-store, max-age=0";
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u32 = 1;
+
+/// Every `error.code` the API answers with: `ApiError::code` and the codes handlers give
+/// `ApiError::bad_request`. openapi.json lists the same (integration/tests/openapi.rs).
+pub const ERROR_CODES: &[&str] = &[
+    "invalid_json",
+    "invalid_url",
+    "unsupported_scheme",
+    "url_too_long",
+    "blocked_host",
+    "self_link",
+    "invalid_host",
+    "invalid_alias",
+    "reserved_alias",
+    "invalid_date",
+    "invalid_range",
+    "invalid_expires_at",
+    "invalid_max_visits",
+    "invalid_disabled",
+    "unknown_field",
+    "invalid_limit",
+    "invalid_cursor",
+    "invalid_size",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "alias_taken",
+    "link_expired",
+    "link_disabled",
+    "payload_too_large",
+    "unsupported_media_type",
+    "store_unavailable",
+    "internal_error",
+];
 
 /// Every way a request can fail, each with its status, its machine-readable code and a
 /// message fit for the client. Causes of 5xx are logged, never sent.
@@ -318,9 +353,11 @@ pub fn base_url(req: &Request, config: &Config) -> Result<BaseUrl, ApiError> {
 }
 
 /// Runs a handler and turns its result into the response, with one structured log line
-/// per request (never the body) and the hidden cause of any 5xx.
+/// per request (never the body) that is also its metrics (`metrics`), and the hidden
+/// cause of any 5xx.
 pub async fn respond<F, Fut>(
     route: &'static str,
+    namespace: &str,
     store: &Store,
     req: Request,
     handler: F,
@@ -350,17 +387,19 @@ where
         }
     };
     let usage = store.usage().since(usage_before);
-    tracing::info!(
+    let line = request_line(&RequestRecord {
+        namespace,
         route,
-        method = %method,
-        code = code.as_deref(),
-        status = resp.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
-        ddb_requests = usage.requests,
-        ddb_capacity_units = usage.capacity_units,
-        %request_id,
-        "request"
-    );
+        method: method.as_str(),
+        code: code.as_deref(),
+        status: resp.status(),
+        latency_us: started.elapsed().as_micros() as u64,
+        usage,
+        bot_visit: resp.extensions().get::<BotVisit>().is_some(),
+        request_id: &request_id,
+        timestamp_ms: chrono::Utc::now().timestamp_millis(),
+    });
+    emit(&line);
     resp
 }
 
@@ -480,6 +519,37 @@ mod tests {
         ] {
             let e = ApiError::from(e);
             assert_eq!((e.status().as_u16(), e.code()), (400, code));
+        }
+    }
+
+    #[test]
+    fn every_fixed_code_is_listed() {
+        for e in [
+            ApiError::Unauthorized("x"),
+            ApiError::Forbidden,
+            ApiError::NotFound,
+            ApiError::Gone(Gone::Expired),
+            ApiError::Gone(Gone::Disabled),
+            ApiError::MethodNotAllowed { allow: "GET" },
+            ApiError::AliasTaken("a".into()),
+            ApiError::PayloadTooLarge,
+            ApiError::UnsupportedMediaType,
+            ApiError::Unavailable("x".into()),
+            ApiError::Internal("x".into()),
+            ApiError::from(UrlError::TooLong { max: 1 }),
+            ApiError::from(UrlError::Scheme("ftp".into())),
+            ApiError::from(UrlError::Blocked("x".into())),
+            ApiError::from(UrlError::OwnHost),
+            ApiError::from(UrlError::Host),
+            ApiError::from(AliasError::Reserved("links".into())),
+            ApiError::from(AliasError::Characters),
+            ApiError::from(DateError::Format { param: "from" }),
+            ApiError::from(PatchError::MaxVisits),
+            ApiError::from(PatchError::ExpiresAt),
+            ApiError::from(PatchError::Disabled),
+            ApiError::from(PatchError::UnknownField("x".into())),
+        ] {
+            assert!(ERROR_CODES.contains(&e.code()), "{}", e.code());
         }
     }
 

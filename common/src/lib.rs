@@ -10,8 +10,11 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod metrics;
+pub mod render;
 pub mod runtime;
 pub mod store;
+pub mod views;
 
 pub use config::Config;
 pub use runtime::App;

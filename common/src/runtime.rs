@@ -85,7 +85,10 @@ where
         tokio::spawn(timer_heartbeat());
         let handler = &handler;
         lambda_http::run(service_fn(|req| async move {
-            Ok::<_, Error>(respond(route, &app.store, req, |req| handler(app, req)).await)
+            let namespace = &app.config.metrics_namespace;
+            Ok::<_, Error>(
+                respond(route, namespace, &app.store, req, |req| handler(app, req)).await,
+            )
         }))
         .await
     })

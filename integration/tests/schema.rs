@@ -163,6 +163,7 @@ fn each_function_has_exactly_its_dynamodb_actions() {
             ],
         ),
         ("HealthFunction", vec!["dynamodb:GetItem"]),
+        ("PagesFunction", vec!["dynamodb:GetItem", "dynamodb:Query"]),
     ] {
         checked.insert(function.to_owned());
         let policies = doc["Resources"][function]["Properties"]["Policies"]

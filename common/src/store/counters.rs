@@ -220,6 +220,7 @@ impl Store {
             .into_iter()
             .map(|(k, v)| (k, v.as_s().cloned().unwrap_or_default()))
             .collect();
+        let started = Instant::now();
         let out = self
             .counter_client
             .update_item()
@@ -235,7 +236,7 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        self.record(&out, |o| o.consumed_capacity());
+        self.record(started, &out, |o| o.consumed_capacity());
         match out {
             Ok(out) => {
                 let attrs = out.attributes.unwrap_or_default();
@@ -257,6 +258,7 @@ impl Store {
 
     /// `ADD <attribute> :1` on the day's item, no condition.
     async fn bump(&self, code: &Code, day: NaiveDate, attribute: &str) -> Result<u64, StoreError> {
+        let started = Instant::now();
         let out = self
             .counter_client
             .update_item()
@@ -269,7 +271,7 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        self.record(&out, |o| o.consumed_capacity());
+        self.record(started, &out, |o| o.consumed_capacity());
         let attrs = out.map_err(unavailable)?.attributes.unwrap_or_default();
         number(&attrs, attribute).ok_or(StoreError::Malformed {
             code: code.to_string(),

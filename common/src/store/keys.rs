@@ -2,6 +2,7 @@
 //! line lists keys with a `Query`; a request's key is one `GetItem`, cached by the caller.
 
 use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, ReturnValue};
+use std::time::Instant;
 
 use super::{s, text, time, unavailable, Item, Store, StoreError, PK, SK};
 use crate::domain::link::rfc3339;
@@ -34,6 +35,7 @@ impl Store {
         if let Some(t) = key.revoked_at {
             item.insert(REVOKED_AT.to_owned(), s(&rfc3339(t)));
         }
+        let started = Instant::now();
         let out = self
             .client
             .put_item()
@@ -43,11 +45,12 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        self.record(&out, |o| o.consumed_capacity());
+        self.record(started, &out, |o| o.consumed_capacity());
         out.map(|_| ()).map_err(unavailable)
     }
 
     pub async fn find_key(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
+        let started = Instant::now();
         let out = self
             .client
             .get_item()
@@ -57,7 +60,7 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        self.record(&out, |o| o.consumed_capacity());
+        self.record(started, &out, |o| o.consumed_capacity());
         let out = out.map_err(unavailable)?;
         out.item.map(|item| key_from_item(&item)).transpose()
     }
@@ -67,6 +70,7 @@ impl Store {
         let mut keys = Vec::new();
         let mut start = None;
         loop {
+            let started = Instant::now();
             let out = self
                 .client
                 .query()
@@ -78,7 +82,7 @@ impl Store {
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            self.record(&out, |o| o.consumed_capacity());
+            self.record(started, &out, |o| o.consumed_capacity());
             let out = out.map_err(unavailable)?;
             for item in out.items.unwrap_or_default() {
                 keys.push(key_from_item(&item)?);
@@ -98,6 +102,7 @@ impl Store {
         id: &KeyId,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<KeyRecord, RevokeError> {
+        let started = Instant::now();
         let out = self
             .client
             .query()
@@ -109,12 +114,13 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        self.record(&out, |o| o.consumed_capacity());
+        self.record(started, &out, |o| o.consumed_capacity());
         let items = out.map_err(unavailable)?.items.unwrap_or_default();
         let hash = match items.as_slice() {
             [item] => key_from_item(item)?.hash,
             _ => return Err(RevokeError::NotFound(id.clone())),
         };
+        let started = Instant::now();
         let out = self
             .client
             .update_item()
@@ -128,7 +134,7 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        self.record(&out, |o| o.consumed_capacity());
+        self.record(started, &out, |o| o.consumed_capacity());
         let item = out.map_err(unavailable)?.attributes.unwrap_or_default();
         Ok(key_from_item(&item)?)
     }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+use std::time::Instant;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -158,6 +159,7 @@ impl Store {
     /// One conditional `PutItem`; on a failed condition the item that holds the code comes
     /// back in the same call.
     async fn put_if_absent(&self, link: &Link) -> Result<PutOutcome, StoreError> {
+        let started = Instant::now();
         let result = self
             .client
             .put_item()
@@ -168,7 +170,7 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        self.record(&result, |o| o.consumed_capacity());
+        self.record(started, &result, |o| o.consumed_capacity());
         match result {
             Ok(_) => Ok(PutOutcome::Written),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
@@ -189,6 +191,7 @@ impl Store {
     /// The link behind `code`, with an eventually consistent read (half the cost): the
     /// redirect's lookup, cached by the caller.
     pub async fn find_link(&self, code: &Code) -> Result<Option<Link>, StoreError> {
+        let started = Instant::now();
         let out = self
             .client
             .get_item()
@@ -198,7 +201,7 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        self.record(&out, |o| o.consumed_capacity());
+        self.record(started, &out, |o| o.consumed_capacity());
         let out = out.map_err(unavailable)?;
         out.item.map(|item| link_from_item(code, &item)).transpose()
     }
@@ -215,6 +218,7 @@ impl Store {
         let mut h = LinkHistory::default();
         let mut start = None;
         loop {
+            let started = Instant::now();
             let out = self
                 .client
                 .query()
@@ -226,7 +230,7 @@ impl Store {
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            self.record(&out, |o| o.consumed_capacity());
+            self.record(started, &out, |o| o.consumed_capacity());
             let out = out.map_err(unavailable)?;
             for item in out.items.unwrap_or_default() {
                 let sk = text(&item, SK).unwrap_or_default();
@@ -312,6 +316,7 @@ impl Store {
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
+        let started = Instant::now();
         let out = self
             .client
             .update_item()
@@ -331,7 +336,7 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        self.record(&out, |o| o.consumed_capacity());
+        self.record(started, &out, |o| o.consumed_capacity());
         match out {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();
@@ -351,6 +356,7 @@ impl Store {
         let mut others = Vec::new();
         let mut start = None;
         loop {
+            let started = Instant::now();
             let out = self
                 .client
                 .query()
@@ -363,7 +369,7 @@ impl Store {
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            self.record(&out, |o| o.consumed_capacity());
+            self.record(started, &out, |o| o.consumed_capacity());
             let out = out.map_err(unavailable)?;
             for item in out.items.unwrap_or_default() {
                 match text(&item, SK) {
@@ -390,6 +396,7 @@ impl Store {
                 .collect();
             self.batch_write(requests).await?;
         }
+        let started = Instant::now();
         let out = self
             .client
             .delete_item()
@@ -400,7 +407,7 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        self.record(&out, |o| o.consumed_capacity());
+        self.record(started, &out, |o| o.consumed_capacity());
         match out {
             Ok(_) => Ok(true),
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
@@ -414,6 +421,7 @@ impl Store {
     /// backing off), then unavailable.
     async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for attempt in 0..5u32 {
+            let started = Instant::now();
             let out = self
                 .client
                 .batch_write_item()
@@ -421,7 +429,7 @@ impl Store {
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            self.record(&out, |o| o.consumed_capacity().first());
+            self.record(started, &out, |o| o.consumed_capacity().first());
             let out = out.map_err(unavailable)?;
             requests = out
                 .unprocessed_items
@@ -453,6 +461,7 @@ impl Store {
                 (CREATED_AT.to_owned(), s(&rfc3339(c.created_at))),
             ])
         });
+        let started = Instant::now();
         let out = self
             .client
             .query()
@@ -467,7 +476,7 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        self.record(&out, |o| o.consumed_capacity());
+        self.record(started, &out, |o| o.consumed_capacity());
         let out = out.map_err(unavailable)?;
         let mut links = Vec::new();
         for item in out.items.unwrap_or_default() {
@@ -507,6 +516,7 @@ impl Store {
         code: &Code,
         now: DateTime<Utc>,
     ) -> Result<VisitGate, StoreError> {
+        let started = Instant::now();
         let out = self
             .counter_client
             .update_item()
@@ -527,7 +537,7 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        self.record(&out, |o| o.consumed_capacity());
+        self.record(started, &out, |o| o.consumed_capacity());
         match out {
             Ok(_) => Ok(VisitGate::Admitted),
             Err(SdkError::ServiceError(e)) => match e.into_err() {

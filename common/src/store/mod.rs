@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
@@ -75,12 +76,15 @@ fn unavailable<E: StdError + Send + Sync + 'static>(e: SdkError<E>) -> StoreErro
 struct Usage {
     requests: AtomicU64,
     milli_units: AtomicU64,
+    /// Time spent waiting on DynamoDB, retries included.
+    micros: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct UsageSnapshot {
     pub requests: u64,
     pub capacity_units: f64,
+    pub store_micros: u64,
 }
 
 impl UsageSnapshot {
@@ -88,6 +92,7 @@ impl UsageSnapshot {
         UsageSnapshot {
             requests: self.requests - earlier.requests,
             capacity_units: self.capacity_units - earlier.capacity_units,
+            store_micros: self.store_micros - earlier.store_micros,
         }
     }
 }
@@ -99,8 +104,10 @@ impl Usage {
         self.milli_units.fetch_add(1000, Ordering::Relaxed);
     }
 
-    fn record(&self, consumed: Option<&ConsumedCapacity>) {
+    fn record(&self, started: Instant, consumed: Option<&ConsumedCapacity>) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let micros = started.elapsed().as_micros() as u64;
+        self.micros.fetch_add(micros, Ordering::Relaxed);
         if let Some(units) = consumed.and_then(|c| c.capacity_units) {
             let milli = (units * 1000.0).round() as u64;
             self.milli_units.fetch_add(milli, Ordering::Relaxed);
@@ -141,6 +148,7 @@ impl Store {
         UsageSnapshot {
             requests: self.usage.requests.load(Ordering::Relaxed),
             capacity_units: self.usage.milli_units.load(Ordering::Relaxed) as f64 / 1000.0,
+            store_micros: self.usage.micros.load(Ordering::Relaxed),
         }
     }
 
@@ -150,10 +158,12 @@ impl Store {
 
     fn record<T>(
         &self,
+        started: Instant,
         result: &Result<T, impl Sized>,
         consumed: impl Fn(&T) -> Option<&ConsumedCapacity>,
     ) {
-        self.usage.record(result.as_ref().ok().and_then(consumed));
+        self.usage
+            .record(started, result.as_ref().ok().and_then(consumed));
     }
 
     /// Opens the connection to DynamoDB (TCP, TLS, credentials, signing) during Init, which
@@ -168,6 +178,7 @@ impl Store {
     /// The cheapest read there is: an eventually consistent `GetItem` of a key no item
     /// has (0.5 read units). The health check and the Init warm-up.
     pub async fn ping(&self) -> Result<(), StoreError> {
+        let started = Instant::now();
         let out = self
             .client
             .get_item()
@@ -177,7 +188,7 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        self.record(&out, |o| o.consumed_capacity());
+        self.record(started, &out, |o| o.consumed_capacity());
         out.map(|_| ()).map_err(unavailable)
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use chrono::Utc;
 use common::domain::{Gone, Visit, VisitRequest};
 use common::http::{header_str, path_code, query_param, require_method, ApiError, NO_STORE};
+use common::metrics::BotVisit;
 use common::store::VisitGate;
 use common::App;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
@@ -42,6 +43,7 @@ async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     if !matches!(visit, Some(Visit::Human(_))) && link.cap_reached() {
         return Err(ApiError::Gone(Gone::VisitLimit));
     }
+    let bot = matches!(visit, Some(Visit::Bot));
     if let Some(visit) = visit {
         // Only a capped link pays a second write: the exact, conditional count of its cap.
         if link.max_visits.is_some() && matches!(visit, Visit::Human(_)) {
@@ -66,11 +68,14 @@ async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         .map_err(|_| ApiError::Internal(format!("stored URL of '{code}' is not a header value")))?;
     let status = StatusCode::from_u16(app.config.redirect_status)
         .map_err(|_| ApiError::Internal("redirect status".into()))?;
-    let resp = Response::builder()
+    let mut resp = Response::builder()
         .status(status)
         .header(header::LOCATION, location)
         .header(header::CACHE_CONTROL, NO_STORE)
         .body(Body::Empty)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if bot {
+        resp.extensions_mut().insert(BotVisit);
+    }
     Ok(resp)
 }
