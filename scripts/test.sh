@@ -111,6 +111,10 @@ for name in ("create", "redirect", "stats"):
     for key in ("route", "method", "status", "latency_us", "request_id", "ddb_requests"):
         assert key in fields, (name, key, line)
     assert fields["route"] == name, line
+    # The same line is a CloudWatch EMF document: metrics without a metrics server.
+    emf = line["_aws"]["CloudWatchMetrics"][0]
+    assert emf["Dimensions"] == [["Function"]] and line["Function"] == name, line
+    assert all(isinstance(line[m["Name"]], (int, float)) for m in emf["Metrics"]), line
     # The runtime's per-invocation span is neither created nor serialized into each line.
     assert "span" not in line and "spans" not in line, (name, line)
     assert f["log_lines_with_request_body"] == 0, (name, "a request body was logged")

@@ -161,7 +161,7 @@ table{{border-collapse:collapse;width:100%;font-size:.9rem}} th,td{{text-align:l
     for (name, list) in p.breakdowns {
         let _ = write!(
             html,
-            "<section><h3>{name}</h3><table><tr><th>{name}</th><th>visits</th></tr>"
+            "<section><h3>{name}</h3><table><tr><th>key</th><th>visits</th></tr>"
         );
         if list.is_empty() {
             html.push_str(r#"<tr><td colspan="2">no visits yet</td></tr>"#);
