@@ -3,7 +3,7 @@
 //! A function's `main.rs` is its handler and `common::lambda_main!("route", handler);`.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lambda_http::{service_fn, Body, Request, Response};
 
@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::domain::{Code, Link};
 use crate::http::{respond, ApiError};
 use crate::store::client::CONNECT_TIMEOUT;
-use crate::store::{dynamodb_client, Store};
+use crate::store::{dynamodb_client, Store, StoreError};
 
 /// The state a handler needs, built once per cold start.
 #[derive(Debug)]
@@ -35,6 +35,17 @@ impl App {
         let config = Config::from_env()?;
         let store = Store::new(dynamodb_client()?, config.table_name.clone());
         Ok(App::new(config, store))
+    }
+
+    /// The link behind `code` as this warm function last read it (for at most
+    /// `LINK_CACHE_SECONDS`), else from the store: the redirect's and the QR code's lookup.
+    pub async fn link(&self, code: &Code) -> Result<Option<Link>, StoreError> {
+        if let Some(hit) = self.links.get(code, Instant::now()) {
+            return Ok(hit);
+        }
+        let found = self.store.find_link(code).await?;
+        self.links.put(code.clone(), found.clone(), Instant::now());
+        Ok(found)
     }
 
     pub fn new(config: Config, store: Store) -> App {

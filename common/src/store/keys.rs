@@ -68,29 +68,8 @@ impl Store {
     /// Every key, revoked ones included, oldest first.
     pub async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         let mut keys = Vec::new();
-        let mut start = None;
-        loop {
-            let started = Instant::now();
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(KEYS_PK))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            self.record(started, &out, |o| o.consumed_capacity());
-            let out = out.map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                keys.push(key_from_item(&item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+        for item in self.query_partition(KEYS_PK, None, true).await? {
+            keys.push(key_from_item(&item)?);
         }
         keys.sort_by_key(|k| k.created_at);
         Ok(keys)

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, ReturnConsumedCapacity, ReturnValue,
     ReturnValuesOnConditionCheckFailure, WriteRequest,
@@ -15,29 +14,29 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
 use super::counters::{breakdowns_of, day_of, BOT_VISITS, VISITS};
-use super::schema::OWNER_INDEX;
 use super::{
     n, number, s, service_error, text, time, unavailable, Item, Store, StoreError, PK, SK,
 };
 use crate::domain::link::rfc3339;
 use crate::domain::{
-    generated_candidates, Alias, Code, DayBreakdowns, Gone, KeyId, Link, LinkKind, LinkPatch,
-    ListCursor, LongUrl,
+    generated_candidates, Alias, Code, DayBreakdowns, KeyId, Link, LinkKind, LinkPatch, LongUrl,
 };
 
-const LINK_SK: &str = "link";
-const URL: &str = "url";
-const CREATED_AT: &str = "created_at";
-const KIND: &str = "kind";
+pub(super) const LINK_SK: &str = "link";
+pub(super) const URL: &str = "url";
+pub(super) const CREATED_AT: &str = "created_at";
+pub(super) const KIND: &str = "kind";
 pub(super) const OWNER: &str = "owner";
-const EXPIRES_AT: &str = "expires_at";
-/// Epoch seconds of `expires_at`: the table's TTL attribute (DynamoDB removes the item
-/// some time after; the functions compare `expires_at` themselves).
+pub(super) const EXPIRES_AT: &str = "expires_at";
+/// Epoch seconds of `expires_at` plus `EXPIRED_GRACE`: the table's TTL attribute
+/// (DynamoDB removes the item some time after; the functions compare `expires_at`
+/// themselves). Until then an expired link answers 410, and its owner can extend it.
 pub(super) const EXPIRES_TTL: &str = "expires_ttl";
-const MAX_VISITS: &str = "max_visits";
-const CAPPED_VISITS: &str = "capped_visits";
-const DISABLED: &str = "disabled";
-const UPDATED_AT: &str = "updated_at";
+pub const EXPIRED_GRACE: chrono::Duration = chrono::Duration::days(7);
+pub(super) const MAX_VISITS: &str = "max_visits";
+pub(super) const CAPPED_VISITS: &str = "capped_visits";
+pub(super) const DISABLED: &str = "disabled";
+pub(super) const UPDATED_AT: &str = "updated_at";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
@@ -87,25 +86,6 @@ impl std::ops::Deref for LinkWithHistory {
     fn deref(&self) -> &LinkHistory {
         &self.history
     }
-}
-
-/// One page of a key's links, newest first.
-#[derive(Debug, Clone)]
-pub struct LinksPage {
-    pub links: Vec<Link>,
-    pub next: Option<ListCursor>,
-}
-
-/// What the conditional write of a capped link decided about one visit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VisitGate {
-    /// Counted against the cap: redirect (and count the day as usual).
-    Admitted,
-    /// The link has no cap (any more): count as usual.
-    Uncapped,
-    Closed(Gone),
-    /// Deleted since it was read.
-    Missing,
 }
 
 enum PutOutcome {
@@ -216,39 +196,21 @@ impl Store {
     ) -> Result<Option<LinkWithHistory>, StoreError> {
         let mut link = None;
         let mut h = LinkHistory::default();
-        let mut start = None;
-        loop {
-            let started = Instant::now();
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(code.as_str()))
-                .consistent_read(consistent)
-                .set_exclusive_start_key(start)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            self.record(started, &out, |o| o.consumed_capacity());
-            let out = out.map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                let sk = text(&item, SK).unwrap_or_default();
-                if sk == LINK_SK {
-                    link = Some(link_from_item(code, &item)?);
-                } else if let Some(day) = day_of(sk) {
-                    let day = day.ok_or(StoreError::Malformed {
-                        code: code.to_string(),
-                        what: "day counter",
-                    })?;
-                    *h.daily.entry(day).or_insert(0) += number(&item, VISITS).unwrap_or(0);
-                    *h.bot_daily.entry(day).or_insert(0) += number(&item, BOT_VISITS).unwrap_or(0);
-                    h.breakdowns.insert(day, breakdowns_of(&item));
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
+        for item in self
+            .query_partition(code.as_str(), None, consistent)
+            .await?
+        {
+            let sk = text(&item, SK).unwrap_or_default();
+            if sk == LINK_SK {
+                link = Some(link_from_item(code, &item)?);
+            } else if let Some(day) = day_of(sk) {
+                let day = day.ok_or(StoreError::Malformed {
+                    code: code.to_string(),
+                    what: "day counter",
+                })?;
+                *h.daily.entry(day).or_insert(0) += number(&item, VISITS).unwrap_or(0);
+                *h.bot_daily.entry(day).or_insert(0) += number(&item, BOT_VISITS).unwrap_or(0);
+                h.breakdowns.insert(day, breakdowns_of(&item));
             }
         }
         Ok(link.map(|link: Link| {
@@ -292,7 +254,10 @@ impl Store {
             Some(Some(t)) => {
                 set.push(format!("{EXPIRES_AT} = :exp, {EXPIRES_TTL} = :ttl"));
                 values.insert(":exp".into(), s(&rfc3339(t)));
-                values.insert(":ttl".into(), n(t.timestamp().max(0) as u64));
+                values.insert(
+                    ":ttl".into(),
+                    n((t + EXPIRED_GRACE).timestamp().max(0) as u64),
+                );
             }
             Some(None) => remove.extend([EXPIRES_AT, EXPIRES_TTL]),
             None => {}
@@ -353,35 +318,14 @@ impl Store {
     /// that a failure half-way leaves a link that a second `DELETE` finishes. Returns
     /// whether there was a link.
     pub async fn delete_link(&self, code: &Code) -> Result<bool, StoreError> {
-        let mut others = Vec::new();
-        let mut start = None;
-        loop {
-            let started = Instant::now();
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(code.as_str()))
-                .projection_expression("sk")
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            self.record(started, &out, |o| o.consumed_capacity());
-            let out = out.map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                match text(&item, SK) {
-                    Some(LINK_SK) | None => {}
-                    Some(sk) => others.push(sk.to_owned()),
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let others: Vec<String> = self
+            .query_partition(code.as_str(), Some("sk"), true)
+            .await?
+            .iter()
+            .filter_map(|item| text(item, SK))
+            .filter(|sk| *sk != LINK_SK)
+            .map(str::to_owned)
+            .collect();
         for chunk in others.chunks(25) {
             let requests = chunk
                 .iter()
@@ -444,123 +388,6 @@ impl Store {
             "batch delete left items unprocessed".into(),
         ))
     }
-
-    /// A page of `owner`'s links, newest first: one `Query` on the sparse `by-owner` index
-    /// (never a Scan), from where `after` left off.
-    pub async fn links_of(
-        &self,
-        owner: &KeyId,
-        limit: u16,
-        after: Option<&ListCursor>,
-    ) -> Result<LinksPage, StoreError> {
-        let start = after.map(|c| {
-            Item::from([
-                (PK.to_owned(), s(c.code.as_str())),
-                (SK.to_owned(), s(LINK_SK)),
-                (OWNER.to_owned(), s(owner.as_str())),
-                (CREATED_AT.to_owned(), s(&rfc3339(c.created_at))),
-            ])
-        });
-        let started = Instant::now();
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(OWNER_INDEX)
-            .key_condition_expression("#owner = :owner")
-            .expression_attribute_names("#owner", OWNER)
-            .expression_attribute_values(":owner", s(owner.as_str()))
-            .scan_index_forward(false)
-            .limit(i32::from(limit))
-            .set_exclusive_start_key(start)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        let out = out.map_err(unavailable)?;
-        let mut links = Vec::new();
-        for item in out.items.unwrap_or_default() {
-            let code = text(&item, PK)
-                .and_then(Code::parse)
-                .ok_or(StoreError::Malformed {
-                    code: owner.to_string(),
-                    what: "indexed link without a code",
-                })?;
-            links.push(link_from_item(&code, &item)?);
-        }
-        let next = match out.last_evaluated_key {
-            Some(key) => {
-                let code = text(&key, PK).and_then(Code::parse);
-                let created_at = time(&key, CREATED_AT);
-                match (code, created_at) {
-                    (Some(code), Some(created_at)) => Some(ListCursor { created_at, code }),
-                    _ => {
-                        return Err(StoreError::Malformed {
-                            code: owner.to_string(),
-                            what: "index page key",
-                        })
-                    }
-                }
-            }
-            None => None,
-        };
-        Ok(LinksPage { links, next })
-    }
-
-    /// The exact visit cap: one conditional `ADD` on the link item, which DynamoDB applies
-    /// to one request at a time, so `max_visits` concurrent visits are admitted and no more.
-    /// The same condition refuses a disabled or expired link, as stored now. Not retried
-    /// after a slow attempt (the counter client), as the day counter.
-    pub async fn gate_visit(
-        &self,
-        code: &Code,
-        now: DateTime<Utc>,
-    ) -> Result<VisitGate, StoreError> {
-        let started = Instant::now();
-        let out = self
-            .counter_client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(code.as_str()))
-            .key(SK, s(LINK_SK))
-            .update_expression(format!("ADD {CAPPED_VISITS} :one"))
-            .condition_expression(format!(
-                "attribute_exists({MAX_VISITS}) \
-                 AND (attribute_not_exists({CAPPED_VISITS}) OR {CAPPED_VISITS} < {MAX_VISITS}) \
-                 AND (attribute_not_exists({DISABLED}) OR {DISABLED} = :false) \
-                 AND (attribute_not_exists({EXPIRES_AT}) OR {EXPIRES_AT} > :now)"
-            ))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":now", s(&rfc3339(now)))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        match out {
-            Ok(_) => Ok(VisitGate::Admitted),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(c) => {
-                    self.usage.refused_write();
-                    let Some(item) = c.item else {
-                        return Ok(VisitGate::Missing);
-                    };
-                    let link = link_from_item(code, &item)?;
-                    Ok(match link.check_open(now) {
-                        Err(gone) => VisitGate::Closed(gone),
-                        Ok(()) if link.max_visits.is_none() => VisitGate::Uncapped,
-                        // Used up, or at the very edge of `expires_at`: not admitted
-                        // either way, so the cap stays exact.
-                        Ok(()) if link.cap_reached() => VisitGate::Closed(Gone::VisitLimit),
-                        Ok(()) => VisitGate::Closed(Gone::Expired),
-                    })
-                }
-                other => Err(service_error(other)),
-            },
-            Err(e) => Err(unavailable(e)),
-        }
-    }
 }
 
 fn link_to_item(link: &Link) -> Item {
@@ -578,7 +405,7 @@ fn link_to_item(link: &Link) -> Item {
     item
 }
 
-fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreError> {
+pub(super) fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreError> {
     let malformed = |what| StoreError::Malformed {
         code: code.to_string(),
         what,

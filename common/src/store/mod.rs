@@ -2,7 +2,8 @@
 //!
 //! One table, key `pk` + `sk`:
 //! - a link at `pk = <code>, sk = "link"` (`links.rs`), listed per owner through the sparse
-//!   index `by-owner` (only owned links carry `owner`);
+//!   index `by-owner` (only owned links carry `owner`: `listing.rs`), its visit cap counted
+//!   by a conditional write on it (`caps.rs`);
 //! - one visit counter per link and UTC day at `sk = "day#YYYY-MM-DD"` (`counters.rs`);
 //! - API keys at `pk = "#key", sk = <hash>` (`keys.rs`): `#` never occurs in a code;
 //! - the table's definition, as template.yaml has it (`schema.rs`);
@@ -10,10 +11,12 @@
 //!
 //! Every access pattern is one request in the common case.
 
+mod caps;
 pub mod client;
 mod counters;
 mod keys;
 mod links;
+mod listing;
 mod schema;
 
 use std::collections::HashMap;
@@ -30,9 +33,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::cache::TtlCache;
 use crate::domain::Code;
 
+pub use caps::VisitGate;
 pub use client::{dynamodb_client, dynamodb_client_from};
 pub use keys::RevokeError;
-pub use links::{CreateError, Created, LinkHistory, LinkWithHistory, LinksPage, VisitGate};
+pub use links::{CreateError, Created, LinkHistory, LinkWithHistory, EXPIRED_GRACE};
+pub use listing::LinksPage;
 pub use schema::{ensure_table, key_schema, OWNER_INDEX};
 
 /// Days remembered: a day's maps only grow, so what was learnt stays true for the day.
@@ -164,6 +169,40 @@ impl Store {
     ) {
         self.usage
             .record(started, result.as_ref().ok().and_then(consumed));
+    }
+
+    /// Every item of the partition `pk` (a link with its counters, or the keys), in as
+    /// many `Query` pages as it takes (one below 1 MB). `projection` limits the attributes.
+    async fn query_partition(
+        &self,
+        pk: &str,
+        projection: Option<&str>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let started = Instant::now();
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .set_projection_expression(projection.map(str::to_owned))
+                .consistent_read(consistent)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            self.record(started, &out, |o| o.consumed_capacity());
+            let out = out.map_err(unavailable)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
     }
 
     /// Opens the connection to DynamoDB (TCP, TLS, credentials, signing) during Init, which

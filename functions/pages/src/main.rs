@@ -3,8 +3,6 @@
 //! with a chart, same access rules as the JSON stats) and `GET /openapi.json` (the API's
 //! OpenAPI 3.1 document).
 
-use std::time::Instant;
-
 use common::http::{base_url, path_code, query_param, require_method, ApiError};
 use common::render::{qr_svg, stats_page, StatsPage, QR_DEFAULT_SIZE, QR_MAX_SIZE, QR_MIN_SIZE};
 use common::views::link_stats;
@@ -52,15 +50,7 @@ async fn qr(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             })?,
     };
     // The redirect's cached lookup: a QR code is no visit and counts nothing.
-    let link = match app.links.get(&code, Instant::now()) {
-        Some(hit) => hit,
-        None => {
-            let found = app.store.find_link(&code).await?;
-            app.links.put(code.clone(), found.clone(), Instant::now());
-            found
-        }
-    };
-    link.ok_or(ApiError::NotFound)?;
+    app.link(&code).await?.ok_or(ApiError::NotFound)?;
     let short_url = base_url(req, &app.config)?.short_url(code.as_str());
     let svg = qr_svg(&short_url, size)
         .ok_or_else(|| ApiError::Internal("short URL too long for a QR code".into()))?;

@@ -2,8 +2,6 @@
 //! a bot visit (README: bot policy); `HEAD /{code}`: the same headers, not counted. An
 //! expired, used-up or disabled link answers 410 and counts nothing.
 
-use std::time::Instant;
-
 use chrono::Utc;
 use common::domain::{Gone, Visit, VisitRequest};
 use common::http::{header_str, path_code, query_param, require_method, ApiError, NO_STORE};
@@ -18,15 +16,7 @@ common::lambda_main!("redirect", redirect);
 async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
     let code = path_code(&req)?;
-    let link = match app.links.get(&code, Instant::now()) {
-        Some(hit) => hit,
-        None => {
-            let found = app.store.find_link(&code).await?;
-            app.links.put(code.clone(), found.clone(), Instant::now());
-            found
-        }
-    };
-    let link = link.ok_or(ApiError::NotFound)?;
+    let link = app.link(&code).await?.ok_or(ApiError::NotFound)?;
     let now = Utc::now();
     link.check_open(now).map_err(ApiError::Gone)?;
     let visit = (req.method() == Method::GET).then(|| {

@@ -1,0 +1,82 @@
+//! A key's links, newest first: one `Query` per page on the sparse `by-owner` index.
+
+use std::time::Instant;
+
+use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
+
+use super::links::{link_from_item, CREATED_AT, LINK_SK, OWNER};
+use super::schema::OWNER_INDEX;
+use super::{s, text, time, unavailable, Item, Store, StoreError, PK, SK};
+use crate::domain::link::rfc3339;
+use crate::domain::{Code, KeyId, Link, ListCursor};
+
+/// One page of a key's links, newest first.
+#[derive(Debug, Clone)]
+pub struct LinksPage {
+    pub links: Vec<Link>,
+    pub next: Option<ListCursor>,
+}
+
+impl Store {
+    /// A page of `owner`'s links, newest first: one `Query` on the sparse `by-owner` index
+    /// (never a Scan), from where `after` left off.
+    pub async fn links_of(
+        &self,
+        owner: &KeyId,
+        limit: u16,
+        after: Option<&ListCursor>,
+    ) -> Result<LinksPage, StoreError> {
+        let start = after.map(|c| {
+            Item::from([
+                (PK.to_owned(), s(c.code.as_str())),
+                (SK.to_owned(), s(LINK_SK)),
+                (OWNER.to_owned(), s(owner.as_str())),
+                (CREATED_AT.to_owned(), s(&rfc3339(c.created_at))),
+            ])
+        });
+        let started = Instant::now();
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(OWNER_INDEX)
+            .key_condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", OWNER)
+            .expression_attribute_values(":owner", s(owner.as_str()))
+            .scan_index_forward(false)
+            .limit(i32::from(limit))
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        self.record(started, &out, |o| o.consumed_capacity());
+        let out = out.map_err(unavailable)?;
+        let mut links = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            let code = text(&item, PK)
+                .and_then(Code::parse)
+                .ok_or(StoreError::Malformed {
+                    code: owner.to_string(),
+                    what: "indexed link without a code",
+                })?;
+            links.push(link_from_item(&code, &item)?);
+        }
+        let next = match out.last_evaluated_key {
+            Some(key) => {
+                let code = text(&key, PK).and_then(Code::parse);
+                let created_at = time(&key, CREATED_AT);
+                match (code, created_at) {
+                    (Some(code), Some(created_at)) => Some(ListCursor { created_at, code }),
+                    _ => {
+                        return Err(StoreError::Malformed {
+                            code: owner.to_string(),
+                            what: "index page key",
+                        })
+                    }
+                }
+            }
+            None => None,
+        };
+        Ok(LinksPage { links, next })
+    }
+}
