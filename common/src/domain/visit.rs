@@ -3,7 +3,8 @@
 //! value here comes from the visitor, so each is bounded and reduced to a safe alphabet
 //! before it can name anything in the store.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 use url::Url;
 
@@ -146,25 +147,62 @@ pub fn prepare() {
 /// Longest User-Agent looked at: real ones are under 512 bytes; a longer one is a tool.
 const MAX_UA: usize = 1024;
 
+/// What a User-Agent says, as far as the breakdowns go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum UaClass {
+    Bot,
+    Human { device: String, browser: String },
+}
+
+/// User-Agents classified so far by this process: a warm function sees the same few
+/// strings again and again, and the bot list and woothee's parser are regular expressions
+/// (most of a redirect's own instructions without this memo). Bounded: emptied when full.
+const UA_MEMO_CAPACITY: usize = 1024;
+
+fn ua_class(ua: &str) -> UaClass {
+    static MEMO: OnceLock<Mutex<HashMap<String, UaClass>>> = OnceLock::new();
+    let memo = MEMO.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(hit) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(ua) {
+        return hit.clone();
+    }
+    let class = classify_ua(ua);
+    let mut map = memo.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= UA_MEMO_CAPACITY {
+        map.clear();
+    }
+    map.insert(ua.to_owned(), class.clone());
+    class
+}
+
+fn classify_ua(ua: &str) -> UaClass {
+    if bots().is_bot(ua) {
+        return UaClass::Bot;
+    }
+    match woothee::parser::Parser::new().parse(ua) {
+        Some(p) if p.category == "crawler" => UaClass::Bot,
+        Some(p) => UaClass::Human {
+            device: key(p.category, Dimension::Device),
+            browser: key(p.name, Dimension::Browser),
+        },
+        None => UaClass::Human {
+            device: UNKNOWN.to_owned(),
+            browser: UNKNOWN.to_owned(),
+        },
+    }
+}
+
 impl Visit {
     pub fn classify(req: VisitRequest<'_>) -> Visit {
         let prefetch = req
             .purpose
             .is_some_and(|p| p.to_ascii_lowercase().contains("prefetch"));
         let ua = req.user_agent.map(str::trim).unwrap_or("");
-        if prefetch || ua.is_empty() || ua.len() > MAX_UA || bots().is_bot(ua) {
+        if prefetch || ua.is_empty() || ua.len() > MAX_UA {
             return Visit::Bot;
         }
-        let parsed = woothee::parser::Parser::new().parse(ua);
-        if parsed.as_ref().is_some_and(|p| p.category == "crawler") {
-            return Visit::Bot;
-        }
-        let (device, browser) = match &parsed {
-            Some(p) => (
-                key(p.category, Dimension::Device),
-                key(p.name, Dimension::Browser),
-            ),
-            None => (UNKNOWN.to_owned(), UNKNOWN.to_owned()),
+        let (device, browser) = match ua_class(ua) {
+            UaClass::Bot => return Visit::Bot,
+            UaClass::Human { device, browser } => (device, browser),
         };
         Visit::Human(Breakdown {
             referrer: referrer_key(req.referer),
@@ -290,6 +328,20 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(Visit::classify(req), Visit::Bot);
+    }
+
+    #[test]
+    fn the_memo_answers_as_the_parsers_do() {
+        for ua in [CHROME, IPHONE, FIREFOX, "Twitterbot/1.0", "curl/8.5.0", "x"] {
+            let first = ua_class(ua);
+            assert_eq!(first, classify_ua(ua), "{ua}");
+            assert_eq!(ua_class(ua), first, "{ua}: from the memo");
+        }
+        // Bounded: a flood of distinct User-Agents does not grow it past its capacity.
+        for i in 0..(UA_MEMO_CAPACITY * 2) {
+            ua_class(&format!("Mozilla/5.0 tool-{i}"));
+        }
+        assert_eq!(ua_class(CHROME), classify_ua(CHROME));
     }
 
     #[test]
