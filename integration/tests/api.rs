@@ -3,9 +3,10 @@
 
 mod support;
 
+use support::Reply;
+
 use chrono::{Days, Utc};
 use futures::StreamExt;
-use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::sync::RwLock;
@@ -13,35 +14,6 @@ use tokio::sync::RwLock;
 /// The bad-input test counts the table's items before and after: it runs alone (write
 /// lock) while every other test here holds a read lock.
 static TABLE_COUNT: RwLock<()> = RwLock::const_new(());
-
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    fn error_code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
-    }
-
-    /// Every error has the JSON shape of SPEC.md.
-    fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!(self.status, status, "{}", self.body);
-        assert_eq!(self.error_code(), code, "{}", self.body);
-        assert!(self.body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()));
-        assert!(self.header("content-type").starts_with("application/json"));
-    }
-}
 
 struct Api {
     base: String,
@@ -70,20 +42,7 @@ impl Api {
         if let Some(body) = body {
             req = req.body(body);
         }
-        let resp = req.send().await.expect("the API answers");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply::of(req).await
     }
 
     async fn create(&self, body: Value) -> Reply {

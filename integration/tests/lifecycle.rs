@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::Reply;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -15,33 +17,6 @@ use common::Store;
 use futures::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    #[track_caller]
-    fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!(self.status, status, "{}", self.body);
-        assert_eq!(self.body["error"]["code"], code, "{}", self.body);
-        assert!(self.body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()));
-        if status == 401 {
-            assert_eq!(self.header("www-authenticate"), "Bearer");
-        }
-    }
-}
 
 struct Key {
     secret: String,
@@ -83,20 +58,7 @@ impl Api {
     }
 
     async fn raw(&self, req: reqwest::RequestBuilder) -> Reply {
-        let resp = req.send().await.expect("the API answers");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply::of(req).await
     }
 
     /// A key stored the way `make key` stores it (hash only).

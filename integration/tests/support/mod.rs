@@ -91,3 +91,55 @@ pub fn http() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// An API answer as the tests read it: status, headers, JSON body (`Null` when empty).
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl Reply {
+    /// Sends `req` and reads the answer; a non-JSON body fails the test.
+    pub async fn of(req: reqwest::RequestBuilder) -> Reply {
+        let resp = req.send().await.expect("the API answers");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// Every error has the JSON shape of SPEC.md; a 401 says how to authenticate.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.error_code(), code, "{}", self.body);
+        assert!(self.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+        assert!(self.header("content-type").starts_with("application/json"));
+        if status == 401 {
+            assert_eq!(self.header("www-authenticate"), "Bearer");
+        }
+    }
+}
