@@ -11,7 +11,7 @@
 //! day's maps (they only grow during a day), so a normal visit is one write, a visit past
 //! a full map included; a warm function's first visit of a day takes one more.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
 use aws_sdk_dynamodb::error::SdkError;
@@ -129,17 +129,19 @@ enum Plan {
 }
 
 /// The update and condition expressions of one attempt, with their names and values.
-fn human_update(plans: &[(Dimension, Plan)]) -> (String, Option<String>, Item, Item) {
+fn human_update(
+    plans: &[(Dimension, Plan)],
+) -> (String, Option<String>, HashMap<String, String>, Item) {
     let mut sets = Vec::new();
     let mut conditions = Vec::new();
-    let mut names = Item::new();
+    let mut names = HashMap::new();
     let mut values = Item::from([(":one".to_owned(), n(1))]);
     for (i, (dim, plan)) in plans.iter().enumerate() {
         let (m, k) = (format!("#m{i}"), format!("#k{i}"));
-        names.insert(m.clone(), s(map_attr(*dim)));
+        names.insert(m.clone(), map_attr(*dim).to_owned());
         match plan {
             Plan::Bump(key) => {
-                names.insert(k.clone(), s(key));
+                names.insert(k.clone(), key.clone());
                 sets.push(format!("{m}.{k} = if_not_exists({m}.{k}, :zero) + :one"));
                 // Room for this key and `other`: the map holds at most `cap` keys.
                 values.insert(format!(":room{i}"), n((dim.cap() - 1) as u64));
@@ -148,7 +150,7 @@ fn human_update(plans: &[(Dimension, Plan)]) -> (String, Option<String>, Item, I
                 ));
             }
             Plan::Other => {
-                names.insert(k.clone(), s(OTHER));
+                names.insert(k.clone(), OTHER.to_owned());
                 sets.push(format!("{m}.{k} = if_not_exists({m}.{k}, :zero) + :one"));
                 conditions.push(format!("attribute_exists({m})"));
             }
@@ -216,10 +218,6 @@ impl Store {
         plans: &[(Dimension, Plan)],
     ) -> Result<Result<u64, Option<Item>>, StoreError> {
         let (expression, condition, names, values) = human_update(plans);
-        let names = names
-            .into_iter()
-            .map(|(k, v)| (k, v.as_s().cloned().unwrap_or_default()))
-            .collect();
         let started = Instant::now();
         let out = self
             .counter_client
@@ -355,8 +353,8 @@ mod tests {
         let condition = condition.unwrap();
         assert!(condition.contains("size(#m0) < :room0"));
         assert!(!update.contains("evil") && !condition.contains("evil"));
-        assert_eq!(names["#k0"], s("evil.com"));
-        assert_eq!(names["#k1"], s(OTHER));
+        assert_eq!(names["#k0"], "evil.com");
+        assert_eq!(names["#k1"], OTHER);
         assert_eq!(values[":room0"], n(7));
         assert!(values.contains_key(":new2"));
     }

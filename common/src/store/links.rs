@@ -244,10 +244,9 @@ impl Store {
         let mut set = vec![format!("{UPDATED_AT} = :now")];
         let mut remove = Vec::new();
         let mut values: Item = Item::from([(":now".into(), s(&rfc3339(now)))]);
-        let mut names: Item = Item::new();
         if let Some(url) = &patch.url {
+            // `url` is a reserved word in expressions.
             set.push("#url = :url".to_owned());
-            names.insert("#url".into(), s(URL));
             values.insert(":url".into(), s(url.as_str()));
         }
         match patch.expires_at {
@@ -290,12 +289,12 @@ impl Store {
             .key(SK, s(LINK_SK))
             .update_expression(expression)
             .condition_expression("attribute_exists(pk)")
-            .set_expression_attribute_names((!names.is_empty()).then(|| {
-                names
-                    .into_iter()
-                    .map(|(k, v)| (k, v.as_s().cloned().unwrap_or_default()))
-                    .collect()
-            }))
+            .set_expression_attribute_names(
+                patch
+                    .url
+                    .is_some()
+                    .then(|| [("#url".to_owned(), URL.to_owned())].into()),
+            )
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
