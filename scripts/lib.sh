@@ -175,6 +175,21 @@ start_watch() {
   STARTED_PIDS+=("$!")
 }
 
+# start_poller DYNAMODB_PORT API_PORT LOGFILE [CHECKPOINTS_FILE]: what Lambda's event source
+# mapping does on AWS: DynamoDB Local's stream of the table, in batches, to the aggregate
+# function served by cargo lambda watch on API_PORT (devtools/src/bin/stream-poller.rs).
+start_poller() {
+  local ddb_port="$1" api_port="$2" logfile="$3" checkpoints="${4:-}"
+  local args=(--endpoint "http://127.0.0.1:$ddb_port" --table links
+              --invoke "http://127.0.0.1:$api_port/2015-03-31/functions/aggregate/invocations")
+  [ -z "$checkpoints" ] || args+=(--checkpoints "$checkpoints")
+  cargo build --quiet --locked -p devtools --bin stream-poller
+  log "feeding the table's stream to the aggregate function (stream-poller)"
+  (exec setsid "$CARGO_TARGET_DIR/debug/stream-poller" "${args[@]}" >"$logfile" 2>&1) &
+  STARTED_PIDS+=("$!")
+  POLLER_PID="$!"
+}
+
 # wait_http URL SECONDS: until anything answers at URL.
 wait_http() {
   local url="$1" secs="$2" i

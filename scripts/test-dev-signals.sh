@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make dev` leaves nothing behind: for each of TERM, HUP and INT sent to its whole process
 # group (as a terminal or a process manager does), every process it started (DynamoDB
-# Local, cargo lambda watch, the function instances) ends and both ports are free.
+# Local, cargo lambda watch, the function instances, the stream poller) ends and both ports are free.
 # Usage: scripts/test-dev-signals.sh DYNAMODB_PORT API_PORT WORK_DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -35,6 +35,7 @@ for sig in TERM HUP INT; do
   curl -s -o /dev/null "http://127.0.0.1:$api_port/health"
   started="$(descendants "$leader" | sort -u)"
   instances="$(for p in $started; do cat "/proc/$p/comm" 2>/dev/null; done | grep -cx health || true)"
+  pollers="$(for p in $started; do cat "/proc/$p/comm" 2>/dev/null; done | grep -cx stream-poller || true)"
   kill -"$sig" -- "-$leader"
   # Everything must end by itself within 20 s (stop_all allows each group 5 s to go).
   for _ in $(seq 200); do
@@ -50,8 +51,8 @@ for sig in TERM HUP INT; do
   busy=""
   port_open "$ddb_port" && busy="$busy $ddb_port"
   port_open "$api_port" && busy="$busy $api_port"
-  if kill -0 "$leader" 2>/dev/null || [ -n "$left" ] || [ -n "$busy" ] || [ "$instances" -lt 1 ]; then
-    echo "FAIL SIG$sig: make alive=$(kill -0 "$leader" 2>/dev/null && echo yes || echo no) left:${left:- none} ports:${busy:- free} health instances seen: $instances"
+  if kill -0 "$leader" 2>/dev/null || [ -n "$left" ] || [ -n "$busy" ] || [ "$instances" -lt 1 ] || [ "$pollers" != 1 ]; then
+    echo "FAIL SIG$sig: make alive=$(kill -0 "$leader" 2>/dev/null && echo yes || echo no) left:${left:- none} ports:${busy:- free} health instances seen: $instances, stream pollers: $pollers"
     for p in $started; do kill -KILL "$p" 2>/dev/null || true; done
     failed=$((failed + 1))
   else

@@ -653,7 +653,7 @@ async fn seed(store: &Store) -> Result<(), BoxError> {
     for back in 0..=HISTORY_DAYS {
         let day = today - chrono::Days::new(back);
         store
-            .record_visit(&link.code, day, &seed_visit(back))
+            .record_visit(&link.code, 0, day, &seed_visit(back))
             .await?;
     }
     // DynamoDB Local runs on a JVM that compiles a path after thousands of calls: warm the
@@ -668,7 +668,7 @@ async fn seed(store: &Store) -> Result<(), BoxError> {
     for _ in 0..WARM_ROUNDS {
         store.find_link(&link.code).await?;
         store
-            .record_visit(&other.code, today, &seed_visit(0))
+            .record_visit(&other.code, 0, today, &seed_visit(0))
             .await?;
     }
     for _ in 0..300 {
@@ -679,7 +679,7 @@ async fn seed(store: &Store) -> Result<(), BoxError> {
         let fresh = Store::new(common::store::dynamodb_client()?, store.table());
         fresh.find_link(&link.code).await?;
         fresh
-            .record_visit(&other.code, today, &seed_visit(0))
+            .record_visit(&other.code, 0, today, &seed_visit(0))
             .await?;
     }
     Ok(())

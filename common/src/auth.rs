@@ -8,7 +8,7 @@ use lambda_http::http::header;
 use lambda_http::Request;
 
 use crate::cache::{TtlCache, DEFAULT_CAPACITY};
-use crate::domain::{ApiKey, KeyHash, Link, Principal};
+use crate::domain::{ApiKey, KeyHash, Link, Principal, Role};
 use crate::http::ApiError;
 use crate::store::Store;
 
@@ -83,6 +83,15 @@ pub fn may_manage(caller: Option<&Principal>, link: &Link) -> Result<(), ApiErro
     match caller {
         None => Err(ApiError::Unauthorized(MISSING)),
         Some(p) if p.may_manage(link.owner.as_ref()) => Ok(()),
+        Some(_) => Err(ApiError::Forbidden),
+    }
+}
+
+/// The rankings of all links (`GET /stats`): they show every owner's links, so an admin's.
+pub fn may_read_rankings(caller: Option<&Principal>) -> Result<(), ApiError> {
+    match caller {
+        None => Err(ApiError::Unauthorized(MISSING)),
+        Some(p) if p.role == Role::Admin => Ok(()),
         Some(_) => Err(ApiError::Forbidden),
     }
 }

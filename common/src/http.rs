@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::config::{BaseUrl, Config};
 use crate::domain::link::rfc3339;
-use crate::domain::{AliasError, Code, DateError, Gone, Link, PatchError, UrlError};
+use crate::domain::{AliasError, Code, DateError, Gone, Link, PatchError, RankingError, UrlError};
 use crate::metrics::{emit, request_line, BotVisit, RequestRecord};
 use crate::store::{CreateError, Store, StoreError};
 
@@ -38,6 +38,7 @@ pub const ERROR_CODES: &[&str] = &[
     "reserved_alias",
     "invalid_date",
     "invalid_range",
+    "invalid_period",
     "invalid_expires_at",
     "invalid_max_visits",
     "invalid_disabled",
@@ -66,7 +67,7 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     #[error("{0}")]
     Unauthorized(&'static str),
-    #[error("this key may not manage this link")]
+    #[error("this key may not do this (another owner's link, or an admin's route)")]
     Forbidden,
     #[error("no link with this code")]
     NotFound,
@@ -192,6 +193,18 @@ impl From<DateError> for ApiError {
     }
 }
 
+impl From<RankingError> for ApiError {
+    fn from(e: RankingError) -> Self {
+        match e {
+            RankingError::Date(d) => d.into(),
+            RankingError::Period | RankingError::DateWithAll => {
+                ApiError::bad_request("invalid_period", e.to_string())
+            }
+            RankingError::Limit => ApiError::bad_request("invalid_limit", e.to_string()),
+        }
+    }
+}
+
 impl From<PatchError> for ApiError {
     fn from(e: PatchError) -> Self {
         match e {
@@ -208,7 +221,9 @@ impl From<PatchError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
+            StoreError::Unavailable(_) | StoreError::Throttled(_) => {
+                ApiError::Unavailable(e.to_string())
+            }
             StoreError::Malformed { .. } => ApiError::Internal(e.to_string()),
         }
     }

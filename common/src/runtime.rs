@@ -73,6 +73,60 @@ macro_rules! lambda_main {
     };
 }
 
+/// `lambda_main!` for a function fed by an event source instead of HTTP (the table's
+/// stream): `common::lambda_events_main!("aggregate", handler)`.
+#[macro_export]
+macro_rules! lambda_events_main {
+    ($name:literal, $handler:path) => {
+        #[global_allocator]
+        static GLOBAL: $crate::runtime::MiMalloc = $crate::runtime::MiMalloc;
+
+        fn main() -> Result<(), $crate::runtime::Error> {
+            $crate::runtime::serve_events($name, $handler)
+        }
+    };
+}
+
+/// `serve` for events: the same set-up, then `handler` for every event, with one log line
+/// per invocation (what the handler reports, the DynamoDB requests and capacity it used).
+pub fn serve_events<E, R, F, Fut>(name: &'static str, handler: F) -> Result<(), Error>
+where
+    E: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize + std::fmt::Debug,
+    F: Fn(&'static App, E) -> Fut + Sync,
+    Fut: Future<Output = Result<R, Error>> + Send,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        init_logging();
+        let app: &'static App = Box::leak(Box::new(App::from_env()?));
+        app.store.warm_up().await;
+        tokio::spawn(timer_heartbeat());
+        let handler = &handler;
+        lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
+            |event: lambda_http::lambda_runtime::LambdaEvent<E>| async move {
+                let started = Instant::now();
+                let before = app.store.usage();
+                let result = handler(app, event.payload).await;
+                let used = app.store.usage().since(before);
+                tracing::info!(
+                    function = name,
+                    request_id = %event.context.request_id,
+                    latency_us = started.elapsed().as_micros() as u64,
+                    ddb_requests = used.requests,
+                    ddb_capacity_units = used.capacity_units,
+                    outcome = ?result.as_ref().map_err(|e| e.to_string()),
+                    "event"
+                );
+                result
+            },
+        ))
+        .await
+    })
+}
+
 /// Runs `handler` for every request of this Lambda function on a current-thread runtime.
 /// Logging, the store (its connection opened during Init) and the heartbeat are set up
 /// once; each request goes through `respond` (one log line, errors to statuses).

@@ -339,7 +339,10 @@ async fn a_visit_to_a_full_day_item_is_one_write_unit() {
             browser: key(Dimension::Browser, i),
             country: Some(key(Dimension::Country, i)),
         });
-        store.record_visit(&link.code, today, &visit).await.unwrap();
+        store
+            .record_visit(&link.code, 0, today, &visit)
+            .await
+            .unwrap();
     }
     let before = store.usage();
     let visit = Visit::Human(Breakdown {
@@ -350,7 +353,10 @@ async fn a_visit_to_a_full_day_item_is_one_write_unit() {
         country: Some("NL".into()),
     });
     assert_eq!(
-        store.record_visit(&link.code, today, &visit).await.unwrap(),
+        store
+            .record_visit(&link.code, 0, today, &visit)
+            .await
+            .unwrap(),
         13
     );
     let used = store.usage().since(before);
@@ -358,8 +364,14 @@ async fn a_visit_to_a_full_day_item_is_one_write_unit() {
     // A fresh process (nothing learnt yet) pays one failed attempt, then knows.
     let fresh = Store::new(support::dynamodb(), &table);
     let before = fresh.usage();
-    fresh.record_visit(&link.code, today, &visit).await.unwrap();
-    fresh.record_visit(&link.code, today, &visit).await.unwrap();
+    fresh
+        .record_visit(&link.code, 0, today, &visit)
+        .await
+        .unwrap();
+    fresh
+        .record_visit(&link.code, 0, today, &visit)
+        .await
+        .unwrap();
     let used = fresh.usage().since(before);
     assert_eq!(
         used.requests, 3,

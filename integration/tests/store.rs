@@ -143,25 +143,25 @@ async fn visits_are_counted_per_day_and_returned_by_one_query() {
     // A counter from before the link was created (an earlier link of the same code,
     // counted by a warm redirect after a delete) is not this link's.
     store
-        .record_visit(&link.code, day("2026-02-28"), &human())
+        .record_visit(&link.code, 0, day("2026-02-28"), &human())
         .await
         .unwrap();
     for _ in 0..3 {
         store
-            .record_visit(&link.code, day("2026-03-01"), &human())
+            .record_visit(&link.code, 0, day("2026-03-01"), &human())
             .await
             .unwrap();
     }
     assert_eq!(
         store
-            .record_visit(&link.code, day("2026-03-03"), &human())
+            .record_visit(&link.code, 0, day("2026-03-03"), &human())
             .await
             .unwrap(),
         1
     );
     assert_eq!(
         store
-            .record_visit(&link.code, day("2026-03-01"), &human())
+            .record_visit(&link.code, 0, day("2026-03-01"), &human())
             .await
             .unwrap(),
         4
@@ -221,7 +221,7 @@ async fn concurrent_visits_are_all_counted() {
     let tasks: Vec<_> = (0..100)
         .map(|_| {
             let (store, code) = (store.clone(), code.clone());
-            tokio::spawn(async move { store.record_visit(&code, d, &human()).await.unwrap() })
+            tokio::spawn(async move { store.record_visit(&code, 0, d, &human()).await.unwrap() })
         })
         .collect();
     let mut seen: Vec<u64> = futures::future::join_all(tasks)
@@ -268,7 +268,7 @@ async fn silent_store_times_out_in_bounded_time() {
     let store = Store::new(support::dynamodb_at(&format!("http://{addr}")), "links");
     let started = Instant::now();
     let err = store
-        .record_visit(&Code::parse("abc").unwrap(), day("2026-01-01"), &human())
+        .record_visit(&Code::parse("abc").unwrap(), 0, day("2026-01-01"), &human())
         .await
         .unwrap_err();
     let took = started.elapsed();
@@ -332,11 +332,11 @@ async fn a_slow_counter_write_is_counted_once() {
         store.table(),
     );
     let started = Instant::now();
-    assert_eq!(slow.record_visit(&code, d, &human()).await.unwrap(), 1);
+    assert_eq!(slow.record_visit(&code, 0, d, &human()).await.unwrap(), 1);
     assert!(started.elapsed() >= delay);
     // The next ADD on the direct connection tells how many were applied before it.
     assert_eq!(
-        store.record_visit(&code, d, &human()).await.unwrap(),
+        store.record_visit(&code, 0, d, &human()).await.unwrap(),
         2,
         "the slow ADD was applied once"
     );

@@ -35,7 +35,7 @@ async fn main() -> Result<(), Error> {
     run(service_fn(|_: Request| async {
         // A bot visit: the plain `ADD` of one counter, with no breakdowns to plan.
         app.store
-            .record_visit(&code, Utc::now().date_naive(), &Visit::Bot)
+            .record_visit(&code, 0, Utc::now().date_naive(), &Visit::Bot)
             .await?;
         let mut out = std::io::stdout().lock();
         out.write_all(LOG_LINE)?;

@@ -45,6 +45,9 @@ pub struct Link {
     pub disabled: bool,
     /// Visits counted against `max_visits` (kept only while a cap is set).
     pub capped_visits: u64,
+    /// Items each day's visits are spread over: 1 for all but links that DynamoDB
+    /// throttled (store: hot links). Only ever raised.
+    pub counter_shards: u32,
 }
 
 impl Link {
@@ -66,6 +69,7 @@ impl Link {
             max_visits: None,
             disabled: false,
             capped_visits: 0,
+            counter_shards: 1,
         }
     }
 

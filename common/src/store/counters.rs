@@ -10,6 +10,13 @@
 //! all, so nothing is counted twice. The warm function remembers what it learnt of each
 //! day's maps (they only grow during a day), so a normal visit is one write, a visit past
 //! a full map included; a warm function's first visit of a day takes one more.
+//!
+//! Hot links: DynamoDB takes at most about 1,000 writes per second on one partition. When it
+//! throttles a counter write, the link's `counter_shards` is raised (doubled, up to
+//! `MAX_COUNTER_SHARDS`) and the visit is written to a new shard item, in a partition of
+//! its own (`<code>#<shard>`, day key unchanged): a throttled write was not applied, so
+//! nothing is counted twice or lost. Shard 0 is the link's own partition, so a normal link
+//! keeps one item per day and one write per visit. Stats and the aggregator sum the shards.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
@@ -28,12 +35,34 @@ use crate::domain::Code;
 pub(super) const DAY_PREFIX: &str = "day#";
 pub(super) const VISITS: &str = "visits";
 pub(super) const BOT_VISITS: &str = "bot_visits";
+/// Shards of a hot link's day counter at most: some 32,000 counted visits per second.
+pub const MAX_COUNTER_SHARDS: u32 = 32;
 /// Attempts of a human visit's write before it is counted without its breakdowns (only
 /// a storm of concurrent first visits of a day gets there).
 const ATTEMPTS: usize = 4;
 
 pub(super) fn day_key(day: NaiveDate) -> String {
     format!("{DAY_PREFIX}{}", day.format("%Y-%m-%d"))
+}
+
+/// The partition of a counter shard: the link's own for shard 0.
+pub(super) fn shard_pk(code: &Code, shard: u32) -> String {
+    if shard == 0 {
+        code.as_str().to_owned()
+    } else {
+        format!("{code}#{shard}")
+    }
+}
+
+/// The code and shard of a counter's partition key (`None` for a key that is not a code's).
+pub(super) fn parse_shard_pk(pk: &str) -> Option<(Code, u32)> {
+    match pk.split_once('#') {
+        None => Some((Code::parse(pk)?, 0)),
+        Some((code, shard)) => {
+            let shard: u32 = shard.parse().ok().filter(|s| *s > 0)?;
+            Some((Code::parse(code)?, shard))
+        }
+    }
 }
 
 /// The day of a counter's sort key, `None` for any other item of the partition.
@@ -171,7 +200,56 @@ fn human_update(
     (expression, condition, names, values)
 }
 
+/// A visit counted by `count_visit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    /// The day's count of that kind on the shard item written.
+    pub visits: u64,
+    /// The link's shard count as it is now: more than the caller's after a throttle.
+    pub counter_shards: u32,
+}
+
 impl Store {
+    /// Counts one visit of a link with `shards` counter shards on one of them, at random.
+    /// A throttled write raises the link's shard count and goes to a new shard once.
+    pub async fn count_visit(
+        &self,
+        code: &Code,
+        shards: u32,
+        day: NaiveDate,
+        visit: &Visit,
+    ) -> Result<Counted, StoreError> {
+        let shards = shards.clamp(1, MAX_COUNTER_SHARDS);
+        let shard = if shards == 1 {
+            0
+        } else {
+            fastrand::u32(0..shards)
+        };
+        match self.record_visit(code, shard, day, visit).await {
+            Err(StoreError::Throttled(e)) => {
+                let raised = self.raise_counter_shards(code, shards).await?;
+                tracing::warn!(%code, from = shards, to = raised, "counter throttled: shards raised");
+                // A fresh item if there are new ones, else another one at random.
+                let shard = if raised > shards {
+                    fastrand::u32(shards..raised)
+                } else if raised > 1 {
+                    (shard + fastrand::u32(1..raised)) % raised
+                } else {
+                    return Err(StoreError::Throttled(e));
+                };
+                let visits = self.record_visit(code, shard, day, visit).await?;
+                Ok(Counted {
+                    visits,
+                    counter_shards: raised,
+                })
+            }
+            other => other.map(|visits| Counted {
+                visits,
+                counter_shards: shards,
+            }),
+        }
+    }
+
     /// Counts one visit on `day`: a human visit in `visits` and its breakdowns, a bot in
     /// `bot_visits`. Returns the day's new count of that kind. `ADD` is not idempotent, so a
     /// slow attempt is never retried (see `single_attempt_window`); a failed condition
@@ -179,14 +257,16 @@ impl Store {
     pub async fn record_visit(
         &self,
         code: &Code,
+        shard: u32,
         day: NaiveDate,
         visit: &Visit,
     ) -> Result<u64, StoreError> {
+        let pk = shard_pk(code, shard);
         let breakdown = match visit {
-            Visit::Bot => return self.bump(code, day, BOT_VISITS).await,
+            Visit::Bot => return self.bump(code, &pk, day, BOT_VISITS).await,
             Visit::Human(b) => b,
         };
-        let cache_key = (code.clone(), day);
+        let cache_key = (pk, day);
         let mut known = self
             .days
             .get(&cache_key, Instant::now())
@@ -197,7 +277,7 @@ impl Store {
                 .keys()
                 .map(|(d, k)| (d, known.plan(d, k)))
                 .collect();
-            match self.try_human(code, day, &plans).await? {
+            match self.try_human(code, &cache_key.0, day, &plans).await? {
                 Ok(visits) => {
                     known.learn(&plans);
                     self.days.put(cache_key, Some(known), Instant::now());
@@ -207,13 +287,14 @@ impl Store {
             }
         }
         tracing::warn!(%code, "visit counted without its breakdowns after {ATTEMPTS} attempts");
-        self.bump(code, day, VISITS).await
+        self.bump(code, &cache_key.0, day, VISITS).await
     }
 
     /// One attempt: `Ok(Ok(visits))` written, `Ok(Err(old item))` its condition failed.
     async fn try_human(
         &self,
         code: &Code,
+        pk: &str,
         day: NaiveDate,
         plans: &[(Dimension, Plan)],
     ) -> Result<Result<u64, Option<Item>>, StoreError> {
@@ -223,7 +304,7 @@ impl Store {
             .counter_client
             .update_item()
             .table_name(&self.table)
-            .key(PK, s(code.as_str()))
+            .key(PK, s(pk))
             .key(SK, s(&day_key(day)))
             .update_expression(expression)
             .set_condition_expression(condition)
@@ -248,20 +329,26 @@ impl Store {
                     self.usage.refused_write();
                     Ok(Err(c.item))
                 }
-                other => Err(service_error(other)),
+                other => Err(counter_error(other)),
             },
             Err(e) => Err(unavailable(e)),
         }
     }
 
     /// `ADD <attribute> :1` on the day's item, no condition.
-    async fn bump(&self, code: &Code, day: NaiveDate, attribute: &str) -> Result<u64, StoreError> {
+    async fn bump(
+        &self,
+        code: &Code,
+        pk: &str,
+        day: NaiveDate,
+        attribute: &str,
+    ) -> Result<u64, StoreError> {
         let started = Instant::now();
         let out = self
             .counter_client
             .update_item()
             .table_name(&self.table)
-            .key(PK, s(code.as_str()))
+            .key(PK, s(pk))
             .key(SK, s(&day_key(day)))
             .update_expression(format!("ADD {attribute} :one"))
             .expression_attribute_values(":one", n(1))
@@ -270,11 +357,31 @@ impl Store {
             .send()
             .await;
         self.record(started, &out, |o| o.consumed_capacity());
-        let attrs = out.map_err(unavailable)?.attributes.unwrap_or_default();
+        let attrs = match out {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(SdkError::ServiceError(e)) => return Err(counter_error(e.into_err())),
+            Err(e) => return Err(unavailable(e)),
+        };
         number(&attrs, attribute).ok_or(StoreError::Malformed {
             code: code.to_string(),
             what: "visit counter",
         })
+    }
+}
+
+/// A counter write's error: `Throttled` when more shards would help (the item's or the
+/// partition's throughput, or the table's on-demand limit), else unavailable.
+fn counter_error(e: UpdateItemError) -> StoreError {
+    match e {
+        UpdateItemError::ProvisionedThroughputExceededException(_)
+        | UpdateItemError::ThrottlingException(_) => {
+            let e = service_error(e);
+            match e {
+                StoreError::Unavailable(inner) => StoreError::Throttled(inner),
+                other => other,
+            }
+        }
+        other => service_error(other),
     }
 }
 

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
-use super::counters::{breakdowns_of, day_of, BOT_VISITS, VISITS};
+use super::counters::{breakdowns_of, day_of, shard_pk, BOT_VISITS, MAX_COUNTER_SHARDS, VISITS};
 use super::{
     n, number, s, service_error, text, time, unavailable, Item, Store, StoreError, PK, SK,
 };
@@ -37,6 +37,8 @@ pub(super) const MAX_VISITS: &str = "max_visits";
 pub(super) const CAPPED_VISITS: &str = "capped_visits";
 pub(super) const DISABLED: &str = "disabled";
 pub(super) const UPDATED_AT: &str = "updated_at";
+/// How many counter shards the link's visits are spread over (absent: 1).
+pub(super) const COUNTER_SHARDS: &str = "counter_shards";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
@@ -196,22 +198,39 @@ impl Store {
     ) -> Result<Option<LinkWithHistory>, StoreError> {
         let mut link = None;
         let mut h = LinkHistory::default();
-        for item in self
+        let items = self
             .query_partition(code.as_str(), None, consistent)
-            .await?
-        {
-            let sk = text(&item, SK).unwrap_or_default();
-            if sk == LINK_SK {
-                link = Some(link_from_item(code, &item)?);
-            } else if let Some(day) = day_of(sk) {
-                let day = day.ok_or(StoreError::Malformed {
-                    code: code.to_string(),
-                    what: "day counter",
-                })?;
-                *h.daily.entry(day).or_insert(0) += number(&item, VISITS).unwrap_or(0);
-                *h.bot_daily.entry(day).or_insert(0) += number(&item, BOT_VISITS).unwrap_or(0);
-                h.breakdowns.insert(day, breakdowns_of(&item));
+            .await?;
+        let mut add_days = |items: Vec<Item>, link: &mut Option<Link>| {
+            for item in items {
+                let sk = text(&item, SK).unwrap_or_default();
+                if sk == LINK_SK {
+                    *link = Some(link_from_item(code, &item)?);
+                } else if let Some(day) = day_of(sk) {
+                    let day = day.ok_or(StoreError::Malformed {
+                        code: code.to_string(),
+                        what: "day counter",
+                    })?;
+                    *h.daily.entry(day).or_insert(0) += number(&item, VISITS).unwrap_or(0);
+                    *h.bot_daily.entry(day).or_insert(0) += number(&item, BOT_VISITS).unwrap_or(0);
+                    let maps = h.breakdowns.entry(day).or_default();
+                    for (dim, counts) in breakdowns_of(&item) {
+                        let merged = maps.entry(dim).or_default();
+                        for (key, visits) in counts {
+                            *merged.entry(key).or_insert(0) += visits;
+                        }
+                    }
+                }
             }
+            Ok::<_, StoreError>(())
+        };
+        add_days(items, &mut link)?;
+        // A hot link's other counter shards, one partition each (store: counters.rs).
+        let shards = link.as_ref().map_or(1, |l| l.counter_shards);
+        for shard in 1..shards {
+            let pk = shard_pk(code, shard);
+            let items = self.query_partition(&pk, None, consistent).await?;
+            add_days(items, &mut None)?;
         }
         Ok(link.map(|link: Link| {
             // Counters from before the link's creation day belong to an earlier link of
@@ -224,6 +243,42 @@ impl Store {
             };
             LinkWithHistory { link, history }
         }))
+    }
+
+    /// Raises the link's counter shards from `seen` (doubled, at most
+    /// `MAX_COUNTER_SHARDS`) unless another function did already; returns the count now.
+    pub async fn raise_counter_shards(&self, code: &Code, seen: u32) -> Result<u32, StoreError> {
+        let wanted = (seen.max(1) * 2).min(MAX_COUNTER_SHARDS);
+        let started = Instant::now();
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(code.as_str()))
+            .key(SK, s(LINK_SK))
+            .update_expression(format!("SET {COUNTER_SHARDS} = :wanted"))
+            .condition_expression(format!(
+                "attribute_exists(pk) AND (attribute_not_exists({COUNTER_SHARDS}) OR {COUNTER_SHARDS} < :wanted)"
+            ))
+            .expression_attribute_values(":wanted", n(wanted as u64))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        self.record(started, &out, |o| o.consumed_capacity());
+        match out {
+            Ok(_) => Ok(wanted),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+                    self.usage.refused_write();
+                    // Raised by another function already (or the link is gone: keep `seen`).
+                    let now = c.item.as_ref().and_then(|i| number(i, COUNTER_SHARDS));
+                    Ok(now.map_or(seen, |n| n.clamp(1, MAX_COUNTER_SHARDS as u64) as u32))
+                }
+                other => Err(service_error(other)),
+            },
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     /// The stats route's read: `history`, eventually consistent.
@@ -317,20 +372,34 @@ impl Store {
     /// that a failure half-way leaves a link that a second `DELETE` finishes. Returns
     /// whether there was a link.
     pub async fn delete_link(&self, code: &Code) -> Result<bool, StoreError> {
-        let others: Vec<String> = self
-            .query_partition(code.as_str(), Some("sk"), true)
-            .await?
+        let items = self
+            .query_partition(code.as_str(), Some("sk, counter_shards"), true)
+            .await?;
+        let shards = items
+            .iter()
+            .find(|item| text(item, SK) == Some(LINK_SK))
+            .and_then(|item| number(item, COUNTER_SHARDS))
+            .map_or(1, |n| n.clamp(1, MAX_COUNTER_SHARDS as u64) as u32);
+        let mut others: Vec<(String, String)> = items
             .iter()
             .filter_map(|item| text(item, SK))
             .filter(|sk| *sk != LINK_SK)
-            .map(str::to_owned)
+            .map(|sk| (code.as_str().to_owned(), sk.to_owned()))
             .collect();
+        for shard in 1..shards {
+            let pk = shard_pk(code, shard);
+            for item in self.query_partition(&pk, Some("sk"), true).await? {
+                if let Some(sk) = text(&item, SK) {
+                    others.push((pk.clone(), sk.to_owned()));
+                }
+            }
+        }
         for chunk in others.chunks(25) {
             let requests = chunk
                 .iter()
-                .map(|sk| {
+                .map(|(pk, sk)| {
                     let delete = DeleteRequest::builder()
-                        .key(PK, s(code.as_str()))
+                        .key(PK, s(pk))
                         .key(SK, s(sk))
                         .build()
                         .expect("key is set");
@@ -440,5 +509,7 @@ pub(super) fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreErro
         max_visits,
         disabled,
         capped_visits: number(item, CAPPED_VISITS).unwrap_or(0),
+        counter_shards: number(item, COUNTER_SHARDS)
+            .map_or(1, |n| n.clamp(1, MAX_COUNTER_SHARDS as u64) as u32),
     })
 }

@@ -5,12 +5,15 @@
 //!   index `by-owner` (only owned links carry `owner`: `listing.rs`), its visit cap counted
 //!   by a conditional write on it (`caps.rs`);
 //! - one visit counter per link and UTC day at `sk = "day#YYYY-MM-DD"` (`counters.rs`);
+//! - per link its all-time total at `sk = "total"`, and the rankings at `pk = "#top"`, kept
+//!   by the `aggregate` function from the table's stream (`aggregates.rs`);
 //! - API keys at `pk = "#key", sk = <hash>` (`keys.rs`): `#` never occurs in a code;
 //! - the table's definition, as template.yaml has it (`schema.rs`);
 //! - the SDK client every function shares (`client.rs`).
 //!
 //! Every access pattern is one request in the common case.
 
+mod aggregates;
 mod caps;
 pub mod client;
 mod counters;
@@ -31,10 +34,11 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cache::TtlCache;
-use crate::domain::Code;
 
+pub use aggregates::{Aggregated, LinkTotals, RankedLink, Ranking, StreamChange};
 pub use caps::VisitGate;
 pub use client::{dynamodb_client, dynamodb_client_from};
+pub use counters::{Counted, MAX_COUNTER_SHARDS};
 pub use keys::RevokeError;
 pub use links::{CreateError, Created, LinkHistory, LinkWithHistory, EXPIRED_GRACE};
 pub use listing::LinksPage;
@@ -54,6 +58,10 @@ pub enum StoreError {
     /// DynamoDB could not be reached, timed out, throttled or failed: worth a retry.
     #[error("store unavailable: {0}")]
     Unavailable(#[source] BoxError),
+    /// DynamoDB throttled a write to one item or partition (hot key); a 503 like
+    /// `Unavailable`, and the signal to spread a link's counter (`counters.rs`).
+    #[error("store throttled: {0}")]
+    Throttled(#[source] BoxError),
     /// An item that this code did not write, or wrote differently.
     #[error("malformed item for '{code}': {what}")]
     Malformed { code: String, what: &'static str },
@@ -129,7 +137,8 @@ pub struct Store {
     table: String,
     usage: Arc<Usage>,
     /// What this process learnt of each link's day maps (see `counters.rs`).
-    days: Arc<TtlCache<(Code, NaiveDate), counters::DayMaps>>,
+    /// Keyed by the counter's partition (the code, or the code and shard) and day.
+    days: Arc<TtlCache<(String, NaiveDate), counters::DayMaps>>,
 }
 
 impl Store {
@@ -259,6 +268,7 @@ fn time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Code;
     use crate::http::ApiError;
     use aws_sdk_dynamodb::operation::get_item::GetItemError;
     use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -299,7 +309,7 @@ mod tests {
 
         let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
         let write = store
-            .record_visit(&code, day, &crate::domain::Visit::Bot)
+            .record_visit(&code, 0, day, &crate::domain::Visit::Bot)
             .await
             .unwrap_err();
         assert!(matches!(write, StoreError::Unavailable(_)), "{write:?}");

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
     GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -55,8 +55,18 @@ fn owner_index() -> GlobalSecondaryIndex {
         .expect("name, keys and projection are set")
 }
 
+/// The table's stream, read by the `aggregate` function: both images, so that a counter's
+/// change is known from the record alone (`aggregates.rs`).
+pub fn stream_specification() -> StreamSpecification {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewAndOldImages)
+        .build()
+        .expect("the flag is set")
+}
+
 /// Creates the table if it does not exist (local set-up and tests; SAM creates it on AWS),
-/// adds the owner index to a table made before it existed, and turns on TTL. Returns
+/// adds the owner index and the stream to a table made before they existed, and turns on TTL. Returns
 /// whether the table was created.
 pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreError> {
     let (attrs, keys) = key_schema();
@@ -66,6 +76,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreErr
         .set_attribute_definitions(Some(attrs.clone()))
         .set_key_schema(Some(keys))
         .global_secondary_indexes(owner_index())
+        .stream_specification(stream_specification())
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await;
@@ -81,6 +92,19 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreErr
             .send()
             .await
             .map_err(unavailable)?;
+        let has_stream = described
+            .table()
+            .and_then(|t| t.stream_specification())
+            .is_some_and(|s| s.stream_enabled());
+        if !has_stream {
+            client
+                .update_table()
+                .table_name(table)
+                .stream_specification(stream_specification())
+                .send()
+                .await
+                .map_err(unavailable)?;
+        }
         let has_index = described
             .table()
             .map(|t| {

@@ -50,9 +50,17 @@ async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             }
         }
         // Written before answering: a Lambda is frozen once it returns.
-        app.store
-            .record_visit(&code, now.date_naive(), &visit)
+        let counted = app
+            .store
+            .count_visit(&code, link.counter_shards, now.date_naive(), &visit)
             .await?;
+        if counted.counter_shards != link.counter_shards {
+            // A hot link's counter was spread: this copy writes to the new shards too.
+            let mut raised = link.clone();
+            raised.counter_shards = counted.counter_shards;
+            app.links
+                .put(code.clone(), Some(raised), std::time::Instant::now());
+        }
     }
     let location = HeaderValue::from_str(link.url.as_str())
         .map_err(|_| ApiError::Internal(format!("stored URL of '{code}' is not a header value")))?;
