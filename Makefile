@@ -1,5 +1,5 @@
 # The everyday verbs. Everything the project needs is installed into .tools/ (git-ignored).
-.PHONY: dev test bench bench-instructions fuzz build key keys revoke-key fmt lint clean
+.PHONY: dev test bench bench-instructions fuzz load build key keys revoke-key fmt lint clean
 
 ## Serve the API on http://127.0.0.1:9000 against DynamoDB Local on :8000 (Ctrl-C stops both)
 dev:
@@ -21,6 +21,10 @@ bench-instructions:
 fuzz:
 	@bash scripts/fuzz.sh
 
+## Load: N GETs with C in flight on links from a pool of 3 random strings, then checks stats and rankings (URL=, KEY= for a deployed API)
+load:
+	@N="$(or $(N),1000)" C="$(or $(C),16)" bash scripts/load.sh
+
 ## Issue an API key, shown once: make key NAME=alice ROLE=user|admin (TABLE_NAME=... for a deployed table)
 key:
 	@bash scripts/keys.sh create --name "$(NAME)" --role "$(or $(ROLE),user)"
@@ -35,7 +39,7 @@ revoke-key:
 
 ## Release zips for Lambda, as `sam build` makes them
 build:
-	@bash -c 'source scripts/lib.sh && ensure_cargo_lambda && cargo lambda build --release --output-format zip -p create -p redirect -p stats -p manage -p health -p pages'
+	@bash -c 'source scripts/lib.sh && ensure_cargo_lambda && cargo lambda build --release --output-format zip -p create -p redirect -p stats -p manage -p health -p pages -p aggregate'
 
 fmt:
 	cargo fmt --all

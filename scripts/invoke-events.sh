@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sends every sample event in events/ to a running `cargo lambda watch` with
-# `cargo lambda invoke`, in an order where each one's expectation holds on a fresh or a
-# used table, and checks each response. The management events carry a placeholder key:
-# an admin key is issued in the local table first and put in its place.
+# `cargo lambda invoke` (the stream event too, to the aggregate function), in an order where
+# each one's expectation holds on a fresh or a used table, and checks each response. The
+# management and ranking events carry a placeholder key: an admin key is issued in the local
+# table first and put in its place.
 # Usage: scripts/invoke-events.sh [WATCH_PORT] [DYNAMODB_PORT]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -26,6 +27,8 @@ cases=(
   "manage   link-get.json          200      b['code']=='tyZfCy1' and b['owner'] is None and b['total_visits']>=1"
   "manage   link-patch.json        200      b['disabled'] is False and b['max_visits'] is None"
   "manage   links-list.json        200      b['links']==[] and b['next_cursor'] is None"
+  "aggregate aggregate-stream.json event    b=={'batchItemFailures':[]}"
+  "stats    rankings.json          200      b['period']=='all' and b['limit']==5 and b['date'] is None and len(b['links'])<=5 and all(l['visits']>=1 for l in b['links'])"
   "manage   link-delete.json       204      True"
   "health   health.json            200      b=={'status':'ok'}"
 )
@@ -39,6 +42,11 @@ for c in "${cases[@]}"; do
 import json, sys
 statuses, check, out = sys.argv[1].split(','), sys.argv[2], sys.argv[3]
 resp = json.loads(out)
+if statuses == ["event"]:
+    # Not an HTTP function: the check is on its whole response.
+    if not eval(check, {}, {"b": resp}):
+        raise SystemExit(f"response check failed: {check}: {out}")
+    raise SystemExit(0)
 status = str(resp.get("statusCode"))
 body = resp.get("body") or ""
 b = json.loads(body) if body else {}

@@ -227,7 +227,11 @@ impl Store {
         };
         match self.record_visit(code, shard, day, visit).await {
             Err(StoreError::Throttled(e)) => {
-                let raised = self.raise_counter_shards(code, shards).await?;
+                let raised = if shards < MAX_COUNTER_SHARDS {
+                    self.raise_counter_shards(code, shards).await?
+                } else {
+                    shards
+                };
                 tracing::warn!(%code, from = shards, to = raised, "counter throttled: shards raised");
                 // A fresh item if there are new ones, else another one at random.
                 let shard = if raised > shards {

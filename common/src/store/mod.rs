@@ -318,4 +318,96 @@ mod tests {
         let health = store.ping().await.unwrap_err();
         assert!(matches!(health, StoreError::Unavailable(_)), "{health:?}");
     }
+    fn key_of(
+        input: &aws_sdk_dynamodb::operation::update_item::UpdateItemInput,
+    ) -> (String, String) {
+        let get = |k: &str| {
+            input
+                .key()
+                .and_then(|key| key.get(k))
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        (get(PK), get(SK))
+    }
+
+    fn hot() -> UpdateItemError {
+        UpdateItemError::ProvisionedThroughputExceededException(
+            ProvisionedThroughputExceededException::builder()
+                .message("hot item")
+                .build(),
+        )
+    }
+
+    /// DynamoDB Local never throttles: the throttle of a hot link's counter is mocked.
+    #[tokio::test]
+    async fn a_throttled_counter_raises_the_shards_and_counts_on_a_new_shard() {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+        // Shard 0 (the link's own partition) is throttled, the others are not.
+        let throttled = mock!(Client::update_item)
+            .match_requests(|r| {
+                let (pk, sk) = key_of(r);
+                pk == "hot" && sk.starts_with("day#")
+            })
+            .then_error(hot);
+        let raise = mock!(Client::update_item)
+            .match_requests(|r| key_of(r).1 == "link")
+            .then_output(|| UpdateItemOutput::builder().build());
+        let shards = mock!(Client::update_item)
+            .match_requests(|r| key_of(r).0.starts_with("hot#"))
+            .then_output(|| {
+                UpdateItemOutput::builder()
+                    .attributes("bot_visits", n(1))
+                    .build()
+            });
+        let client = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            [&throttled, &raise, &shards]
+        );
+        let store = Store::new(client, "links");
+        let code = Code::parse("hot").unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+
+        let counted = store
+            .count_visit(&code, 1, day, &crate::domain::Visit::Bot)
+            .await
+            .unwrap();
+        assert_eq!(
+            counted,
+            Counted {
+                visits: 1,
+                counter_shards: 2
+            }
+        );
+        assert!(throttled.num_calls() >= 1);
+        assert_eq!(raise.num_calls(), 1, "the shard count raised once");
+        assert_eq!(shards.num_calls(), 1, "the visit written once, to shard 1");
+    }
+
+    /// At the most shards, a visit still throttled is a 503, not a lost write counted.
+    #[tokio::test]
+    async fn a_counter_throttled_at_the_most_shards_is_a_503() {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+        let counters = mock!(Client::update_item)
+            .match_requests(|r| key_of(r).1.starts_with("day#"))
+            .then_error(hot);
+        // Not raised past the most: no write.
+        let raise = mock!(Client::update_item)
+            .match_requests(|r| key_of(r).1 == "link")
+            .then_output(|| UpdateItemOutput::builder().build());
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&counters, &raise]);
+        let store = Store::new(client, "links");
+        let code = Code::parse("hot").unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let err = store
+            .count_visit(&code, MAX_COUNTER_SHARDS, day, &crate::domain::Visit::Bot)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Throttled(_)), "{err:?}");
+        assert_eq!(ApiError::from(err).status(), 503);
+        assert_eq!(raise.num_calls(), 0);
+        assert_eq!(counters.num_calls(), 2, "its shard, then another one");
+    }
 }

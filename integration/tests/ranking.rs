@@ -1,0 +1,537 @@
+//! All-time totals and rankings (the aggregator on the table's stream), hot-link counter
+//! shards, and `GET /stats`, against the real DynamoDB Local; the HTTP tests go through
+//! cargo lambda watch with the stream poller feeding the aggregate function, as make test
+//! runs them.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::dynamodb::Event;
+use chrono::{NaiveDate, TimeZone, Utc};
+use common::domain::{ApiKey, Code, KeyRecord, LongUrl, Period, Role, UrlPolicy, Visit};
+use common::store::{Store, StreamChange};
+use futures::stream::{self, StreamExt};
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::Reply;
+
+async fn store() -> Store {
+    let client = support::dynamodb();
+    let table = support::fresh_table(&client).await;
+    Store::new(client, table)
+}
+
+fn human() -> Visit {
+    Visit::classify(common::domain::VisitRequest {
+        user_agent: Some(support::BROWSER_UA),
+        ..Default::default()
+    })
+}
+
+fn url(s: &str) -> LongUrl {
+    LongUrl::parse(s, &UrlPolicy::default(), None).unwrap()
+}
+
+/// The stream record of a counter write that took `visits` from `new - 1` to `new`, as
+/// DynamoDB Streams delivers it to Lambda (and the local poller forwards it).
+fn counter_record(pk: &str, day: NaiveDate, new: u64, seq: usize) -> Value {
+    let sk = format!("day#{}", day.format("%Y-%m-%d"));
+    let image = |v: u64| json!({"pk": {"S": pk}, "sk": {"S": sk}, "visits": {"N": v.to_string()}});
+    let mut dynamodb = json!({
+        "ApproximateCreationDateTime": 1795435200.0,
+        "Keys": {"pk": {"S": pk}, "sk": {"S": sk}},
+        "NewImage": image(new),
+        "SequenceNumber": format!("{seq:021}"),
+        "SizeBytes": 60,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    });
+    if new > 1 {
+        dynamodb["OldImage"] = image(new - 1);
+    }
+    json!({
+        "eventID": format!("e{seq}"),
+        "eventName": if new > 1 { "MODIFY" } else { "INSERT" },
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": dynamodb,
+    })
+}
+
+fn changes(records: &[Value]) -> Vec<StreamChange> {
+    let event: Event = serde_json::from_value(json!({ "Records": records })).unwrap();
+    event.records.iter().map(StreamChange::of_record).collect()
+}
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+#[tokio::test]
+async fn aggregation_is_exact_and_a_batch_delivered_again_changes_nothing() {
+    let store = store().await;
+    let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    let d = now.date_naive();
+    let mut codes = Vec::new();
+    for i in 0..3 {
+        let (link, _) = store
+            .create_or_get(&url(&format!("https://example.com/{i}")), None, None, now)
+            .await
+            .unwrap();
+        codes.push(link.code);
+    }
+    // Real counter writes (5, 3 and 1 visits), each with the record the stream would hold.
+    let mut records = Vec::new();
+    for (code, visits) in codes.iter().zip([5u64, 3, 1]) {
+        for _ in 0..visits {
+            let new = store.record_visit(code, 0, d, &human()).await.unwrap();
+            records.push(counter_record(code.as_str(), d, new, records.len() + 1));
+        }
+    }
+    // A bot visit changes `bot_visits` only: nothing for the totals.
+    let new_bot = store
+        .record_visit(&codes[2], 0, d, &Visit::Bot)
+        .await
+        .unwrap();
+    assert_eq!(new_bot, 1);
+    let (first, second) = records.split_at(4);
+    let expected = |store: &Store| {
+        let store = store.clone();
+        let codes = codes.clone();
+        async move {
+            let mut got = Vec::new();
+            for c in &codes {
+                got.push(store.aggregated_visits(c).await.unwrap());
+            }
+            got
+        }
+    };
+
+    let done = store.aggregate(&changes(first), now).await;
+    assert_eq!(done.first_failed, None);
+    assert_eq!(expected(&store).await, vec![4, 0, 0]);
+    // Lambda retries the same batch: nothing changes.
+    store.aggregate(&changes(first), now).await;
+    assert_eq!(expected(&store).await, vec![4, 0, 0]);
+    store.aggregate(&changes(second), now).await;
+    assert_eq!(expected(&store).await, vec![5, 3, 1]);
+    // An older batch after a newer one, and both together again: nothing changes.
+    store.aggregate(&changes(first), now).await;
+    store.aggregate(&changes(&records), now).await;
+    assert_eq!(expected(&store).await, vec![5, 3, 1]);
+
+    for period in [Period::All, Period::Day(d)] {
+        let ranking = store.top_links(period, 10).await.unwrap();
+        let got: Vec<(&str, u64)> = ranking
+            .links
+            .iter()
+            .map(|l| (l.code.as_str(), l.visits))
+            .collect();
+        let want: Vec<(&str, u64)> = codes.iter().map(|c| c.as_str()).zip([5, 3, 1]).collect();
+        assert_eq!(got, want, "{period:?}");
+        assert_eq!(ranking.links[0].url, "https://example.com/0");
+        assert_eq!(ranking.updated_at, Some(now));
+    }
+    assert!(store
+        .top_links(Period::Day(day("2026-02-28")), 10)
+        .await
+        .unwrap()
+        .links
+        .is_empty());
+
+    // A deleted link leaves the rankings: the stream's REMOVE of its link item. (Sent
+    // here without deleting the link, so that the ranking item itself is what changes:
+    // `top_links` also skips links it cannot find.)
+    let removed = json!({
+        "eventID": "r1", "eventName": "REMOVE", "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "dynamodb": {"Keys": {"pk": {"S": codes[0].as_str()}, "sk": {"S": "link"}},
+                     "SequenceNumber": "900", "SizeBytes": 20, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    });
+    assert_eq!(
+        changes(std::slice::from_ref(&removed)),
+        vec![StreamChange::LinkDeleted(codes[0].clone())]
+    );
+    let done = store.aggregate(&changes(&[removed]), now).await;
+    assert_eq!(done.first_failed, None);
+    for period in [Period::All, Period::Day(d)] {
+        let ranking = store.top_links(period, 10).await.unwrap();
+        let got: Vec<&str> = ranking.links.iter().map(|l| l.code.as_str()).collect();
+        assert_eq!(
+            got,
+            vec![codes[1].as_str(), codes[2].as_str()],
+            "{period:?}"
+        );
+    }
+    // Records of other items are not counters: ignored.
+    let link_record = json!({
+        "eventID": "x", "eventName": "INSERT", "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "dynamodb": {"Keys": {"pk": {"S": "#top"}, "sk": {"S": "all"}},
+                     "SequenceNumber": "901", "SizeBytes": 20, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    });
+    assert_eq!(changes(&[link_record]), vec![StreamChange::Ignored]);
+}
+
+#[tokio::test]
+async fn shard_counters_are_summed_by_stats_the_aggregator_and_delete() {
+    let store = store().await;
+    let now = Utc::now();
+    let d = now.date_naive();
+    let (link, _) = store
+        .create_or_get(&url("https://example.com/hot"), None, None, now)
+        .await
+        .unwrap();
+    // DynamoDB Local never throttles: the shard count is raised as a throttle would (1 ->
+    // 2 -> 4), then visits spread over the four shard items at random.
+    assert_eq!(store.raise_counter_shards(&link.code, 1).await.unwrap(), 2);
+    assert_eq!(store.raise_counter_shards(&link.code, 2).await.unwrap(), 4);
+    // A function that saw 1 shard raises nothing more: the count only grows.
+    assert_eq!(store.raise_counter_shards(&link.code, 1).await.unwrap(), 4);
+    let found = store.find_link(&link.code).await.unwrap().unwrap();
+    assert_eq!(found.counter_shards, 4);
+    let visits = 200;
+    let mut per_shard: HashMap<u32, u64> = HashMap::new();
+    let mut records = Vec::new();
+    for _ in 0..visits {
+        // As count_visit does it, with the shard it picked known to the test.
+        let shard = fastrand::u32(0..found.counter_shards);
+        let new = store
+            .record_visit(&link.code, shard, d, &human())
+            .await
+            .unwrap();
+        *per_shard.entry(shard).or_default() += 1;
+        assert_eq!(new, per_shard[&shard]);
+        let pk = match shard {
+            0 => link.code.to_string(),
+            k => format!("{}#{k}", link.code),
+        };
+        records.push(counter_record(&pk, d, new, records.len() + 1));
+    }
+    assert_eq!(per_shard.len(), 4, "200 visits reach all four shards");
+    let stats = store.stats_for(&link.code).await.unwrap().unwrap();
+    assert_eq!(stats.total_visits(), visits);
+    assert_eq!(stats.daily[&d], visits);
+    // The breakdowns of the shards are merged too (every visit was a desktop browser).
+    let devices = &stats.breakdowns[&d][&common::domain::visit::Dimension::Device];
+    assert_eq!(devices.values().sum::<u64>(), visits);
+    store.aggregate(&changes(&records), now).await;
+    assert_eq!(store.aggregated_visits(&link.code).await.unwrap(), visits);
+    // count_visit on a link with 4 shards: one write, on one of them.
+    let before = store.usage();
+    let counted = store.count_visit(&link.code, 4, d, &human()).await.unwrap();
+    assert_eq!(counted.counter_shards, 4);
+    assert_eq!(store.usage().since(before).requests, 1);
+    assert_eq!(
+        store
+            .stats_for(&link.code)
+            .await
+            .unwrap()
+            .unwrap()
+            .total_visits(),
+        visits + 1
+    );
+    // Deleting the link deletes every shard's partition.
+    assert!(store.delete_link(&link.code).await.unwrap());
+    let client = support::dynamodb();
+    for shard in 1..4 {
+        let out = client
+            .query()
+            .table_name(store.table())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("{}#{shard}", link.code)),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.count, 0, "shard {shard}");
+    }
+}
+
+#[tokio::test]
+async fn a_normal_link_keeps_one_counter_item_per_day_and_one_write_per_visit() {
+    let store = store().await;
+    let now = Utc::now();
+    let (link, _) = store
+        .create_or_get(&url("https://example.com/normal"), None, None, now)
+        .await
+        .unwrap();
+    assert_eq!(link.counter_shards, 1);
+    let before = store.usage();
+    for _ in 0..20 {
+        store
+            .count_visit(
+                &link.code,
+                link.counter_shards,
+                now.date_naive(),
+                &Visit::Bot,
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.usage().since(before).requests, 20);
+    let stats = store.stats_for(&link.code).await.unwrap().unwrap();
+    assert_eq!(stats.total_bot_visits(), 20);
+    let client = support::dynamodb();
+    let out = client
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(link.code.to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    // The link and one day item.
+    assert_eq!(out.count, 2);
+}
+
+/// The ranking's cost does not grow with the number of links: on 20,000 aggregated links,
+/// `top_links` is one `GetItem` and one `BatchGetItem`, its read units bounded by the
+/// ranking's size and the links it returns.
+#[tokio::test]
+async fn ranking_of_20000_links_costs_two_requests() {
+    const LINKS: u64 = 20_000;
+    let store = store().await;
+    let now = Utc::now();
+    let d = now.date_naive();
+    // 20,000 links (one conditional write each), 64 at a time.
+    let codes: Vec<Code> = stream::iter(0..LINKS)
+        .map(|i| {
+            let store = store.clone();
+            async move {
+                let u = url(&format!("https://example.com/many/{i}"));
+                store
+                    .create_or_get(&u, None, None, now)
+                    .await
+                    .unwrap()
+                    .0
+                    .code
+            }
+        })
+        .buffered(64)
+        .collect()
+        .await;
+    // Link i had (i * 7919) % 1000 + 1 visits today: a counter record each, aggregated in
+    // batches of 1,000 as Lambda would deliver them.
+    let visits = |i: u64| (i * 7919) % 1000 + 1;
+    let records: Vec<Value> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| counter_record(c.as_str(), d, visits(i as u64), i + 1))
+        .collect();
+    // Each record says "from new - 1 to new"; with no total item yet, the aggregator adds
+    // all of `new` (nothing of the link was counted), as for a link's first batch.
+    let t = Instant::now();
+    for batch in records.chunks(1000) {
+        let done = store.aggregate(&changes(batch), now).await;
+        assert_eq!(done.first_failed, None);
+    }
+    eprintln!("aggregated 20,000 links in {:?}", t.elapsed());
+
+    let mut expected: Vec<u64> = (0..LINKS).map(visits).collect();
+    expected.sort_unstable_by(|a, b| b.cmp(a));
+    for (period, limit) in [(Period::All, 100), (Period::Day(d), 100), (Period::All, 10)] {
+        let before = store.usage();
+        let ranking = store.top_links(period, limit).await.unwrap();
+        let used = store.usage().since(before);
+        let got: Vec<u64> = ranking.links.iter().map(|l| l.visits).collect();
+        assert_eq!(got, expected[..limit], "{period:?}");
+        for l in &ranking.links {
+            let i: u64 = l.url.rsplit('/').next().unwrap().parse().unwrap();
+            assert_eq!(visits(i), l.visits, "{} is link {i}", l.code);
+        }
+        eprintln!(
+            "{period:?} limit {limit}: {} requests, {} read units",
+            used.requests, used.capacity_units
+        );
+        assert_eq!(used.requests, 2, "one GetItem, one BatchGetItem");
+        // The ranking item (200 entries, a few KB: at most 2 units eventually consistent)
+        // and half a unit per link item read.
+        assert!(
+            used.capacity_units <= 2.0 + 0.5 * limit as f64,
+            "{}",
+            used.capacity_units
+        );
+    }
+}
+
+// --- Through the API, with the stream poller running (make test) ---------------------
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    store: Store,
+}
+
+impl Api {
+    fn new() -> Api {
+        Api {
+            http: support::http(),
+            base: support::api_url(),
+            store: Store::new(support::dynamodb(), support::api_table()),
+        }
+    }
+
+    async fn key(&self, role: Role) -> String {
+        let key = ApiKey::generate().unwrap();
+        let record = KeyRecord {
+            hash: key.hash(),
+            name: support::unique("rank-"),
+            role,
+            created_at: Utc::now(),
+            revoked_at: None,
+        };
+        self.store.put_key(&record).await.unwrap();
+        key.reveal().to_owned()
+    }
+
+    async fn send(&self, method: Method, path: &str, key: Option<&str>) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        Reply::of(req).await
+    }
+}
+
+#[tokio::test]
+async fn rankings_route_refuses_bad_requests_and_other_callers() {
+    let api = Api::new();
+    let admin = api.key(Role::Admin).await;
+    let user = api.key(Role::User).await;
+    api.send(Method::GET, "/stats", None)
+        .await
+        .assert_error(401, "unauthorized");
+    api.send(Method::GET, "/stats", Some(&user))
+        .await
+        .assert_error(403, "forbidden");
+    for (query, code) in [
+        ("period=week", "invalid_period"),
+        ("period=all&date=2026-01-01", "invalid_period"),
+        ("date=2026-13-01", "invalid_date"),
+        ("date=yesterday", "invalid_date"),
+        ("limit=0", "invalid_limit"),
+        ("limit=101", "invalid_limit"),
+        ("limit=%2B5", "invalid_limit"),
+    ] {
+        api.send(Method::GET, &format!("/stats?{query}"), Some(&admin))
+            .await
+            .assert_error(400, code);
+    }
+    let r = api.send(Method::POST, "/stats", Some(&admin)).await;
+    r.assert_error(405, "method_not_allowed");
+    // A day nobody visited anything: an empty ranking, not an error.
+    let r = api
+        .send(
+            Method::GET,
+            "/stats?period=day&date=2001-01-01",
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["links"], json!([]));
+    assert_eq!(r.body["date"], "2001-01-01");
+    assert_eq!(r.body["limit"], 10);
+}
+
+#[tokio::test]
+async fn visits_reach_the_rankings_through_the_stream() {
+    let api = Api::new();
+    let admin = api.key(Role::Admin).await;
+    // Three links, visited 30, 20 and 10 times: more than any other test's links, so
+    // they lead the day's ranking of the shared table.
+    let mut codes = Vec::new();
+    for n in [30, 20, 10] {
+        let alias = support::unique("rank");
+        let r = Reply::of(
+            api.http
+                .post(format!("{}/links", api.base))
+                .bearer_auth(&admin)
+                .json(&json!({"url": format!("https://example.com/rank/{alias}"), "alias": alias})),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let sent: Vec<u16> = stream::iter(0..n)
+            .map(|_| {
+                let req = api.http.get(format!("{}/{alias}", api.base));
+                async move { req.send().await.unwrap().status().as_u16() }
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        assert!(sent.iter().all(|s| *s == 302), "{sent:?}");
+        codes.push((alias, n as u64));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
+    for query in [
+        "period=all&limit=100".to_owned(),
+        format!("date={today}&limit=100"),
+    ] {
+        loop {
+            let r = api
+                .send(Method::GET, &format!("/stats?{query}"), Some(&admin))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            let ranked: HashMap<String, (u64, u64)> = r.body["links"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| {
+                    let code = l["code"].as_str().unwrap().to_owned();
+                    (
+                        code,
+                        (l["visits"].as_u64().unwrap(), l["rank"].as_u64().unwrap()),
+                    )
+                })
+                .collect();
+            let caught_up = codes
+                .iter()
+                .all(|(c, n)| ranked.get(c).map(|(v, _)| v) == Some(n));
+            if caught_up {
+                let ranks: Vec<u64> = codes.iter().map(|(c, _)| ranked[c].1).collect();
+                assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{ranks:?}");
+                let first = &r.body["links"][0];
+                assert!(first["short_url"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(first["code"].as_str().unwrap()));
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the aggregator did not catch up ({query}): {}",
+                r.body
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    // A deleted link leaves the rankings.
+    let (gone, _) = &codes[0];
+    let r = api
+        .send(Method::DELETE, &format!("/links/{gone}"), Some(&admin))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    loop {
+        let r = api
+            .send(Method::GET, "/stats?period=all&limit=100", Some(&admin))
+            .await;
+        let listed = r.body["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["code"] == json!(gone));
+        if !listed {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{gone} still ranked");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
