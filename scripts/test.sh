@@ -70,6 +70,12 @@ log "the stats page in headless Chromium (screenshot: target/test-logs/page/stat
 log "sample events through cargo lambda invoke"
 "$ROOT/scripts/invoke-events.sh" "$API_PORT" "$DDB_PORT"
 
+log "load generator: make load on a small N (every link's stats and both rankings checked)"
+URL="http://127.0.0.1:$API_PORT" DDB_PORT="$DDB_PORT" N="${TEST_LOAD_N:-600}" C=8 WAIT=120 LOAD_PROFILE=dev \
+  "$ROOT/scripts/load.sh" >"$LOGS/load.log" 2>&1 \
+  || { cat "$LOGS/load.log"; tail -20 "$LOGS/stream-poller.log"; die "make load found a mismatch (log in $LOGS/load.log)"; }
+cat "$LOGS/load.log"
+
 log "API keys from the command line (make key, make keys, make revoke-key)"
 "$ROOT/scripts/test-keys-cli.sh" "$API_PORT" "$DDB_PORT"
 

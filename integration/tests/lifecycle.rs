@@ -134,6 +134,8 @@ impl Api {
     }
 
     /// Every item of the link's partition (link, counters), read consistently.
+    /// The items of a link's partition that requests write: the aggregator's `total`
+    /// (written from the stream, seconds after earlier visits) is left out.
     async fn partition(&self, code: &str) -> Vec<HashMap<String, AttributeValue>> {
         let out = support::dynamodb()
             .query()
@@ -144,7 +146,9 @@ impl Api {
             .send()
             .await
             .unwrap();
-        out.items.unwrap_or_default()
+        let mut items = out.items.unwrap_or_default();
+        items.retain(|i| i.get("sk") != Some(&AttributeValue::S("total".into())));
+        items
     }
 }
 

@@ -173,6 +173,15 @@ async fn aggregation_is_exact_and_a_batch_delivered_again_changes_nothing() {
                      "SequenceNumber": "901", "SizeBytes": 20, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     });
     assert_eq!(changes(&[link_record]), vec![StreamChange::Ignored]);
+
+    // Visits aggregated after their link was deleted bring no total back.
+    assert!(store.delete_link(&codes[1]).await.unwrap());
+    let late = counter_record(codes[1].as_str(), d, 4, 1000);
+    let done = store.aggregate(&changes(&[late]), now).await;
+    assert_eq!(done.first_failed, None);
+    assert_eq!(done.links, 0);
+    assert_eq!(store.aggregated_visits(&codes[1]).await.unwrap(), 0);
+    assert!(store.history(&codes[1], true).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -301,7 +310,7 @@ async fn ranking_of_20000_links_costs_two_requests() {
     let store = store().await;
     let now = Utc::now();
     let d = now.date_naive();
-    // 20,000 links (one conditional write each), 64 at a time.
+    // 20,000 links (one conditional write each), 32 at a time.
     let codes: Vec<Code> = stream::iter(0..LINKS)
         .map(|i| {
             let store = store.clone();
@@ -315,7 +324,7 @@ async fn ranking_of_20000_links_costs_two_requests() {
                     .code
             }
         })
-        .buffered(64)
+        .buffered(8)
         .collect()
         .await;
     // Link i had (i * 7919) % 1000 + 1 visits today: a counter record each, aggregated in

@@ -187,6 +187,7 @@ fn each_function_has_exactly_its_dynamodb_actions() {
         (
             "AggregateFunction",
             vec![
+                "dynamodb:ConditionCheckItem",
                 "dynamodb:DescribeStream",
                 "dynamodb:GetItem",
                 "dynamodb:GetRecords",

@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::dynamodb::EventRecord;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, ReturnConsumedCapacity, ReturnValue,
-    ReturnValuesOnConditionCheckFailure,
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnConsumedCapacity, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::stream::{self, StreamExt};
@@ -182,7 +183,8 @@ impl Store {
         let mut links = 0;
         for (first, code, days, result) in results {
             match result {
-                Ok(totals) => {
+                Ok(None) => {}
+                Ok(Some(totals)) => {
                     links += 1;
                     let mut add = |period, visits| {
                         let (f, counts) = boards.entry(period).or_insert((first, Vec::new()));
@@ -234,13 +236,14 @@ impl Store {
 
     /// Adds a link's counter changes to its total: one conditional `UpdateItem` when the
     /// total is where the changes start from; after a failed condition, from what the item
-    /// says (a change it already holds adds nothing). Returns the totals now.
+    /// says (a change it already holds adds nothing). Returns the totals now; `None` for a
+    /// link deleted meanwhile (its visits are not aggregated: no total outlives its link).
     async fn add_to_total(
         &self,
         code: &Code,
         sources: &BTreeMap<String, SourceChange>,
         now: DateTime<Utc>,
-    ) -> Result<LinkTotals, StoreError> {
+    ) -> Result<Option<LinkTotals>, StoreError> {
         // What the total item is known to hold: `None` not read yet, `Some(None)` absent.
         let mut known: Option<Option<Item>> = None;
         for attempt in 0..ATTEMPTS {
@@ -267,15 +270,20 @@ impl Store {
                     Some(Some(item)) => item,
                     _ => self.get_total(code).await?.unwrap_or_default(),
                 };
-                return Ok(totals_of(&item));
+                return Ok(Some(totals_of(&item)));
             }
-            let create = matches!(known, Some(None));
-            match self.write_total(code, &pending, create, now).await? {
-                Ok(item) => {
+            let written = if matches!(known, Some(None)) {
+                self.create_total(code, &pending, now).await?
+            } else {
+                self.write_total(code, &pending, now).await?
+            };
+            match written {
+                TotalWrite::Written(item) => {
                     self.prune_total(code, &item).await?;
-                    return Ok(totals_of(&item));
+                    return Ok(Some(totals_of(&item)));
                 }
-                Err(old) => known = Some(old),
+                TotalWrite::Refused(old) => known = Some(old),
+                TotalWrite::LinkGone => return Ok(None),
             }
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
@@ -286,60 +294,40 @@ impl Store {
         ))
     }
 
-    /// One conditional write of a total: `Ok(item after)` or `Err(item before)` when its
-    /// condition failed (`None`: there is no total item yet).
+    /// One conditional update of an existing total, from where `pending` says it stands.
     async fn write_total(
         &self,
         code: &Code,
         pending: &[(&str, SourceChange)],
-        create: bool,
         now: DateTime<Utc>,
-    ) -> Result<Result<Item, Option<Item>>, StoreError> {
-        let added: u64 = pending.iter().map(|(_, c)| c.new - c.old).sum();
-        let mut per_day: BTreeMap<NaiveDate, u64> = BTreeMap::new();
-        for (_, c) in pending {
-            *per_day.entry(c.day).or_insert(0) += c.new - c.old;
-        }
+    ) -> Result<TotalWrite, StoreError> {
+        let (added, per_day) = sums(pending);
         let mut names = HashMap::new();
         let mut values = Item::from([(":now".to_owned(), s(&rfc3339(now)))]);
-        let (expression, condition) = if create {
-            let seen = pending.iter().map(|(src, c)| (src.to_string(), n(c.new)));
-            let days = per_day.iter().map(|(d, v)| (day_string(*d), n(*v)));
-            values.insert(":w".into(), AttributeValue::M(seen.collect()));
-            values.insert(":d".into(), AttributeValue::M(days.collect()));
-            values.insert(":visits".into(), n(added));
-            (
-                format!("SET {SEEN} = :w, {DAYS} = :d, {VISITS} = :visits, {UPDATED_AT} = :now"),
-                "attribute_not_exists(pk)".to_owned(),
-            )
-        } else {
-            let mut sets = vec![format!("{UPDATED_AT} = :now")];
-            let mut conditions = vec![format!("attribute_exists({SEEN})")];
-            for (i, (source, c)) in pending.iter().enumerate() {
-                names.insert(format!("#s{i}"), source.to_string());
-                values.insert(format!(":n{i}"), n(c.new));
-                sets.push(format!("{SEEN}.#s{i} = :n{i}"));
-                if c.old == 0 {
-                    conditions.push(format!("attribute_not_exists({SEEN}.#s{i})"));
-                } else {
-                    values.insert(format!(":o{i}"), n(c.old));
-                    conditions.push(format!("{SEEN}.#s{i} = :o{i}"));
-                }
+        let mut sets = vec![format!("{UPDATED_AT} = :now")];
+        let mut conditions = vec![format!("attribute_exists({SEEN})")];
+        for (i, (source, c)) in pending.iter().enumerate() {
+            names.insert(format!("#s{i}"), source.to_string());
+            values.insert(format!(":n{i}"), n(c.new));
+            sets.push(format!("{SEEN}.#s{i} = :n{i}"));
+            if c.old == 0 {
+                conditions.push(format!("attribute_not_exists({SEEN}.#s{i})"));
+            } else {
+                values.insert(format!(":o{i}"), n(c.old));
+                conditions.push(format!("{SEEN}.#s{i} = :o{i}"));
             }
-            for (i, (day, visits)) in per_day.iter().enumerate() {
-                names.insert(format!("#d{i}"), day_string(*day));
-                values.insert(format!(":d{i}"), n(*visits));
-                sets.push(format!(
-                    "{DAYS}.#d{i} = if_not_exists({DAYS}.#d{i}, :zero) + :d{i}"
-                ));
-            }
-            values.insert(":zero".into(), n(0));
-            values.insert(":added".into(), n(added));
-            (
-                format!("SET {} ADD {VISITS} :added", sets.join(", ")),
-                conditions.join(" AND "),
-            )
-        };
+        }
+        for (i, (day, visits)) in per_day.iter().enumerate() {
+            names.insert(format!("#d{i}"), day_string(*day));
+            values.insert(format!(":d{i}"), n(*visits));
+            sets.push(format!(
+                "{DAYS}.#d{i} = if_not_exists({DAYS}.#d{i}, :zero) + :d{i}"
+            ));
+        }
+        values.insert(":zero".into(), n(0));
+        values.insert(":added".into(), n(added));
+        let expression = format!("SET {} ADD {VISITS} :added", sets.join(", "));
+        let condition = conditions.join(" AND ");
         let started = Instant::now();
         let out = self
             .client
@@ -349,7 +337,7 @@ impl Store {
             .key(SK, s(TOTAL_SK))
             .update_expression(expression)
             .condition_expression(condition)
-            .set_expression_attribute_names((!names.is_empty()).then_some(names))
+            .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -358,11 +346,85 @@ impl Store {
             .await;
         self.record(started, &out, |o| o.consumed_capacity());
         match out {
-            Ok(out) => Ok(Ok(out.attributes.unwrap_or_default())),
+            Ok(out) => Ok(TotalWrite::Written(out.attributes.unwrap_or_default())),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(c) => {
                     self.usage.refused_write();
-                    Ok(Err(c.item))
+                    Ok(TotalWrite::Refused(c.item))
+                }
+                other => Err(service_error(other)),
+            },
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// A link's first total, in one transaction with a check that the link still exists:
+    /// visits that arrive after a `DELETE` do not bring a total back (once per link, so the
+    /// transaction's double cost is paid once).
+    async fn create_total(
+        &self,
+        code: &Code,
+        pending: &[(&str, SourceChange)],
+        now: DateTime<Utc>,
+    ) -> Result<TotalWrite, StoreError> {
+        let (added, per_day) = sums(pending);
+        let seen = pending.iter().map(|(src, c)| (src.to_string(), n(c.new)));
+        let days = per_day.iter().map(|(d, v)| (day_string(*d), n(*v)));
+        let item = Item::from([
+            (PK.to_owned(), s(code.as_str())),
+            (SK.to_owned(), s(TOTAL_SK)),
+            (SEEN.to_owned(), AttributeValue::M(seen.collect())),
+            (DAYS.to_owned(), AttributeValue::M(days.collect())),
+            (VISITS.to_owned(), n(added)),
+            (UPDATED_AT.to_owned(), s(&rfc3339(now))),
+        ]);
+        let link_exists = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(PK, s(code.as_str()))
+            .key(SK, s(LINK_SK))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.into()))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item.clone()))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.into()))?;
+        let started = Instant::now();
+        let out = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(link_exists)
+                    .build(),
+            )
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        self.record(started, &out, |o| o.consumed_capacity().first());
+        match out {
+            Ok(_) => Ok(TotalWrite::Written(item)),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    self.usage.refused_write();
+                    let reasons = c.cancellation_reasons();
+                    let failed = |i: usize| {
+                        reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed")
+                    };
+                    if failed(0) {
+                        Ok(TotalWrite::LinkGone)
+                    } else if failed(1) {
+                        Ok(TotalWrite::Refused(
+                            reasons.get(1).and_then(|r| r.item().cloned()),
+                        ))
+                    } else {
+                        // A conflicting transaction or write in flight: again.
+                        Ok(TotalWrite::Refused(None))
+                    }
                 }
                 other => Err(service_error(other)),
             },
@@ -593,6 +655,25 @@ impl Store {
         }
         Ok(urls)
     }
+}
+
+/// What a write of a total did.
+enum TotalWrite {
+    /// The total as it is now.
+    Written(Item),
+    /// Its condition failed: the total as it was (`None`: there is none).
+    Refused(Option<Item>),
+    /// The link does not exist (any more).
+    LinkGone,
+}
+
+/// The visits `pending` adds, in all and per day.
+fn sums(pending: &[(&str, SourceChange)]) -> (u64, BTreeMap<NaiveDate, u64>) {
+    let mut per_day: BTreeMap<NaiveDate, u64> = BTreeMap::new();
+    for (_, c) in pending {
+        *per_day.entry(c.day).or_insert(0) += c.new - c.old;
+    }
+    (per_day.values().sum(), per_day)
 }
 
 /// A ranking as `GET /stats` shows it.
