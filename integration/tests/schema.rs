@@ -200,14 +200,27 @@ fn each_function_has_exactly_its_dynamodb_actions() {
     ] {
         checked.insert(function.to_owned());
         let props = &doc["Resources"][function]["Properties"];
-        let statements: Vec<Value> = match props["Role"]["Fn::GetAtt"].as_sequence() {
+        // `Role: !GetAtt SomeRole.Arn` (a YAML tag): the role resource it names.
+        let role = (!props["Role"].is_null()).then(|| {
+            let named = format!("{:?}", props["Role"]);
+            doc["Resources"]
+                .as_mapping()
+                .expect("resources")
+                .iter()
+                .find(|(name, r)| {
+                    r["Type"].as_str() == Some("AWS::IAM::Role")
+                        && named.contains(&format!("{}.Arn", name.as_str().unwrap()))
+                })
+                .map(|(_, r)| r.clone())
+                .unwrap_or_else(|| panic!("{function}: its role is in the template"))
+        });
+        let statements: Vec<Value> = match role {
             Some(role) => {
                 assert!(
                     props["Policies"].is_null(),
                     "{function}: a role and policies"
                 );
-                let role = role[0].as_str().expect("role name");
-                let role = &doc["Resources"][role]["Properties"];
+                let role = &role["Properties"];
                 assert_eq!(role["ManagedPolicyArns"], Value::Null, "{function}");
                 role["Policies"]
                     .as_sequence()
