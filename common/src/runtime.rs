@@ -96,14 +96,8 @@ where
     F: Fn(&'static App, E) -> Fut + Sync,
     Fut: Future<Output = Result<R, Error>> + Send,
 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        init_logging();
-        let app: &'static App = Box::leak(Box::new(App::from_env()?));
-        app.store.warm_up().await;
-        tokio::spawn(timer_heartbeat());
+    runtime()?.block_on(async {
+        let app = start().await?;
         let handler = &handler;
         lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
             |event: lambda_http::lambda_runtime::LambdaEvent<E>| async move {
@@ -135,19 +129,12 @@ where
     F: Fn(&'static App, Request) -> Fut + Sync,
     Fut: Future<Output = Result<Response<Body>, ApiError>> + Send,
 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        init_logging();
-        // Lives as long as the process: handlers borrow it for 'static.
-        let app: &'static App = Box::leak(Box::new(App::from_env()?));
-        app.store.warm_up().await;
+    runtime()?.block_on(async {
+        let app = start().await?;
         if route == "redirect" {
             // The bot matcher is a large regular expression: built during Init.
             crate::domain::visit::prepare();
         }
-        tokio::spawn(timer_heartbeat());
         let handler = &handler;
         lambda_http::run(service_fn(|req| async move {
             let namespace = &app.config.metrics_namespace;
@@ -157,6 +144,23 @@ where
         }))
         .await
     })
+}
+
+/// The current-thread runtime every function runs on.
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Once per cold start, on the runtime: logging, the `App` (it lives as long as the
+/// process: handlers borrow it for 'static), the store's connection and the heartbeat.
+async fn start() -> Result<&'static App, Error> {
+    init_logging();
+    let app: &'static App = Box::leak(Box::new(App::from_env()?));
+    app.store.warm_up().await;
+    tokio::spawn(timer_heartbeat());
+    Ok(app)
 }
 
 /// A timer that always fires within `HEARTBEAT`, spawned once per process.

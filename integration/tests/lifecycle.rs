@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{SecondsFormat, Utc};
-use common::domain::{ApiKey, KeyRecord, Role};
+use common::domain::{ApiKey, Role};
 use common::Store;
 use futures::future::join_all;
 use reqwest::Method;
@@ -63,17 +63,9 @@ impl Api {
 
     /// A key stored the way `make key` stores it (hash only).
     async fn key(&self, role: Role) -> Key {
-        let key = ApiKey::generate().unwrap();
-        let record = KeyRecord {
-            hash: key.hash(),
-            name: support::unique("test-"),
-            role,
-            created_at: Utc::now(),
-            revoked_at: None,
-        };
-        self.store.put_key(&record).await.unwrap();
+        let (secret, record) = support::issue_key(&self.store, role).await;
         Key {
-            secret: key.reveal().to_owned(),
+            secret,
             id: record.id().to_string(),
         }
     }

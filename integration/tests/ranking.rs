@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::dynamodb::Event;
 use chrono::{NaiveDate, TimeZone, Utc};
-use common::domain::{ApiKey, Code, KeyRecord, LongUrl, Period, Role, UrlPolicy, Visit};
+use common::domain::{Code, LongUrl, Period, Role, UrlPolicy, Visit};
 use common::store::{Store, StreamChange};
 use futures::stream::{self, StreamExt};
 use reqwest::Method;
@@ -58,6 +58,23 @@ fn counter_record(pk: &str, day: NaiveDate, new: u64, seq: usize) -> Value {
         "awsRegion": "us-east-1",
         "dynamodb": dynamodb,
     })
+}
+
+/// How many items the partition `pk` of the store's table holds.
+async fn items_in(store: &Store, pk: &str) -> i32 {
+    support::dynamodb()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(pk.to_owned()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .count
 }
 
 fn changes(records: &[Value]) -> Vec<StreamChange> {
@@ -244,20 +261,9 @@ async fn shard_counters_are_summed_by_stats_the_aggregator_and_delete() {
     );
     // Deleting the link deletes every shard's partition.
     assert!(store.delete_link(&link.code).await.unwrap());
-    let client = support::dynamodb();
     for shard in 1..4 {
-        let out = client
-            .query()
-            .table_name(store.table())
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(
-                ":pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("{}#{shard}", link.code)),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(out.count, 0, "shard {shard}");
+        let pk = format!("{}#{shard}", link.code);
+        assert_eq!(items_in(&store, &pk).await, 0, "shard {shard}");
     }
 }
 
@@ -285,20 +291,8 @@ async fn a_normal_link_keeps_one_counter_item_per_day_and_one_write_per_visit() 
     assert_eq!(store.usage().since(before).requests, 20);
     let stats = store.stats_for(&link.code).await.unwrap().unwrap();
     assert_eq!(stats.total_bot_visits(), 20);
-    let client = support::dynamodb();
-    let out = client
-        .query()
-        .table_name(store.table())
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(
-            ":pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(link.code.to_string()),
-        )
-        .send()
-        .await
-        .unwrap();
     // The link and one day item.
-    assert_eq!(out.count, 2);
+    assert_eq!(items_in(&store, link.code.as_str()).await, 2);
 }
 
 /// The ranking's cost does not grow with the number of links: on 20,000 aggregated links,
@@ -412,16 +406,7 @@ impl Api {
     }
 
     async fn key(&self, role: Role) -> String {
-        let key = ApiKey::generate().unwrap();
-        let record = KeyRecord {
-            hash: key.hash(),
-            name: support::unique("rank-"),
-            role,
-            created_at: Utc::now(),
-            revoked_at: None,
-        };
-        self.store.put_key(&record).await.unwrap();
-        key.reveal().to_owned()
+        support::issue_key(&self.store, role).await.0
     }
 
     async fn send(&self, method: Method, path: &str, key: Option<&str>) -> Reply {

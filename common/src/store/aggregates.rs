@@ -31,7 +31,8 @@ use futures_util::stream::{self, StreamExt};
 use super::counters::{day_key, day_of, parse_shard_pk, VISITS};
 use super::links::{LINK_SK, URL};
 use super::{
-    n, number, s, service_error, text, time, unavailable, Item, Store, StoreError, PK, SK,
+    n, number, number_map, s, service_error, text, time, unavailable, Item, Store, StoreError, PK,
+    SK,
 };
 use crate::domain::link::rfc3339;
 use crate::domain::ranking::{merge_top, ordered, Period, RANK_KEPT};
@@ -97,8 +98,8 @@ impl StreamChange {
             return StreamChange::Ignored;
         }
         let source = match shard {
-            0 => day.format("%Y-%m-%d").to_string(),
-            k => format!("{}#{k}", day.format("%Y-%m-%d")),
+            0 => day_string(day),
+            k => format!("{}#{k}", day_string(day)),
         };
         StreamChange::Counter {
             code,
@@ -121,7 +122,6 @@ pub struct LinkTotals {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Aggregated {
     pub links: usize,
-    pub rankings: usize,
     /// The position of the first record not aggregated (to be delivered again), if any.
     pub first_failed: Option<usize>,
 }
@@ -217,10 +217,9 @@ impl Store {
             }
         }
         let deleted: Vec<String> = deleted.iter().map(|(_, c)| c.to_string()).collect();
-        let mut rankings = 0;
         for (period, (first, counts)) in boards {
             match self.update_ranking(period, &counts, &deleted, now).await {
-                Ok(()) => rankings += 1,
+                Ok(()) => {}
                 Err(e) => {
                     tracing::warn!(?period, error = %e, "ranking not updated");
                     fail(first);
@@ -229,7 +228,6 @@ impl Store {
         }
         Aggregated {
             links,
-            rankings,
             first_failed,
         }
     }
@@ -468,24 +466,7 @@ impl Store {
     }
 
     async fn get_total(&self, code: &Code) -> Result<Option<Item>, StoreError> {
-        self.get_consistent(code.as_str(), TOTAL_SK).await
-    }
-
-    /// A strongly consistent `GetItem`.
-    async fn get_consistent(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
-        let started = Instant::now();
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        Ok(out.map_err(unavailable)?.item)
+        self.get_item(code.as_str(), TOTAL_SK, true).await
     }
 
     /// A link's all-time human visits as the aggregator last counted them (0 before any).
@@ -507,7 +488,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let sk = ranking_sk(period);
         for attempt in 0..ATTEMPTS {
-            let item = self.get_consistent(TOP_PK, &sk).await?;
+            let item = self.get_item(TOP_PK, &sk, true).await?;
             let version = item.as_ref().and_then(|i| number(i, VERSION)).unwrap_or(0);
             let mut top = item.as_ref().map(entries_of).unwrap_or_default();
             if !merge_top(&mut top, counts, deleted, RANK_KEPT) {
@@ -559,18 +540,10 @@ impl Store {
     /// one `GetItem` of the ranking and one `BatchGetItem` of the links (one more per round
     /// only when links of the ranking were deleted), whatever the number of links.
     pub async fn top_links(&self, period: Period, limit: usize) -> Result<Ranking, StoreError> {
-        let started = Instant::now();
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(TOP_PK))
-            .key(SK, s(&ranking_sk(period)))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        let item = out.map_err(unavailable)?.item.unwrap_or_default();
+        let item = self
+            .get_item(TOP_PK, &ranking_sk(period), false)
+            .await?
+            .unwrap_or_default();
         let top = entries_of(&item);
         let mut queue = ordered(&top).into_iter();
         let mut links = Vec::new();
@@ -702,25 +675,14 @@ fn day_string(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
 }
 
-fn map_numbers(item: &Item, attr: &str) -> BTreeMap<String, u64> {
-    item.get(attr)
-        .and_then(|m| m.as_m().ok())
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse().ok()?)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn entries_of(item: &Item) -> BTreeMap<String, u64> {
-    map_numbers(item, ENTRIES)
+    number_map(item, ENTRIES)
 }
 
 fn totals_of(item: &Item) -> LinkTotals {
     LinkTotals {
         visits: number(item, VISITS).unwrap_or(0),
-        days: map_numbers(item, DAYS)
+        days: number_map(item, DAYS)
             .into_iter()
             .filter_map(|(d, v)| Some((NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()?, v)))
             .collect(),
@@ -732,7 +694,7 @@ fn stale_entries(item: &Item) -> Vec<(&'static str, String)> {
     let day_of_key = |k: &str| NaiveDate::parse_from_str(k.split('#').next()?, "%Y-%m-%d").ok();
     let keys: Vec<(&'static str, String)> = [SEEN, DAYS]
         .into_iter()
-        .flat_map(|map| map_numbers(item, map).into_keys().map(move |k| (map, k)))
+        .flat_map(|map| number_map(item, map).into_keys().map(move |k| (map, k)))
         .collect();
     let Some(newest) = keys.iter().filter_map(|(_, k)| day_of_key(k)).max() else {
         return Vec::new();

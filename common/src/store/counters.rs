@@ -28,7 +28,9 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::NaiveDate;
 
-use super::{n, number, s, service_error, unavailable, Item, Store, StoreError, PK, SK};
+use super::{
+    n, number, number_map, s, service_error, unavailable, Item, Store, StoreError, PK, SK,
+};
 use crate::domain::visit::{Dimension, Visit, OTHER};
 use crate::domain::Code;
 
@@ -391,17 +393,11 @@ fn counter_error(e: UpdateItemError) -> StoreError {
 
 /// A day's breakdown maps as stored: per dimension, key to visits.
 pub(super) fn breakdowns_of(item: &Item) -> BTreeMap<Dimension, BTreeMap<String, u64>> {
-    let mut out = BTreeMap::new();
-    for dim in Dimension::ALL {
-        if let Some(Ok(map)) = item.get(map_attr(dim)).map(|v| v.as_m()) {
-            let counts = map
-                .iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse().ok()?)))
-                .collect();
-            out.insert(dim, counts);
-        }
-    }
-    out
+    Dimension::ALL
+        .into_iter()
+        .filter(|dim| item.get(map_attr(*dim)).is_some_and(|v| v.as_m().is_ok()))
+        .map(|dim| (dim, number_map(item, map_attr(dim))))
+        .collect()
 }
 
 #[cfg(test)]

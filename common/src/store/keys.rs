@@ -50,19 +50,10 @@ impl Store {
     }
 
     pub async fn find_key(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
-        let started = Instant::now();
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(KEYS_PK))
-            .key(SK, s(hash.as_str()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        let out = out.map_err(unavailable)?;
-        out.item.map(|item| key_from_item(&item)).transpose()
+        self.get_item(KEYS_PK, hash.as_str(), false)
+            .await?
+            .map(|item| key_from_item(&item))
+            .transpose()
     }
 
     /// Every key, revoked ones included, oldest first.

@@ -173,19 +173,10 @@ impl Store {
     /// The link behind `code`, with an eventually consistent read (half the cost): the
     /// redirect's lookup, cached by the caller.
     pub async fn find_link(&self, code: &Code) -> Result<Option<Link>, StoreError> {
-        let started = Instant::now();
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(code.as_str()))
-            .key(SK, s(LINK_SK))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        let out = out.map_err(unavailable)?;
-        out.item.map(|item| link_from_item(code, &item)).transpose()
+        self.get_item(code.as_str(), LINK_SK, false)
+            .await?
+            .map(|item| link_from_item(code, &item))
+            .transpose()
     }
 
     /// The link and all its day counters in one `Query` on its partition (more round trips
@@ -272,8 +263,7 @@ impl Store {
                 aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
                     self.usage.refused_write();
                     // Raised by another function already (or the link is gone: keep `seen`).
-                    let now = c.item.as_ref().and_then(|i| number(i, COUNTER_SHARDS));
-                    Ok(now.map_or(seen, |n| n.clamp(1, MAX_COUNTER_SHARDS as u64) as u32))
+                    Ok(c.item.as_ref().map_or(seen, counter_shards_of))
                 }
                 other => Err(service_error(other)),
             },
@@ -378,8 +368,7 @@ impl Store {
         let shards = items
             .iter()
             .find(|item| text(item, SK) == Some(LINK_SK))
-            .and_then(|item| number(item, COUNTER_SHARDS))
-            .map_or(1, |n| n.clamp(1, MAX_COUNTER_SHARDS as u64) as u32);
+            .map_or(1, counter_shards_of);
         let mut others: Vec<(String, String)> = items
             .iter()
             .filter_map(|item| text(item, SK))
@@ -473,6 +462,11 @@ fn link_to_item(link: &Link) -> Item {
     item
 }
 
+/// A link item's counter shards: 1 when absent, never more than `MAX_COUNTER_SHARDS`.
+fn counter_shards_of(item: &Item) -> u32 {
+    number(item, COUNTER_SHARDS).map_or(1, |n| n.clamp(1, MAX_COUNTER_SHARDS as u64) as u32)
+}
+
 pub(super) fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreError> {
     let malformed = |what| StoreError::Malformed {
         code: code.to_string(),
@@ -509,7 +503,6 @@ pub(super) fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreErro
         max_visits,
         disabled,
         capped_visits: number(item, CAPPED_VISITS).unwrap_or(0),
-        counter_shards: number(item, COUNTER_SHARDS)
-            .map_or(1, |n| n.clamp(1, MAX_COUNTER_SHARDS as u64) as u32),
+        counter_shards: counter_shards_of(item),
     })
 }

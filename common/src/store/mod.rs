@@ -214,6 +214,29 @@ impl Store {
         }
     }
 
+    /// One `GetItem`: eventually consistent (half the cost) unless `consistent`.
+    async fn get_item(
+        &self,
+        pk: &str,
+        sk: &str,
+        consistent: bool,
+    ) -> Result<Option<Item>, StoreError> {
+        let started = Instant::now();
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            // Only sent when true: an eventually consistent read is the same request as before.
+            .set_consistent_read(consistent.then_some(true))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        self.record(started, &out, |o| o.consumed_capacity());
+        Ok(out.map_err(unavailable)?.item)
+    }
+
     /// Opens the connection to DynamoDB (TCP, TLS, credentials, signing) during Init, which
     /// runs with more CPU than an invocation, so that the first request does not pay for it.
     /// A failure only means the first request connects.
@@ -226,18 +249,7 @@ impl Store {
     /// The cheapest read there is: an eventually consistent `GetItem` of a key no item
     /// has (0.5 read units). The health check and the Init warm-up.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let started = Instant::now();
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s("#health"))
-            .key(SK, s("ping"))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        out.map(|_| ()).map_err(unavailable)
+        self.get_item("#health", "ping", false).await.map(|_| ())
     }
 }
 
@@ -253,6 +265,19 @@ fn n(v: u64) -> AttributeValue {
 
 fn number(item: &Item, name: &str) -> Option<u64> {
     item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+/// A map attribute of numbers (a breakdown, a total's days, a ranking), keys as stored;
+/// empty when absent.
+fn number_map(item: &Item, name: &str) -> std::collections::BTreeMap<String, u64> {
+    item.get(name)
+        .and_then(|m| m.as_m().ok())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse().ok()?)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {

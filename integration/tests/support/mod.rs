@@ -84,6 +84,24 @@ pub async fn count_items(client: &Client, table: &str) -> i32 {
     }
 }
 
+/// A key of `role` stored the way `make key` stores it (its hash only): the secret to
+/// send, and the record.
+pub async fn issue_key(
+    store: &common::store::Store,
+    role: common::domain::Role,
+) -> (String, common::domain::KeyRecord) {
+    let key = common::domain::ApiKey::generate().unwrap();
+    let record = common::domain::KeyRecord {
+        hash: key.hash(),
+        name: unique("test-"),
+        role,
+        created_at: chrono::Utc::now(),
+        revoked_at: None,
+    };
+    store.put_key(&record).await.unwrap();
+    (key.reveal().to_owned(), record)
+}
+
 /// The User-Agent the tests' HTTP client sends: a desktop browser, so that its visits
 /// count as human ones (a tool's or no User-Agent is a bot visit).
 pub const BROWSER_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
