@@ -113,7 +113,16 @@ ensure_dynamodb_local() {
 }
 
 # Processes started here, stopped by stop_all (installed as an EXIT trap by the callers).
+# Each runs under devtools' guard (devtools/src/bin/guard.rs): it and all it starts end
+# when the script ends, however it ends (a parent-death signal, a subreaper), even when
+# the traps never run (SIGKILL, a signal ignored on entry).
 STARTED_PIDS=()
+GUARD="$CARGO_TARGET_DIR/debug/guard"
+
+# build_devtools: the local stack's own tools (guard, ensure-table, keys, stream-poller), once.
+build_devtools() {
+  cargo build --quiet --locked -p devtools --bins || die "cargo build -p devtools failed"
+}
 
 stop_all() {
   local pid
@@ -141,7 +150,7 @@ start_dynamodb_local() {
   local dir; dir="$(ddb_dir)"
   log "starting DynamoDB Local on 127.0.0.1:$port (${store})"
   # -sharedDb: one database whatever the access key and region of the client.
-  (cd "$dir" && exec setsid java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+  (cd "$dir" && exec "$GUARD" -- java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
       -sharedDb "${args[@]}" -port "$port" >"$logfile" 2>&1) &
   STARTED_PIDS+=("$!")
   DYNAMODB_PID="$!"
@@ -161,7 +170,7 @@ stop_pid() {
 ensure_table() {
   AWS_ENDPOINT_URL="$1" TABLE_NAME="$2" AWS_REGION=us-east-1 \
     AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
-    cargo run --quiet -p devtools --bin ensure-table -- --wait 60
+    "$CARGO_TARGET_DIR/debug/ensure-table" --wait 60
 }
 
 # start_watch PORT DYNAMODB_PORT LOGFILE [extra cargo lambda args]
@@ -169,23 +178,25 @@ start_watch() {
   local port="$1" ddb_port="$2" logfile="$3"; shift 3
   port_open "$port" && die "port $port is in use: stop what listens there, or set another port"
   log "serving the API with cargo lambda watch on http://127.0.0.1:$port"
-  (cd "$ROOT" && exec setsid cargo lambda watch -A 127.0.0.1 -P "$port" \
+  (cd "$ROOT" && exec "$GUARD" -- cargo lambda watch -A 127.0.0.1 -P "$port" \
       --env-var "AWS_ENDPOINT_URL=http://127.0.0.1:$ddb_port" \
       --env-var "PUBLIC_BASE_URL=http://127.0.0.1:$port" "$@" >"$logfile" 2>&1) &
   STARTED_PIDS+=("$!")
 }
 
-# start_poller DYNAMODB_PORT API_PORT LOGFILE [CHECKPOINTS_FILE]: what Lambda's event source
-# mapping does on AWS: DynamoDB Local's stream of the table, in batches, to the aggregate
-# function served by cargo lambda watch on API_PORT (devtools/src/bin/stream-poller.rs).
+# start_poller DYNAMODB_PORT API_PORT LOGFILE FAILURES_FILE [CHECKPOINTS_FILE]: what Lambda's
+# event source mapping does on AWS: DynamoDB Local's stream of the table, in batches, to
+# the aggregate function served by cargo lambda watch on API_PORT, with template.yaml's
+# filter, batch size, retries and bisecting; records given up on go to FAILURES_FILE (the
+# AggregateFailures queue's stand-in) (devtools/src/bin/stream-poller.rs).
 start_poller() {
-  local ddb_port="$1" api_port="$2" logfile="$3" checkpoints="${4:-}"
+  local ddb_port="$1" api_port="$2" logfile="$3" failures="$4" checkpoints="${5:-}"
   local args=(--endpoint "http://127.0.0.1:$ddb_port" --table links
-              --invoke "http://127.0.0.1:$api_port/2015-03-31/functions/aggregate/invocations")
+              --invoke "http://127.0.0.1:$api_port/2015-03-31/functions/aggregate/invocations"
+              --template "$ROOT/template.yaml" --failures "$failures")
   [ -z "$checkpoints" ] || args+=(--checkpoints "$checkpoints")
-  cargo build --quiet --locked -p devtools --bin stream-poller
   log "feeding the table's stream to the aggregate function (stream-poller)"
-  (exec setsid "$CARGO_TARGET_DIR/debug/stream-poller" "${args[@]}" >"$logfile" 2>&1) &
+  (exec "$GUARD" -- "$CARGO_TARGET_DIR/debug/stream-poller" "${args[@]}" >"$logfile" 2>&1) &
   STARTED_PIDS+=("$!")
   POLLER_PID="$!"
 }
@@ -226,6 +237,7 @@ prepare_bench() {
   ensure_cargo_lambda
   ensure_dynamodb_local
   ensure_python_reference
+  build_devtools
   log "release build: cargo lambda build --release --output-format zip"
   cargo lambda build --release --compiler cargo --output-format zip --locked -p create -p redirect -p stats
   cargo build --release --locked -p bench

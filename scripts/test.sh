@@ -32,6 +32,7 @@ ensure_cargo_lambda
 ensure_dynamodb_local
 # Built before the watch starts, so that no test waits for a first-request compile.
 cargo build --locked -p create -p redirect -p stats -p manage -p health -p pages -p aggregate -p devtools -p loadgen
+build_devtools
 # Persisted to a fresh folder, so that the restart stage below can stop and start it.
 rm -rf "$LOGS/dynamodb-data"
 start_dynamodb_local "$DDB_PORT" "$LOGS/dynamodb-data" "$LOGS/dynamodb-local.log"
@@ -42,7 +43,8 @@ export LINK_CACHE_SECONDS=2 KEY_CACHE_SECONDS=1
 start_watch "$API_PORT" "$DDB_PORT" "$LOGS/watch.log" \
   --env-var "LINK_CACHE_SECONDS=$LINK_CACHE_SECONDS" --env-var "KEY_CACHE_SECONDS=$KEY_CACHE_SECONDS"
 wait_http "http://127.0.0.1:$API_PORT/" 120 || { tail -50 "$LOGS/watch.log"; die "cargo lambda watch did not start"; }
-start_poller "$DDB_PORT" "$API_PORT" "$LOGS/stream-poller.log"
+rm -f "$LOGS/stream-failures.jsonl"
+start_poller "$DDB_PORT" "$API_PORT" "$LOGS/stream-poller.log" "$LOGS/stream-failures.jsonl"
 
 log "integration tests (DynamoDB Local) and end-to-end tests (HTTP through cargo lambda watch)"
 DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PORT" TABLE_NAME=links \

@@ -8,7 +8,6 @@ mod support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::dynamodb::Event;
 use chrono::{NaiveDate, TimeZone, Utc};
 use common::domain::{Code, LongUrl, Period, Role, UrlPolicy, Visit};
 use common::store::{Store, StreamChange};
@@ -78,8 +77,10 @@ async fn items_in(store: &Store, pk: &str) -> i32 {
 }
 
 fn changes(records: &[Value]) -> Vec<StreamChange> {
-    let event: Event = serde_json::from_value(json!({ "Records": records })).unwrap();
-    event.records.iter().map(StreamChange::of_record).collect()
+    records
+        .iter()
+        .map(|r| StreamChange::of_json(r).unwrap())
+        .collect()
 }
 
 fn day(s: &str) -> NaiveDate {

@@ -18,3 +18,18 @@ pub use stats::{
 };
 pub use url::{LongUrl, UrlError, UrlPolicy};
 pub use visit::{Visit, VisitRequest};
+
+use chrono::NaiveDate;
+
+/// How a UTC day is written everywhere: keys, JSON, query parameters.
+pub const DAY_FORMAT: &str = "%Y-%m-%d";
+
+/// `2026-11-22`.
+pub fn day_string(day: NaiveDate) -> String {
+    day.format(DAY_FORMAT).to_string()
+}
+
+/// The day of a `YYYY-MM-DD` string.
+pub fn parse_day(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, DAY_FORMAT).ok()
+}

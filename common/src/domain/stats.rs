@@ -32,7 +32,7 @@ pub fn parse_day(s: &str, param: &'static str) -> Result<NaiveDate, DateError> {
     if !shaped {
         return Err(DateError::Format { param });
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| DateError::Format { param })
+    super::parse_day(s).ok_or(DateError::Format { param })
 }
 
 /// The optional `from`/`to` bounds of a stats request, both inclusive.

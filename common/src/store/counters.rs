@@ -29,7 +29,8 @@ use aws_sdk_dynamodb::types::{
 use chrono::NaiveDate;
 
 use super::{
-    n, number, number_map, s, service_error, unavailable, Item, Store, StoreError, PK, SK,
+    day_string, n, number, number_map, parse_day, s, service_error, unavailable, Item, Store,
+    StoreError, PK, SK,
 };
 use crate::domain::visit::{Dimension, Visit, OTHER};
 use crate::domain::Code;
@@ -44,7 +45,7 @@ pub const MAX_COUNTER_SHARDS: u32 = 32;
 const ATTEMPTS: usize = 4;
 
 pub(super) fn day_key(day: NaiveDate) -> String {
-    format!("{DAY_PREFIX}{}", day.format("%Y-%m-%d"))
+    format!("{DAY_PREFIX}{}", day_string(day))
 }
 
 /// The partition of a counter shard: the link's own for shard 0.
@@ -70,7 +71,7 @@ pub(super) fn parse_shard_pk(pk: &str) -> Option<(Code, u32)> {
 /// The day of a counter's sort key, `None` for any other item of the partition.
 pub(super) fn day_of(sk: &str) -> Option<Option<NaiveDate>> {
     let day = sk.strip_prefix(DAY_PREFIX)?;
-    Some(NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
+    Some(parse_day(day))
 }
 
 /// The attribute of a breakdown map (short: it counts against the day item's size).

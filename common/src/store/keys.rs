@@ -8,7 +8,7 @@ use super::{s, text, time, unavailable, Item, Store, StoreError, PK, SK};
 use crate::domain::link::rfc3339;
 use crate::domain::{KeyHash, KeyId, KeyRecord, Role};
 
-const KEYS_PK: &str = "#key";
+pub(super) const KEYS_PK: &str = "#key";
 const NAME: &str = "name";
 const ROLE: &str = "role";
 const CREATED_AT: &str = "created_at";

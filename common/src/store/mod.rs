@@ -5,8 +5,9 @@
 //!   index `by-owner` (only owned links carry `owner`: `listing.rs`), its visit cap counted
 //!   by a conditional write on it (`caps.rs`);
 //! - one visit counter per link and UTC day at `sk = "day#YYYY-MM-DD"` (`counters.rs`);
-//! - per link its all-time total at `sk = "total"`, and the rankings at `pk = "#top"`, kept
-//!   by the `aggregate` function from the table's stream (`aggregates.rs`);
+//! - per link its all-time total at `sk = "total"` (`totals.rs`), and the rankings at
+//!   `pk = "#top"`, `sk = "all" | "date#YYYY-MM-DD"` (`rankings.rs`), kept by the `aggregate`
+//!   function from the table's stream (`stream.rs` reads it, `aggregates.rs` applies it);
 //! - API keys at `pk = "#key", sk = <hash>` (`keys.rs`): `#` never occurs in a code;
 //! - the table's definition, as template.yaml has it (`schema.rs`);
 //! - the SDK client every function shares (`client.rs`).
@@ -20,7 +21,10 @@ mod counters;
 mod keys;
 mod links;
 mod listing;
+mod rankings;
 mod schema;
+pub mod stream;
+mod totals;
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -34,15 +38,19 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cache::TtlCache;
+use crate::domain::{day_string, parse_day};
 
-pub use aggregates::{Aggregated, LinkTotals, RankedLink, Ranking, StreamChange};
+pub use aggregates::Aggregated;
 pub use caps::VisitGate;
 pub use client::{dynamodb_client, dynamodb_client_from};
 pub use counters::{Counted, MAX_COUNTER_SHARDS};
 pub use keys::RevokeError;
 pub use links::{CreateError, Created, LinkHistory, LinkWithHistory, EXPIRED_GRACE};
 pub use listing::LinksPage;
-pub use schema::{ensure_table, key_schema, OWNER_INDEX};
+pub use rankings::{RankedLink, Ranking};
+pub use schema::{ensure_table, example_keys, key_schema, ItemKind, OWNER_INDEX};
+pub use stream::StreamChange;
+pub use totals::LinkTotals;
 
 /// Days remembered: a day's maps only grow, so what was learnt stays true for the day.
 const DAY_MAPS_CAPACITY: usize = 10_000;

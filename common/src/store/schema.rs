@@ -9,8 +9,15 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use super::links::{EXPIRES_TTL, OWNER};
+use chrono::NaiveDate;
+
+use super::counters::{day_key, shard_pk};
+use super::keys::KEYS_PK;
+use super::links::{EXPIRES_TTL, LINK_SK, OWNER};
+use super::rankings::{ranking_sk, TOP_PK};
+use super::totals::TOTAL_SK;
 use super::{unavailable, StoreError, PK, SK};
+use crate::domain::{Code, KeyHash, Period};
 
 /// The sparse index of owned links, newest first per owner.
 pub const OWNER_INDEX: &str = "by-owner";
@@ -150,4 +157,57 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreErr
         tracing::debug!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(e), "TTL not changed");
     }
     Ok(created)
+}
+
+/// Which items the table holds, for checks that must cover each of them (the stream
+/// filter of the aggregator: `devtools::filter`). A new kind of item belongs here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    Link,
+    DayCounter,
+    ShardCounter,
+    Total,
+    Ranking,
+    ApiKey,
+}
+
+impl ItemKind {
+    /// Whether the aggregator reads this kind's stream records with this event name.
+    pub fn aggregated_on(self, event_name: &str) -> bool {
+        match self {
+            ItemKind::DayCounter | ItemKind::ShardCounter => true,
+            ItemKind::Link => event_name == "REMOVE",
+            ItemKind::Total | ItemKind::Ranking | ItemKind::ApiKey => false,
+        }
+    }
+}
+
+/// The keys (`pk`, `sk`) of examples of every item the store writes, built by the same
+/// functions as the writes themselves.
+pub fn example_keys(code: &Code, day: NaiveDate, key: &KeyHash) -> Vec<(ItemKind, String, String)> {
+    vec![
+        (ItemKind::Link, code.as_str().to_owned(), LINK_SK.to_owned()),
+        (ItemKind::DayCounter, shard_pk(code, 0), day_key(day)),
+        (ItemKind::ShardCounter, shard_pk(code, 5), day_key(day)),
+        (
+            ItemKind::Total,
+            code.as_str().to_owned(),
+            TOTAL_SK.to_owned(),
+        ),
+        (
+            ItemKind::Ranking,
+            TOP_PK.to_owned(),
+            ranking_sk(Period::All),
+        ),
+        (
+            ItemKind::Ranking,
+            TOP_PK.to_owned(),
+            ranking_sk(Period::Day(day)),
+        ),
+        (
+            ItemKind::ApiKey,
+            KEYS_PK.to_owned(),
+            key.as_str().to_owned(),
+        ),
+    ]
 }

@@ -1,9 +1,14 @@
-//! `stream-poller --endpoint URL --table NAME --invoke URL [--checkpoints FILE]`: what
-//! Lambda's event source mapping does on AWS, for the local stack. It reads DynamoDB Local's
-//! stream of the table and invokes the `aggregate` function through `cargo lambda watch`
-//! with each batch, as Lambda would: the records as DynamoDB Streams returns them (plus
-//! `eventSourceARN`), only those template.yaml's FilterCriteria let through, a batch
-//! delivered again from the failed record on a partial batch response or an error.
+//! `stream-poller --endpoint URL --table NAME --invoke URL --template FILE --failures FILE
+//! [--checkpoints FILE]`: what Lambda's event source mapping does on AWS, for the local
+//! stack. It reads DynamoDB Local's stream of the table and invokes the `aggregate`
+//! function through `cargo lambda watch` with each batch, as Lambda would, with the
+//! settings of template.yaml's stream event: the records as DynamoDB Streams returns them
+//! (plus `eventSourceARN`), only those its FilterCriteria let through
+//! (`devtools::filter`), at most BatchSize at once, a batch delivered again from the failed
+//! record on a partial batch response, split in two on a function error, and a record that
+//! still fails after MaximumRetryAttempts retries written to the failures file (the
+//! stand-in for the AggregateFailures queue) so that the stream moves on
+//! (`devtools::delivery`).
 //!
 //! It speaks the DynamoDB Streams JSON protocol directly (DynamoDB Local checks that a
 //! request carries credentials, not its signature): the records reach the function byte for
@@ -15,12 +20,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use devtools::delivery::{self, Answer, GivenUp, Settings};
+use devtools::filter;
 use serde_json::{json, Value};
 
 const AUTH: &str = "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, \
                     SignedHeaders=host, Signature=0";
-/// Records per invocation at most, as the template's BatchSize.
-const BATCH_SIZE: usize = 1000;
+/// Records per GetRecords call (DynamoDB Streams' maximum).
+const READ_LIMIT: usize = 1000;
 const IDLE: Duration = Duration::from_millis(200);
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -29,6 +36,8 @@ struct Args {
     endpoint: String,
     table: String,
     invoke: String,
+    template: PathBuf,
+    failures: PathBuf,
     checkpoints: Option<PathBuf>,
 }
 
@@ -40,12 +49,14 @@ fn args() -> Result<Args, Error> {
         map.insert(flag, value);
     }
     let mut take = |k: &str| map.remove(k);
-    let usage =
-        "usage: stream-poller --endpoint URL --table NAME --invoke URL [--checkpoints FILE]";
+    let usage = "usage: stream-poller --endpoint URL --table NAME --invoke URL \
+                 --template FILE --failures FILE [--checkpoints FILE]";
     let args = Args {
         endpoint: take("--endpoint").ok_or(usage)?,
         table: take("--table").ok_or(usage)?,
         invoke: take("--invoke").ok_or(usage)?,
+        template: take("--template").ok_or(usage)?.into(),
+        failures: take("--failures").ok_or(usage)?.into(),
         checkpoints: take("--checkpoints").map(PathBuf::from),
     };
     if !map.is_empty() {
@@ -57,6 +68,8 @@ fn args() -> Result<Args, Error> {
 struct Poller {
     http: reqwest::Client,
     args: Args,
+    patterns: Vec<Value>,
+    settings: Settings,
     /// Shard id to the last sequence number aggregated.
     done_up_to: BTreeMap<String, String>,
     /// Shards read to their end.
@@ -122,13 +135,10 @@ impl Poller {
         }
     }
 
-    async fn iterator(&self, arn: &str, shard: &str, at: Option<&str>) -> Result<String, Error> {
+    /// An iterator after the last record aggregated, or at the oldest for a new shard.
+    async fn iterator(&self, arn: &str, shard: &str) -> Result<String, Error> {
         let mut req = json!({"StreamArn": arn, "ShardId": shard});
-        match at.or(self.done_up_to.get(shard).map(String::as_str)) {
-            Some(seq) if at.is_some() => {
-                req["ShardIteratorType"] = json!("AT_SEQUENCE_NUMBER");
-                req["SequenceNumber"] = json!(seq);
-            }
+        match self.done_up_to.get(shard) {
             Some(seq) => {
                 req["ShardIteratorType"] = json!("AFTER_SEQUENCE_NUMBER");
                 req["SequenceNumber"] = json!(seq);
@@ -144,13 +154,12 @@ impl Poller {
             .ok_or_else(|| "no shard iterator".into())
     }
 
-    /// Invokes the function with `records`; `Ok(None)` all aggregated, `Ok(Some(seq))` the
-    /// first record to deliver again.
-    async fn invoke(&self, arn: &str, records: &[Value]) -> Result<Option<String>, Error> {
+    /// Invokes the function with `records`: its verdict, or `Err` when it could not be
+    /// reached (no verdict on the records).
+    async fn invoke(&self, arn: &str, records: Vec<Value>) -> Result<Answer, Error> {
         let records: Vec<Value> = records
-            .iter()
-            .map(|r| {
-                let mut r = r.clone();
+            .into_iter()
+            .map(|mut r| {
                 r["eventSourceARN"] = json!(arn);
                 r
             })
@@ -164,15 +173,51 @@ impl Poller {
             .send()
             .await?;
         let status = resp.status();
-        let body: Value = serde_json::from_slice(&resp.bytes().await?).unwrap_or(Value::Null);
-        if !status.is_success() || body.get("errorType").is_some() || body.is_null() {
-            return Err(format!("aggregate failed: {status} {body}").into());
+        let bytes = resp.bytes().await?;
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let failures = body.get("batchItemFailures").and_then(Value::as_array);
+        if !status.is_success() || body.get("errorType").is_some() || failures.is_none() {
+            let text = String::from_utf8_lossy(&bytes);
+            return Ok(Answer::FunctionError(format!("{status} {text}")));
         }
-        Ok(body["batchItemFailures"]
-            .as_array()
-            .and_then(|f| f.first())
-            .and_then(|f| f["itemIdentifier"].as_str())
-            .map(str::to_owned))
+        Ok(
+            match failures
+                .and_then(|f| f.first())
+                .and_then(|f| f["itemIdentifier"].as_str())
+            {
+                Some(seq) => Answer::FailedFrom(seq.to_owned()),
+                None => Answer::Done,
+            },
+        )
+    }
+
+    /// The local stand-in for the AggregateFailures queue: one JSON line per give-up.
+    fn give_up(&self, g: &GivenUp) -> Result<(), Error> {
+        use std::io::Write;
+        let first = g
+            .records
+            .first()
+            .map(|r| r["dynamodb"]["SequenceNumber"].clone());
+        eprintln!(
+            "stream-poller: gave up on {} record(s) from {} after {} attempts ({}); written to {}",
+            g.records.len(),
+            first.clone().unwrap_or(Value::Null),
+            g.attempts,
+            g.reason,
+            self.args.failures.display()
+        );
+        let line = json!({
+            "time": chrono::Utc::now().to_rfc3339(),
+            "reason": g.reason,
+            "attempts": g.attempts,
+            "records": g.records,
+        });
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.args.failures)?;
+        writeln!(file, "{line}")?;
+        Ok(())
     }
 
     fn save(&self) -> Result<(), Error> {
@@ -199,28 +244,27 @@ impl Poller {
             }
             let iterator = match self.iterators.remove(id) {
                 Some(it) => it,
-                None => self.iterator(arn, id, None).await?,
+                None => self.iterator(arn, id).await?,
             };
             let out = self
                 .call(
                     "DynamoDBStreams_20120810.GetRecords",
-                    json!({"ShardIterator": iterator, "Limit": BATCH_SIZE}),
+                    json!({"ShardIterator": iterator, "Limit": READ_LIMIT}),
                 )
                 .await?;
             let records = out["Records"].as_array().cloned().unwrap_or_default();
             let wanted: Vec<Value> = records
                 .iter()
-                .filter(|r| passes_filter(r))
+                .filter(|r| filter::passes(&self.patterns, r))
                 .cloned()
                 .collect();
             if !wanted.is_empty() {
-                if let Some(again) = self.invoke(arn, &wanted).await? {
-                    // Deliver again from the failed record, after a pause.
-                    eprintln!("stream-poller: aggregate reported a failure at {again}; retrying");
-                    let it = self.iterator(arn, id, Some(&again)).await?;
-                    self.iterators.insert(id.clone(), it);
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
+                let this = &*self;
+                let given_up =
+                    delivery::deliver(&wanted, &self.settings, |batch| this.invoke(arn, batch))
+                        .await?;
+                for g in &given_up {
+                    self.give_up(g)?;
                 }
                 handled += wanted.len();
             }
@@ -243,14 +287,6 @@ impl Poller {
     }
 }
 
-/// template.yaml's FilterCriteria: day counters, and deleted links.
-fn passes_filter(record: &Value) -> bool {
-    let sk = record["dynamodb"]["Keys"]["sk"]["S"]
-        .as_str()
-        .unwrap_or_default();
-    sk.starts_with("day#") || (record["eventName"] == "REMOVE" && sk == "link")
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let args = args()?;
@@ -258,16 +294,27 @@ async fn main() -> Result<(), Error> {
         Some(p) if p.exists() => serde_json::from_slice(&std::fs::read(p)?)?,
         _ => BTreeMap::new(),
     };
+    let template = std::fs::read_to_string(&args.template)
+        .map_err(|e| format!("{}: {e}", args.template.display()))?;
     let mut poller = Poller {
         http: reqwest::Client::builder().tcp_nodelay(true).build()?,
+        patterns: filter::template_patterns(&template)?,
+        settings: Settings::from_template(&template)?,
         args,
         done_up_to,
         finished: BTreeSet::new(),
         iterators: BTreeMap::new(),
     };
     eprintln!(
-        "stream-poller: {} -> {}",
-        poller.args.table, poller.args.invoke
+        "stream-poller: {} -> {} ({} filter patterns, batches of {}, {} retries, bisect {}; \
+         failures to {})",
+        poller.args.table,
+        poller.args.invoke,
+        poller.patterns.len(),
+        poller.settings.batch_size,
+        poller.settings.max_retries,
+        poller.settings.bisect,
+        poller.args.failures.display()
     );
     let mut arn = None;
     loop {

@@ -59,7 +59,7 @@ async fn ranking(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         .collect();
     let (period, date) = match query.period {
         Period::All => ("all", None),
-        Period::Day(d) => ("day", Some(d.format("%Y-%m-%d").to_string())),
+        Period::Day(d) => ("day", Some(common::domain::day_string(d))),
     };
     Ok(json_response(
         StatusCode::OK,
