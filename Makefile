@@ -1,5 +1,5 @@
 # The everyday verbs. Everything the project needs is installed into .tools/ (git-ignored).
-.PHONY: dev test bench bench-instructions fuzz load build key keys revoke-key fmt lint clean
+.PHONY: dev test deploy bench bench-instructions fuzz load build key keys revoke-key fmt lint clean
 
 ## Serve the API on http://127.0.0.1:9000 against DynamoDB Local on :8000 (Ctrl-C stops both)
 dev:
@@ -8,6 +8,10 @@ dev:
 ## Every test: lints, unit, template, integration (DynamoDB Local), end-to-end (HTTP), events
 test:
 	@bash scripts/test.sh
+
+## Build and deploy the stack with deploy.env's parameters (first time: make deploy GUIDED=1)
+deploy:
+	@GUIDED="$(GUIDED)" bash scripts/deploy.sh
 
 ## Cold start, latency, CPU, memory, DynamoDB use and zip size of each function, and a Python reference
 bench:

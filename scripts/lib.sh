@@ -178,9 +178,12 @@ start_watch() {
   local port="$1" ddb_port="$2" logfile="$3"; shift 3
   port_open "$port" && die "port $port is in use: stop what listens there, or set another port"
   log "serving the API with cargo lambda watch on http://127.0.0.1:$port"
-  (cd "$ROOT" && exec "$GUARD" -- cargo lambda watch -A 127.0.0.1 -P "$port" \
+  # --disable-cors: watch's own permissive CORS layer off; the functions answer CORS as
+  # API Gateway's CorsConfiguration does (common::cors, CORS_ALLOW_ORIGINS).
+  (cd "$ROOT" && exec "$GUARD" -- cargo lambda watch -A 127.0.0.1 -P "$port" --disable-cors \
       --env-var "AWS_ENDPOINT_URL=http://127.0.0.1:$ddb_port" \
-      --env-var "PUBLIC_BASE_URL=http://127.0.0.1:$port" "$@" >"$logfile" 2>&1) &
+      --env-var "PUBLIC_BASE_URL=http://127.0.0.1:$port" \
+      --env-var "CORS_ALLOW_ORIGINS=${CORS_ALLOW_ORIGINS:-}" "$@" >"$logfile" 2>&1) &
   STARTED_PIDS+=("$!")
 }
 

@@ -23,6 +23,14 @@ log "template: sam validate --lint, cfn-lint"
 ensure_template_linters
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 sam validate --lint --region us-east-1 -t "$ROOT/template.yaml"
 cfn-lint "$ROOT/template.yaml"
+log "template as CloudFormation reads it: translated by aws-sam-translator, checked, cfn-lint again"
+AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" "$ROOT/scripts/check-template.py" --self-test "$ROOT/template.yaml" 2>&1 \
+  | grep -v "unpublished metrics"; [ "${PIPESTATUS[0]}" = 0 ] || die "the template check missed a known mistake"
+AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" "$ROOT/scripts/check-template.py" "$ROOT/template.yaml" "$LOGS/template.cfn.json" 2>&1 \
+  | grep -v "unpublished metrics"; [ "${PIPESTATUS[0]}" = 0 ] || die "CloudFormation would refuse template.yaml"
+cfn-lint "$LOGS/template.cfn.json"
+log "make deploy: what it passes to sam build and sam deploy"
+"$ROOT/scripts/test-deploy.sh"
 log "template: checkov (each remaining finding is skipped in the template with its reason)"
 ensure_checkov
 "$TOOLS/checkov/bin/checkov" -f "$ROOT/template.yaml" --compact --quiet --skip-download
@@ -40,6 +48,9 @@ ensure_table "http://127.0.0.1:$DDB_PORT" links
 # Short cache lifetimes, so that the tests can prove a change or a revoked key reaches
 # every warm function within them (60 s each by default).
 export LINK_CACHE_SECONDS=2 KEY_CACHE_SECONDS=1
+# CORS for one origin, as CorsAllowOrigins would set it (the browser test below).
+CORS_PORT="${TEST_CORS_PORT:-9155}"
+export CORS_ALLOW_ORIGINS="http://127.0.0.1:$CORS_PORT"
 start_watch "$API_PORT" "$DDB_PORT" "$LOGS/watch.log" \
   --env-var "LINK_CACHE_SECONDS=$LINK_CACHE_SECONDS" --env-var "KEY_CACHE_SECONDS=$KEY_CACHE_SECONDS"
 wait_http "http://127.0.0.1:$API_PORT/" 120 || { tail -50 "$LOGS/watch.log"; die "cargo lambda watch did not start"; }
@@ -69,8 +80,16 @@ st_key="$(DDB_PORT="$DDB_PORT" TABLE_NAME='' "$ROOT/scripts/keys.sh" create --na
 log "the stats page in headless Chromium (screenshot: target/test-logs/page/stats-page.png)"
 "$ROOT/scripts/test-page.sh" "$API_PORT" "$LOGS/page"
 
+log "CORS in headless Chromium: fetch from an allowed origin and from another"
+"$ROOT/scripts/test-cors.sh" "$API_PORT" "$DDB_PORT" "$CORS_PORT" "$((CORS_PORT + 1))" "$LOGS/cors"
+
 log "sample events through cargo lambda invoke"
 "$ROOT/scripts/invoke-events.sh" "$API_PORT" "$DDB_PORT"
+
+log "the stream poller gave up on nothing, and no record failed the aggregator"
+if [ -s "$LOGS/stream-failures.jsonl" ] || grep -q "gave up\|function error" "$LOGS/stream-poller.log"; then
+  cat "$LOGS/stream-poller.log"; die "the stream poller gave up on records (see $LOGS/stream-failures.jsonl)"
+fi
 
 log "load generator: make load on a small N (every link's stats and both rankings checked)"
 URL="http://127.0.0.1:$API_PORT" DDB_PORT="$DDB_PORT" N="${TEST_LOAD_N:-600}" C=8 WAIT=120 LOAD_PROFILE=dev \
@@ -94,7 +113,7 @@ start_dynamodb_local "$DDB_PORT" "$LOGS/dynamodb-data" "$LOGS/dynamodb-local-2.l
 ensure_table "http://127.0.0.1:$DDB_PORT" links
 phase phase3_after_restart_data_survives_and_service_recovers
 
-log "make dev stops everything it started on SIGTERM, SIGHUP and Ctrl-C"
+log "make dev stops everything it started, whenever and however it is stopped (17 rounds, 2 CPU hogs beside)"
 "$ROOT/scripts/test-dev-signals.sh" "${TEST_DEV_DDB_PORT:-8300}" "${TEST_DEV_API_PORT:-9300}" "$LOGS/dev-signals"
 
 log "benchmark smoke run: make bench on 20 invocations (the figures are not checked here)"

@@ -65,6 +65,8 @@ pub struct Config {
     pub key_cache_ttl: Duration,
     /// `METRICS_NAMESPACE`: the CloudWatch namespace of the request metrics.
     pub metrics_namespace: String,
+    /// `CORS_ALLOW_ORIGINS`: the origins whose browser apps may call the API.
+    pub cors: crate::cors::CorsPolicy,
 }
 
 pub const DEFAULT_CACHE_SECONDS: u64 = 60;
@@ -142,6 +144,7 @@ impl Config {
             metrics_namespace: get("METRICS_NAMESPACE")
                 .map(|n| n.trim().to_owned())
                 .unwrap_or_else(|| "UrlShortener".to_owned()),
+            cors: crate::cors::CorsPolicy::parse(&get("CORS_ALLOW_ORIGINS").unwrap_or_default()),
         })
     }
 }

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod cors;
 pub mod domain;
 pub mod http;
 pub mod metrics;

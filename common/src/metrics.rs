@@ -54,6 +54,10 @@ fn metrics(r: &RequestRecord<'_>) -> Vec<(&'static str, &'static str, Value)> {
     m
 }
 
+/// The level of the request line. Lambda drops lines below the function's log level, so
+/// template.yaml offers no level above it (integration/tests/schema.rs).
+pub const REQUEST_LINE_LEVEL: &str = "INFO";
+
 /// The request's log line: the fields Logs Insights queries (route, method, code, status,
 /// latency, DynamoDB use, request id; never the body) and the EMF block.
 pub fn request_line(r: &RequestRecord<'_>) -> String {
@@ -70,7 +74,7 @@ pub fn request_line(r: &RequestRecord<'_>) -> String {
             }],
         }),
     );
-    line.insert("level".into(), json!("INFO"));
+    line.insert("level".into(), json!(REQUEST_LINE_LEVEL));
     line.insert("message".into(), json!("request"));
     line.insert("Function".into(), json!(r.route));
     line.insert("route".into(), json!(r.route));

@@ -136,11 +136,29 @@ where
             crate::domain::visit::prepare();
         }
         let handler = &handler;
-        lambda_http::run(service_fn(|req| async move {
+        lambda_http::run(service_fn(|req: Request| async move {
+            let cors = &app.config.cors;
+            if let Some(preflight) = cors.preflight(req.method(), req.headers()) {
+                return Ok::<_, Error>(preflight);
+            }
+            // Only what decorating needs is kept of the request (CORS off: nothing).
+            let origin = cors
+                .is_enabled()
+                .then(|| {
+                    req.headers()
+                        .get(lambda_http::http::header::ORIGIN)
+                        .cloned()
+                })
+                .flatten();
             let namespace = &app.config.metrics_namespace;
-            Ok::<_, Error>(
-                respond(route, namespace, &app.store, req, |req| handler(app, req)).await,
-            )
+            let mut resp =
+                respond(route, namespace, &app.store, req, |req| handler(app, req)).await;
+            if let Some(origin) = origin {
+                let mut headers = lambda_http::http::HeaderMap::new();
+                headers.insert(lambda_http::http::header::ORIGIN, origin);
+                cors.decorate(&headers, &mut resp);
+            }
+            Ok(resp)
         }))
         .await
     })

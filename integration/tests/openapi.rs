@@ -41,8 +41,10 @@ fn paths_are_the_routes_of_the_template() {
     for (_, resource) in template["Resources"].as_mapping().unwrap() {
         if let Some(events) = resource["Properties"]["Events"].as_mapping() {
             for (_, event) in events {
-                if event["Type"].as_str() == Some("HttpApi") {
-                    routes.insert(event["Properties"]["Path"].as_str().unwrap().to_owned());
+                let path = event["Properties"]["Path"].as_str();
+                // `$default` is every undeclared path's JSON 404, not an operation.
+                if event["Type"].as_str() == Some("HttpApi") && path != Some("$default") {
+                    routes.insert(path.unwrap().to_owned());
                 }
             }
         }

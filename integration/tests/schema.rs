@@ -111,6 +111,22 @@ async fn local_table_has_the_template_schema() {
             .and_then(|p| p.projection_type())
             .map(|p| p.as_str())
     );
+    let mut t_attrs: Vec<&str> = t_index["Projection"]["NonKeyAttributes"]
+        .as_sequence()
+        .expect("the owner index names its attributes")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let mut l_attrs: Vec<&str> = l_index
+        .projection()
+        .map(|p| p.non_key_attributes())
+        .unwrap_or_default()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    t_attrs.sort_unstable();
+    l_attrs.sort_unstable();
+    assert_eq!(t_attrs, l_attrs);
     // TTL on the attribute the store writes.
     let ttl = client
         .describe_time_to_live()
@@ -270,4 +286,67 @@ fn each_function_has_exactly_its_dynamodb_actions() {
         checked, in_template,
         "every function's actions are pinned here"
     );
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
+        .expect("template.yaml");
+    serde_yaml::from_str(&text).expect("template.yaml parses")
+}
+
+/// Lambda drops application log lines below `LogLevel`; the request line carries the
+/// metrics (EMF) at `metrics::REQUEST_LINE_LEVEL`, so no allowed level may be above it
+/// (WARN and ERROR were allowed: every custom metric and the dashboard went blank).
+#[test]
+fn every_allowed_log_level_keeps_the_metrics_line() {
+    let order = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    let rank = |l: &str| {
+        order
+            .iter()
+            .position(|o| *o == l)
+            .expect("a Lambda log level")
+    };
+    let line = rank(common::metrics::REQUEST_LINE_LEVEL);
+    let doc = template();
+    let allowed = doc["Parameters"]["LogLevel"]["AllowedValues"]
+        .as_sequence()
+        .expect("LogLevel has AllowedValues");
+    for level in allowed {
+        let level = level.as_str().unwrap();
+        assert!(
+            rank(level) <= line,
+            "LogLevel {level} would drop the metrics line"
+        );
+    }
+}
+
+/// The local stack answers CORS as the HTTP API's CorsConfiguration does.
+#[test]
+fn cors_of_the_functions_matches_the_template() {
+    let doc = template();
+    let cors = &doc["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"];
+    let joined = |v: &Value| {
+        v.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let on = &cors_branch(cors);
+    assert_eq!(joined(&on["AllowMethods"]), common::cors::ALLOW_METHODS);
+    assert_eq!(joined(&on["AllowHeaders"]), common::cors::ALLOW_HEADERS);
+    assert_eq!(joined(&on["ExposeHeaders"]), common::cors::EXPOSE_HEADERS);
+    assert_eq!(
+        on["MaxAge"].as_u64(),
+        Some(common::cors::MAX_AGE_SECONDS as u64)
+    );
+}
+
+/// The configuration of `!If [HasCors, <config>, !Ref AWS::NoValue]`.
+fn cors_branch(cors: &Value) -> Value {
+    match cors {
+        Value::Tagged(t) if t.tag == "!If" => t.value[1].clone(),
+        other => panic!("CorsConfiguration is not an !If: {other:?}"),
+    }
 }

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 
 use super::counters::{day_key, shard_pk};
 use super::keys::KEYS_PK;
-use super::links::{EXPIRES_TTL, LINK_SK, OWNER};
+use super::links::{DISABLED, EXPIRES_AT, EXPIRES_TTL, KIND, LINK_SK, MAX_VISITS, OWNER, URL};
 use super::rankings::{ranking_sk, TOP_PK};
 use super::totals::TOTAL_SK;
 use super::{unavailable, StoreError, PK, SK};
@@ -22,6 +22,8 @@ use crate::domain::{Code, KeyHash, Period};
 /// The sparse index of owned links, newest first per owner.
 pub const OWNER_INDEX: &str = "by-owner";
 const CREATED_AT: &str = "created_at";
+/// The attributes the owner index carries besides the keys: what `GET /links` shows.
+pub const OWNER_INDEX_ATTRIBUTES: [&str; 5] = [URL, KIND, EXPIRES_AT, MAX_VISITS, DISABLED];
 
 fn attr(name: &str) -> AttributeDefinition {
     AttributeDefinition::builder()
@@ -52,10 +54,17 @@ fn owner_index() -> GlobalSecondaryIndex {
         .index_name(OWNER_INDEX)
         .key_schema(key(OWNER, KeyType::Hash))
         .key_schema(key(CREATED_AT, KeyType::Range))
-        // Link items are small: the listing needs no second read per link.
+        // What the listing shows, so it needs no second read per link; not what changes
+        // on visits (capped_visits) or on every PATCH (updated_at).
         .projection(
             Projection::builder()
-                .projection_type(ProjectionType::All)
+                .projection_type(ProjectionType::Include)
+                .set_non_key_attributes(Some(
+                    OWNER_INDEX_ATTRIBUTES
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect(),
+                ))
                 .build(),
         )
         .build()
