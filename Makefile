@@ -1,5 +1,5 @@
 # The everyday verbs. Everything the project needs is installed into .tools/ (git-ignored).
-.PHONY: dev test deploy bench bench-instructions fuzz load build key keys revoke-key fmt lint clean
+.PHONY: dev test deploy soak bench bench-instructions fuzz load build key keys revoke-key fmt lint clean
 
 ## Serve the API on http://127.0.0.1:9000 against DynamoDB Local on :8000 (Ctrl-C stops both)
 dev:
@@ -8,6 +8,10 @@ dev:
 ## Every test: lints, unit, template, integration (DynamoDB Local), end-to-end (HTTP), events
 test:
 	@bash scripts/test.sh
+
+## MINUTES of mixed traffic against make dev with a restart in the middle, then every count checked
+soak:
+	@MINUTES="$(or $(MINUTES),2)" bash scripts/soak.sh
 
 ## Build and deploy the stack with deploy.env's parameters (first time: make deploy GUIDED=1)
 deploy:
@@ -43,7 +47,7 @@ revoke-key:
 
 ## Release zips for Lambda, as `sam build` makes them
 build:
-	@bash -c 'source scripts/lib.sh && ensure_cargo_lambda && cargo lambda build --release --output-format zip -p create -p redirect -p stats -p manage -p health -p pages -p aggregate'
+	@bash -c 'source scripts/lib.sh && ensure_cargo_lambda && cargo lambda build --release --output-format zip "$${FUNCTIONS[@]/#/-p}"'
 
 fmt:
 	cargo fmt --all

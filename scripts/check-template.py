@@ -104,6 +104,26 @@ def check(cfn):
         if cond is not None and cond not in conditions:
             errors.append(f"Outputs/{name}: Condition names no defined condition: {cond!r}")
     errors += check_defaults(params, cfn.get("Rules", {}))
+    errors += check_roles(resources)
+    return errors
+
+
+def check_roles(resources):
+    """Least privilege: no role may write logs everywhere (SAM's generated role attaches
+    AWSLambdaBasicExecutionRole, logs on "*"), nor use an action on every resource."""
+    errors = []
+    for name, res in resources.items():
+        if res.get("Type") != "AWS::IAM::Role":
+            continue
+        props = res.get("Properties", {})
+        for arn in props.get("ManagedPolicyArns", []):
+            if "AWSLambdaBasicExecutionRole" in json.dumps(arn):
+                errors.append(f"Resources/{name}: AWSLambdaBasicExecutionRole (logs on every log group)")
+        for policy in props.get("Policies", []):
+            for st in policy.get("PolicyDocument", {}).get("Statement", []):
+                resource = st.get("Resource")
+                if resource == "*" or (isinstance(resource, list) and "*" in resource):
+                    errors.append(f"Resources/{name}: {st.get('Action')} on every resource")
     return errors
 
 

@@ -13,6 +13,9 @@ SAM_CLI_VERSION="1.170.0"
 CFN_LINT_VERSION="1.58.0"
 CHECKOV_VERSION="3.3.30"
 
+# The Lambda functions, named once (make build, make test's build).
+FUNCTIONS=(create redirect stats manage health pages aggregate)
+
 export PATH="$VENV/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
@@ -48,30 +51,28 @@ ensure_template_linters() {
   pip_pin cfn-lint "$CFN_LINT_VERSION"
 }
 
-# checkov pins other versions of boto3 than SAM CLI: it gets a venv of its own.
-ensure_checkov() {
-  if [ ! -x "$TOOLS/checkov/bin/python" ]; then
-    python3 -m venv "$TOOLS/checkov" || die "python3 -m venv failed"
-  fi
-  if [ "$("$TOOLS/checkov/bin/python" -m pip show checkov 2>/dev/null | sed -n 's/^Version: //p')" != "$CHECKOV_VERSION" ]; then
-    log "installing checkov $CHECKOV_VERSION into .tools/checkov"
-    "$TOOLS/checkov/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" \
-      || die "pip install checkov failed"
-  fi
+# venv_pin NAME PACKAGE==VERSION...: a venv of its own under .tools/NAME with exactly these
+# pins (installed when any differs), for tools whose dependencies clash with SAM CLI's.
+venv_pin() {
+  local dir="$TOOLS/$1" pin have
+  shift
+  [ -x "$dir/bin/python" ] || python3 -m venv "$dir" || die "python3 -m venv failed (apt-get install -y python3-venv)"
+  have="$("$dir/bin/python" -m pip freeze 2>/dev/null | tr 'A-Z_' 'a-z-')"
+  for pin in "$@"; do
+    if ! grep -qx "$(tr 'A-Z_' 'a-z-' <<<"$pin")" <<<"$have"; then
+      log "installing $* into .tools/${dir##*/}"
+      "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@" || die "pip install $* failed"
+      return
+    fi
+  done
 }
+
+# checkov pins other versions of boto3 than SAM CLI: it gets a venv of its own.
+ensure_checkov() { venv_pin checkov "checkov==$CHECKOV_VERSION"; }
 
 # schemathesis checks the running API against openapi.json (its own venv).
 SCHEMATHESIS_VERSION="4.32.5"
-ensure_schemathesis() {
-  if [ ! -x "$TOOLS/schemathesis/bin/python" ]; then
-    python3 -m venv "$TOOLS/schemathesis" || die "python3 -m venv failed"
-  fi
-  if [ "$("$TOOLS/schemathesis/bin/python" -m pip show schemathesis 2>/dev/null | sed -n 's/^Version: //p')" != "$SCHEMATHESIS_VERSION" ]; then
-    log "installing schemathesis $SCHEMATHESIS_VERSION into .tools/schemathesis"
-    "$TOOLS/schemathesis/bin/python" -m pip install --quiet --disable-pip-version-check \
-      "schemathesis==$SCHEMATHESIS_VERSION" || die "pip install schemathesis failed"
-  fi
-}
+ensure_schemathesis() { venv_pin schemathesis "schemathesis==$SCHEMATHESIS_VERSION"; }
 
 # Debian's Chromium, for the stats page test (a browser build of its own cannot be
 # downloaded here). Installed with apt-get when missing (root, as in CI).
@@ -183,7 +184,7 @@ start_watch() {
   (cd "$ROOT" && exec "$GUARD" -- cargo lambda watch -A 127.0.0.1 -P "$port" --disable-cors \
       --env-var "AWS_ENDPOINT_URL=http://127.0.0.1:$ddb_port" \
       --env-var "PUBLIC_BASE_URL=http://127.0.0.1:$port" \
-      --env-var "CORS_ALLOW_ORIGINS=${CORS_ALLOW_ORIGINS:-}" "$@" >"$logfile" 2>&1) &
+      ${CORS_ALLOW_ORIGINS:+--env-var "CORS_ALLOW_ORIGINS=$CORS_ALLOW_ORIGINS"} "$@" >"$logfile" 2>&1) &
   STARTED_PIDS+=("$!")
 }
 
@@ -219,18 +220,7 @@ AWSLAMBDARIC_VERSION="4.2.2"
 BOTO3_VERSION="1.44.5"
 PYREF_VENV="$TOOLS/pyref"
 
-ensure_python_reference() {
-  if [ ! -x "$PYREF_VENV/bin/python" ]; then
-    python3 -m venv "$PYREF_VENV" || die "python3 -m venv failed"
-  fi
-  local have
-  have="$("$PYREF_VENV/bin/python" -m pip freeze 2>/dev/null | grep -ciE "^(awslambdaric==$AWSLAMBDARIC_VERSION|boto3==$BOTO3_VERSION)$" || true)"
-  if [ "$have" != 2 ]; then
-    log "installing the Python reference (awslambdaric $AWSLAMBDARIC_VERSION, boto3 $BOTO3_VERSION) into .tools/pyref"
-    "$PYREF_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-      "awslambdaric==$AWSLAMBDARIC_VERSION" "boto3==$BOTO3_VERSION" || die "pip install of the reference failed"
-  fi
-}
+ensure_python_reference() { venv_pin pyref "awslambdaric==$AWSLAMBDARIC_VERSION" "boto3==$BOTO3_VERSION"; }
 
 # prepare_bench OUT PORT: the release bootstrap.zip of each function (as Lambda gets it)
 # unpacked into OUT/lambda/<function>/, the bench driver, and an in-memory DynamoDB Local on

@@ -25,7 +25,8 @@ trap 'kill "${hogs[@]}" 2>/dev/null || true' EXIT
 
 # marked TOKEN: the pids of every process whose environment carries DEV_SIGNAL_ROUND=TOKEN.
 marked() {
-  grep -lsa --null-data -x "DEV_SIGNAL_ROUND=$1" /proc/[0-9]*/environ 2>/dev/null \
+  # grep says 2 when a process ends while it reads /proc: not a failure here.
+  { grep -lsa --null-data -x "DEV_SIGNAL_ROUND=$1" /proc/[0-9]*/environ 2>/dev/null || true; } \
     | sed -n 's#^/proc/\([0-9]*\)/environ$#\1#p' | sort -n | tr '\n' ' '
 }
 

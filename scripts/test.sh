@@ -39,7 +39,7 @@ log "local stack"
 ensure_cargo_lambda
 ensure_dynamodb_local
 # Built before the watch starts, so that no test waits for a first-request compile.
-cargo build --locked -p create -p redirect -p stats -p manage -p health -p pages -p aggregate -p devtools -p loadgen
+cargo build --locked "${FUNCTIONS[@]/#/-p}" -p devtools -p loadgen
 build_devtools
 # Persisted to a fresh folder, so that the restart stage below can stop and start it.
 rm -rf "$LOGS/dynamodb-data"
@@ -116,44 +116,15 @@ phase phase3_after_restart_data_survives_and_service_recovers
 log "make dev stops everything it started, whenever and however it is stopped (17 rounds, 2 CPU hogs beside)"
 "$ROOT/scripts/test-dev-signals.sh" "${TEST_DEV_DDB_PORT:-8300}" "${TEST_DEV_API_PORT:-9300}" "$LOGS/dev-signals"
 
+log "make soak MINUTES=2: mixed traffic against make dev with a restart, then every count checked"
+MINUTES="${TEST_SOAK_MINUTES:-2}" SOAK_DIR="$LOGS/soak" "$ROOT/scripts/soak.sh" >"$LOGS/soak.log" 2>&1 \
+  || { tail -60 "$LOGS/soak.log"; die "make soak found misses (log in $LOGS/soak.log)"; }
+tail -12 "$LOGS/soak.log"
+
 log "benchmark smoke run: make bench on 20 invocations (the figures are not checked here)"
 stop_all
 BENCH_INVOCATIONS=20 BENCH_REPORT="$LOGS/bench-smoke.json" "$ROOT/scripts/bench.sh" >"$LOGS/bench.log" 2>&1 \
   || { tail -30 "$LOGS/bench.log"; die "make bench failed (log in $LOGS/bench.log)"; }
-python3 - "$LOGS/bench-smoke.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-rows = dict(r["functions"], python=r["python_reference_redirect"], floor=r["io_floor_redirect"],
-            crates_floor=r["crates_floor_redirect"])
-assert set(rows) == {"create", "redirect", "stats", "python", "floor", "crates_floor"}, rows.keys()
-for name, f in rows.items():
-    assert f["warm_invocations"] == 20 and f["logged_invocations"] == 21, (name, f)
-    assert f["init_ms"] > 0 and f["peak_rss_mb"] > 0 and f["cpu_us_per_warm_invocation"] > 0, (name, f)
-    assert f["init_cpu_ms"] > 0 and f["first_invocation_cpu_ms"] > 0, (name, f)
-for name in ("create", "redirect", "stats"):
-    f = r["functions"][name]
-    assert f["bootstrap_zip_mb"] > 0, name
-    # Logs as Lambda gets them: one JSON line per request with these fields, no body.
-    line = json.loads(f["sample_request_log_line"])
-    fields = line.get("fields", line)
-    for key in ("route", "method", "status", "latency_us", "request_id", "ddb_requests"):
-        assert key in fields, (name, key, line)
-    assert fields["route"] == name, line
-    # The same line is a CloudWatch EMF document: metrics without a metrics server.
-    emf = line["_aws"]["CloudWatchMetrics"][0]
-    assert emf["Dimensions"] == [["Function"]] and line["Function"] == name, line
-    assert all(isinstance(line[m["Name"]], (int, float)) for m in emf["Metrics"]), line
-    # The runtime's per-invocation span is neither created nor serialized into each line.
-    assert "span" not in line and "spans" not in line, (name, line)
-    assert f["log_lines_with_request_body"] == 0, (name, "a request body was logged")
-assert r["functions"]["redirect"]["sample_request_log_line"].count("bench-link") >= 1
-# One write per redirect with the bench's spread of visitors: only a function's first
-# overflow of a day's map costs a refused write more (about 1 in 20 here, 1 in 5000 in a
-# full run).
-redirect = r["functions"]["redirect"]
-assert redirect["ddb_requests_per_warm_invocation"] <= 1.1, redirect
-assert redirect["ddb_capacity_units_per_warm_invocation"] <= 1.1, redirect
-print("bench smoke: 10 passed, 0 failed")
-PY
+python3 "$ROOT/scripts/check-bench-smoke.py" "$LOGS/bench-smoke.json"
 
 log "all tests passed"

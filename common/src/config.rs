@@ -53,7 +53,8 @@ pub struct Config {
     pub table_name: String,
     /// `PUBLIC_BASE_URL`; when unset, short URLs use the host the request came to.
     pub public_base_url: Option<BaseUrl>,
-    pub redirect_status: u16,
+    /// `REDIRECT_STATUS`, parsed once at start.
+    pub redirect_status: lambda_http::http::StatusCode,
     pub url_policy: UrlPolicy,
     /// `CREATE_REQUIRES_KEY`: refuse anonymous creates (401).
     pub create_requires_key: bool,
@@ -100,8 +101,10 @@ impl Config {
             })
             .transpose()?;
         let redirect_status = match get("REDIRECT_STATUS").as_deref().map(str::trim) {
-            None => 302,
-            Some(v @ ("301" | "302" | "307" | "308")) => v.parse().expect("digits"),
+            None => lambda_http::http::StatusCode::FOUND,
+            Some(v @ ("301" | "302" | "307" | "308")) => {
+                lambda_http::http::StatusCode::from_bytes(v.as_bytes()).expect("a status")
+            }
             Some(v) => {
                 return Err(ConfigError(format!(
                     "REDIRECT_STATUS '{v}' must be 301, 302, 307 or 308"
@@ -166,7 +169,7 @@ mod tests {
     fn defaults() {
         let c = config(&[("TABLE_NAME", "links")]).unwrap();
         assert_eq!(c.table_name, "links");
-        assert_eq!(c.redirect_status, 302);
+        assert_eq!(c.redirect_status.as_u16(), 302);
         assert_eq!(c.url_policy.max_len, 2048);
         assert!(c.url_policy.blocked_hosts.is_empty());
         assert!(c.public_base_url.is_none());
@@ -197,7 +200,7 @@ mod tests {
         let base = c.public_base_url.unwrap();
         assert_eq!(base.short_url("abc"), "https://sho.rt/go/abc");
         assert_eq!(base.host(), "sho.rt");
-        assert_eq!(c.redirect_status, 308);
+        assert_eq!(c.redirect_status.as_u16(), 308);
         assert_eq!(c.url_policy.max_len, 100);
         assert_eq!(c.url_policy.blocked_hosts, ["evil.example", "bad.example"]);
         assert!(c.create_requires_key);

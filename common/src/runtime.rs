@@ -13,10 +13,12 @@ pub use mimalloc::MiMalloc;
 use crate::auth::Authenticator;
 use crate::cache::{TtlCache, DEFAULT_CAPACITY};
 use crate::config::Config;
-use crate::domain::{Code, Link};
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Code, Gone, Link, Visit};
 use crate::http::{respond, ApiError};
 use crate::store::client::CONNECT_TIMEOUT;
-use crate::store::{dynamodb_client, Store, StoreError};
+use crate::store::{dynamodb_client, Store, StoreError, VisitGate};
 
 /// The state a handler needs, built once per cold start.
 #[derive(Debug)]
@@ -48,6 +50,52 @@ impl App {
         Ok(found)
     }
 
+    /// Counts a visit of an open `link` (its redirect's one write), or refuses it:
+    /// - a bot, or a HEAD (`visit` is `None`), never uses up a capped link (a link preview
+    ///   must not spend a one-time link): past its cap it is refused from this copy;
+    /// - a human visit of a capped link first passes the exact, conditional cap gate (the
+    ///   only visit that pays a second write);
+    /// - the count is written before answering (a Lambda is frozen once it returns), and a
+    ///   hot link's raised shard count is kept in this copy of the link.
+    pub async fn count_visit(
+        &self,
+        code: &Code,
+        link: &Link,
+        visit: Option<&Visit>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let human = matches!(visit, Some(Visit::Human(_)));
+        if !human && link.cap_reached() {
+            return Err(ApiError::Gone(Gone::VisitLimit));
+        }
+        let Some(visit) = visit else {
+            return Ok(());
+        };
+        if human && link.max_visits.is_some() {
+            match self.store.gate_visit(code, now).await? {
+                VisitGate::Admitted | VisitGate::Uncapped => {}
+                VisitGate::Closed(gone) => {
+                    self.links.remove(code);
+                    return Err(ApiError::Gone(gone));
+                }
+                VisitGate::Missing => {
+                    self.links.remove(code);
+                    return Err(ApiError::NotFound);
+                }
+            }
+        }
+        let counted = self
+            .store
+            .count_visit(code, link.counter_shards, now.date_naive(), visit)
+            .await?;
+        if counted.counter_shards != link.counter_shards {
+            let mut raised = link.clone();
+            raised.counter_shards = counted.counter_shards;
+            self.links.put(code.clone(), Some(raised), Instant::now());
+        }
+        Ok(())
+    }
+
     pub fn new(config: Config, store: Store) -> App {
         App {
             links: TtlCache::new(DEFAULT_CAPACITY, config.link_cache_ttl),
@@ -64,14 +112,21 @@ impl App {
 #[macro_export]
 macro_rules! lambda_main {
     ($route:literal, $handler:path) => {
+        $crate::lambda_main!($route, $handler, init = $crate::runtime::no_init);
+    };
+    // `init` runs once during Init (which has a CPU boost on Lambda), before any request.
+    ($route:literal, $handler:path, init = $init:path) => {
         #[global_allocator]
         static GLOBAL: $crate::runtime::MiMalloc = $crate::runtime::MiMalloc;
 
         fn main() -> Result<(), $crate::runtime::Error> {
-            $crate::runtime::serve($route, $handler)
+            $crate::runtime::serve($route, $init, $handler)
         }
     };
 }
+
+/// The init hook of a function that needs none.
+pub fn no_init() {}
 
 /// `lambda_main!` for a function fed by an event source instead of HTTP (the table's
 /// stream): `common::lambda_events_main!("aggregate", handler)`.
@@ -124,17 +179,14 @@ where
 /// Runs `handler` for every request of this Lambda function on a current-thread runtime.
 /// Logging, the store (its connection opened during Init) and the heartbeat are set up
 /// once; each request goes through `respond` (one log line, errors to statuses).
-pub fn serve<F, Fut>(route: &'static str, handler: F) -> Result<(), Error>
+pub fn serve<F, Fut>(route: &'static str, init: fn(), handler: F) -> Result<(), Error>
 where
     F: Fn(&'static App, Request) -> Fut + Sync,
     Fut: Future<Output = Result<Response<Body>, ApiError>> + Send,
 {
     runtime()?.block_on(async {
         let app = start().await?;
-        if route == "redirect" {
-            // The bot matcher is a large regular expression: built during Init.
-            crate::domain::visit::prepare();
-        }
+        init();
         let handler = &handler;
         lambda_http::run(service_fn(|req: Request| async move {
             let cors = &app.config.cors;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
+use loadgen::{check_ranking, RANKING_LIMIT};
 use reqwest::{redirect, Client, StatusCode};
 use serde_json::{json, Value};
 
@@ -30,7 +31,6 @@ const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KH
                           Chrome/124.0 Safari/537.36";
 const POOL: usize = 3;
 const SEGMENT_LEN: usize = 8;
-const RANKING_LIMIT: usize = 100;
 
 struct Args {
     url: String,
@@ -346,47 +346,6 @@ async fn run(args: Args) -> Result<bool, String> {
     }
     println!("{}", if ok { "load: OK" } else { "load: FAILED" });
     Ok(ok)
-}
-
-/// Whether a ranking agrees with what this run sent: most visited first; each of this run's
-/// links in it with exactly the visits sent; and every link of the run that got more
-/// visits than the last one shown is in it. Other links of a shared table may rank too.
-/// Returns how many of the run's links it shows.
-fn check_ranking(body: &Value, sent: &HashMap<String, u64>) -> Result<usize, String> {
-    let links = body["links"].as_array().ok_or("no links in the answer")?;
-    let mut previous = u64::MAX;
-    let mut shown = 0;
-    for l in links {
-        let code = l["code"].as_str().unwrap_or_default();
-        let visits = l["visits"].as_u64().ok_or("a link without visits")?;
-        if visits > previous {
-            return Err(format!(
-                "{code} ({visits}) ranks below a link with fewer visits"
-            ));
-        }
-        previous = visits;
-        if let Some(expected) = sent.get(code) {
-            shown += 1;
-            if visits != *expected {
-                return Err(format!(
-                    "{code}: ranked with {visits} visits, {expected} sent"
-                ));
-            }
-        }
-    }
-    let floor = if links.len() == RANKING_LIMIT {
-        previous
-    } else {
-        0
-    };
-    let in_list: Vec<&str> = links.iter().filter_map(|l| l["code"].as_str()).collect();
-    if let Some((code, n)) = sent
-        .iter()
-        .find(|(code, n)| **n > floor && !in_list.contains(&code.as_str()))
-    {
-        return Err(format!("{code} ({n} visits sent) is missing"));
-    }
-    Ok(shown)
 }
 
 #[cfg(test)]
