@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use lambda_http::{service_fn, Body, Request, Response};
+use lambda_http::{service_fn, Body, Request, RequestExt, Response};
 
 pub use lambda_http::Error;
 pub use mimalloc::MiMalloc;
@@ -16,7 +16,8 @@ use crate::config::Config;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{Code, Gone, Link, Visit};
-use crate::http::{respond, ApiError};
+use crate::http::ApiError;
+use crate::metrics::{emit, request_line, BotVisit, RequestRecord};
 use crate::store::client::CONNECT_TIMEOUT;
 use crate::store::{dynamodb_client, Store, StoreError, VisitGate};
 
@@ -214,6 +215,57 @@ where
         }))
         .await
     })
+}
+
+/// Runs a handler and turns its result into the response, with one structured log line
+/// per request (never the body) that is also its metrics (`metrics`), and the hidden
+/// cause of any 5xx.
+async fn respond<F, Fut>(
+    route: &'static str,
+    namespace: &str,
+    store: &Store,
+    req: Request,
+    handler: F,
+) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let started = Instant::now();
+    let usage_before = store.usage();
+    let method = req.method().clone();
+    let request_id = req
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default();
+    let code = req
+        .path_parameters_ref()
+        .and_then(|p| p.first("code"))
+        .map(|c| c.chars().take(80).collect::<String>());
+    let resp = match handler(req).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            if let Some(cause) = e.cause() {
+                tracing::error!(route, %request_id, error = cause, "request failed");
+            }
+            e.into_response()
+        }
+    };
+    let usage = store.usage().since(usage_before);
+    let line = request_line(&RequestRecord {
+        namespace,
+        route,
+        method: method.as_str(),
+        code: code.as_deref(),
+        status: resp.status(),
+        latency_us: started.elapsed().as_micros() as u64,
+        usage,
+        bot_visit: resp.extensions().get::<BotVisit>().is_some(),
+        request_id: &request_id,
+        timestamp_ms: chrono::Utc::now().timestamp_millis(),
+    });
+    emit(&line);
+    resp
 }
 
 /// The current-thread runtime every function runs on.

@@ -1,9 +1,9 @@
 //! End to end: real HTTP through `cargo lambda watch` (the API Gateway routes of
-//! template.yaml), the three functions, and the real DynamoDB Local.
+//! template.yaml), the functions, and the real DynamoDB Local.
 
 mod support;
 
-use support::Reply;
+use support::{Api, Reply};
 
 use chrono::{Days, Utc};
 use futures::StreamExt;
@@ -15,38 +15,9 @@ use tokio::sync::RwLock;
 /// lock) while every other test here holds a read lock.
 static TABLE_COUNT: RwLock<()> = RwLock::const_new(());
 
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
 impl Api {
-    fn new() -> Api {
-        Api {
-            base: support::api_url(),
-            http: support::http(),
-        }
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        ct: Option<&str>,
-        body: Option<String>,
-    ) -> Reply {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(ct) = ct {
-            req = req.header("content-type", ct);
-        }
-        if let Some(body) = body {
-            req = req.body(body);
-        }
-        Reply::of(req).await
-    }
-
     async fn create(&self, body: Value) -> Reply {
-        self.send(
+        self.send_raw(
             Method::POST,
             "/links",
             Some("application/json"),
@@ -56,7 +27,7 @@ impl Api {
     }
 
     async fn get(&self, path: &str) -> Reply {
-        self.send(Method::GET, path, None, None).await
+        self.send_raw(Method::GET, path, None, None).await
     }
 
     async fn stats(&self, code: &str, query: &str) -> Reply {
@@ -65,7 +36,7 @@ impl Api {
 }
 
 fn unique_url() -> String {
-    format!("https://example.com/{}", support::unique("e2e-"))
+    support::unique_url("e2e-")
 }
 
 #[tokio::test]
@@ -205,7 +176,7 @@ fn bad_get(method: Method, path: String, status: u16, code: &'static str) -> Bad
     }
 }
 
-/// The corpus: every route, every kind of refusal in SPEC.md.
+/// The corpus: every route, every kind of refusal openapi.json documents.
 fn corpus(api: &Api, existing: &str) -> Vec<Bad> {
     let url = |u: &str| json!({ "url": u });
     let alias = |a: Value| json!({"url": "https://example.com/alias-target", "alias": a});
@@ -422,7 +393,7 @@ async fn bad_input_gets_4xx_json_and_writes_nothing() {
     let mut failures = vec![];
     for case in &cases {
         let reply = api
-            .send(
+            .send_raw(
                 case.method.clone(),
                 &case.path,
                 case.content_type,
@@ -480,14 +451,14 @@ async fn redirect_counts_get_but_not_head() {
         assert!(visit.header("cache-control").contains("no-store"));
     }
     let head = api
-        .send(Method::HEAD, &format!("/{code}"), None, None)
+        .send_raw(Method::HEAD, &format!("/{code}"), None, None)
         .await;
     assert_eq!(head.status, 302);
     assert_eq!(head.header("location"), url);
     assert!(head.header("cache-control").contains("no-store"));
     assert_eq!(head.body, Value::Null);
 
-    let head_unknown = api.send(Method::HEAD, "/nOsUcH2", None, None).await;
+    let head_unknown = api.send_raw(Method::HEAD, "/nOsUcH2", None, None).await;
     assert_eq!(head_unknown.status, 404);
 
     let stats = api.stats(&code, "").await;

@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::Reply;
+use support::{Api, Reply};
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{SecondsFormat, Utc};
 use common::domain::{ApiKey, Role};
-use common::Store;
 use futures::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -23,47 +22,14 @@ struct Key {
     id: String,
 }
 
-struct Api {
-    base: String,
-    http: reqwest::Client,
-    store: Store,
-}
-
 impl Api {
-    fn new() -> Api {
-        Api {
-            base: support::api_url(),
-            http: support::http(),
-            store: Store::new(support::dynamodb(), support::api_table()),
-        }
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        key: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(key) = key {
-            req = req.header("authorization", format!("Bearer {key}"));
-        }
-        if let Some(body) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        self.raw(req).await
-    }
-
     async fn raw(&self, req: reqwest::RequestBuilder) -> Reply {
         Reply::of(req).await
     }
 
     /// A key stored the way `make key` stores it (hash only).
     async fn key(&self, role: Role) -> Key {
-        let (secret, record) = support::issue_key(&self.store, role).await;
+        let (secret, record) = self.issue_key(role).await;
         Key {
             secret,
             id: record.id().to_string(),
@@ -145,7 +111,7 @@ impl Api {
 }
 
 fn unique_url() -> String {
-    format!("https://example.com/{}", support::unique("life-"))
+    support::unique_url("life-")
 }
 
 /// The lifetime of a warm function's copy of a link, as `make test` set it.

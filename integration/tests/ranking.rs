@@ -14,7 +14,7 @@ use common::store::{Store, StreamChange};
 use futures::stream::{self, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::Reply;
+use support::{Api, Reply};
 
 async fn store() -> Store {
     let client = support::dynamodb();
@@ -391,31 +391,13 @@ async fn ranking_of_20000_links_costs_two_requests() {
 
 // --- Through the API, with the stream poller running (make test) ---------------------
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    store: Store,
-}
-
 impl Api {
-    fn new() -> Api {
-        Api {
-            http: support::http(),
-            base: support::api_url(),
-            store: Store::new(support::dynamodb(), support::api_table()),
-        }
-    }
-
     async fn key(&self, role: Role) -> String {
-        support::issue_key(&self.store, role).await.0
+        self.issue_key(role).await.0
     }
 
-    async fn send(&self, method: Method, path: &str, key: Option<&str>) -> Reply {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(key) = key {
-            req = req.bearer_auth(key);
-        }
-        Reply::of(req).await
+    async fn get(&self, path: &str, key: Option<&str>) -> Reply {
+        self.send(Method::GET, path, key, None).await
     }
 }
 
@@ -424,10 +406,10 @@ async fn rankings_route_refuses_bad_requests_and_other_callers() {
     let api = Api::new();
     let admin = api.key(Role::Admin).await;
     let user = api.key(Role::User).await;
-    api.send(Method::GET, "/stats", None)
+    api.get("/stats", None)
         .await
         .assert_error(401, "unauthorized");
-    api.send(Method::GET, "/stats", Some(&user))
+    api.get("/stats", Some(&user))
         .await
         .assert_error(403, "forbidden");
     for (query, code) in [
@@ -439,11 +421,11 @@ async fn rankings_route_refuses_bad_requests_and_other_callers() {
         ("limit=101", "invalid_limit"),
         ("limit=%2B5", "invalid_limit"),
     ] {
-        api.send(Method::GET, &format!("/stats?{query}"), Some(&admin))
+        api.get(&format!("/stats?{query}"), Some(&admin))
             .await
             .assert_error(400, code);
     }
-    let r = api.send(Method::POST, "/stats", Some(&admin)).await;
+    let r = api.send(Method::POST, "/stats", Some(&admin), None).await;
     r.assert_error(405, "method_not_allowed");
     // A day nobody visited anything: an empty ranking, not an error.
     let r = api
@@ -451,6 +433,7 @@ async fn rankings_route_refuses_bad_requests_and_other_callers() {
             Method::GET,
             "/stats?period=day&date=2001-01-01",
             Some(&admin),
+            None,
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -495,7 +478,7 @@ async fn visits_reach_the_rankings_through_the_stream() {
     ] {
         loop {
             let r = api
-                .send(Method::GET, &format!("/stats?{query}"), Some(&admin))
+                .send(Method::GET, &format!("/stats?{query}"), Some(&admin), None)
                 .await;
             assert_eq!(r.status, 200, "{}", r.body);
             let ranked: HashMap<String, (u64, u64)> = r.body["links"]
@@ -534,12 +517,22 @@ async fn visits_reach_the_rankings_through_the_stream() {
     // A deleted link leaves the rankings.
     let (gone, _) = &codes[0];
     let r = api
-        .send(Method::DELETE, &format!("/links/{gone}"), Some(&admin))
+        .send(
+            Method::DELETE,
+            &format!("/links/{gone}"),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
     loop {
         let r = api
-            .send(Method::GET, "/stats?period=all&limit=100", Some(&admin))
+            .send(
+                Method::GET,
+                "/stats?period=all&limit=100",
+                Some(&admin),
+                None,
+            )
             .await;
         let listed = r.body["links"]
             .as_array()

@@ -1,4 +1,4 @@
-//! The floor of a warm redirect built on the crates SPEC.md prescribes, under `make bench`:
+//! The floor of a warm redirect built on the crates the project uses (lambda_http, the SDK), under `make bench`:
 //! the redirect's bootstrap with the project's own work taken out. Per event, lambda_http
 //! (lambda_runtime) reads `/next` and turns the API Gateway event into a request, the
 //! project's DynamoDB client (`common::runtime`, the same configuration, allocator and timer

@@ -19,6 +19,7 @@
 //! keeps one item per day and one write per visit. Stats and the aggregator sum the shards.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use aws_sdk_dynamodb::error::SdkError;
@@ -132,6 +133,17 @@ impl DayMaps {
         }
     }
 
+    /// Whether a write of `plans` would teach nothing new (every key already known).
+    fn knows(&self, plans: &[(Dimension, Plan)]) -> bool {
+        plans.iter().all(|(dim, plan)| {
+            let key = match plan {
+                Plan::Bump(k) | Plan::Create(k) => k.as_str(),
+                Plan::Other => OTHER,
+            };
+            matches!(self.0.get(dim), Some(MapState::Present(keys)) if keys.contains(key))
+        })
+    }
+
     /// After a write that applied: each written key is now in its map.
     fn learn(&mut self, plans: &[(Dimension, Plan)]) {
         for (dim, plan) in plans {
@@ -206,10 +218,18 @@ fn human_update(
 /// A visit counted by `count_visit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counted {
-    /// The day's count of that kind on the shard item written.
-    pub visits: u64,
     /// The link's shard count as it is now: more than the caller's after a throttle.
     pub counter_shards: u32,
+}
+
+/// What a counter write asks DynamoDB to send back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Returned {
+    /// Nothing: the redirect needs no count, and the updated breakdown maps would come back
+    /// with it (parsing them cost about a tenth of a warm redirect's instructions).
+    Nothing,
+    /// The day's new count (`record_visit`).
+    Count,
 }
 
 impl Store {
@@ -228,7 +248,10 @@ impl Store {
         } else {
             fastrand::u32(0..shards)
         };
-        match self.record_visit(code, shard, day, visit).await {
+        match self
+            .write_visit(code, shard, day, visit, Returned::Nothing)
+            .await
+        {
             Err(StoreError::Throttled(e)) => {
                 let raised = if shards < MAX_COUNTER_SHARDS {
                     self.raise_counter_shards(code, shards).await?
@@ -244,14 +267,13 @@ impl Store {
                 } else {
                     return Err(StoreError::Throttled(e));
                 };
-                let visits = self.record_visit(code, shard, day, visit).await?;
+                self.write_visit(code, shard, day, visit, Returned::Nothing)
+                    .await?;
                 Ok(Counted {
-                    visits,
                     counter_shards: raised,
                 })
             }
-            other => other.map(|visits| Counted {
-                visits,
+            other => other.map(|_| Counted {
                 counter_shards: shards,
             }),
         }
@@ -268,13 +290,32 @@ impl Store {
         day: NaiveDate,
         visit: &Visit,
     ) -> Result<u64, StoreError> {
+        let count = self
+            .write_visit(code, shard, day, visit, Returned::Count)
+            .await?;
+        count.ok_or(StoreError::Malformed {
+            code: code.to_string(),
+            what: "visit counter",
+        })
+    }
+
+    /// `record_visit`, returning the count only when asked for.
+    async fn write_visit(
+        &self,
+        code: &Code,
+        shard: u32,
+        day: NaiveDate,
+        visit: &Visit,
+        returned: Returned,
+    ) -> Result<Option<u64>, StoreError> {
         let pk = shard_pk(code, shard);
         let breakdown = match visit {
-            Visit::Bot => return self.bump(code, &pk, day, BOT_VISITS).await,
+            Visit::Bot => return self.bump(&pk, day, BOT_VISITS, returned).await,
             Visit::Human(b) => b,
         };
         let cache_key = (pk, day);
-        let mut known = self
+        // Shared, not copied: a warm function's usual visit changes nothing it knows.
+        let mut known: Arc<DayMaps> = self
             .days
             .get(&cache_key, Instant::now())
             .flatten()
@@ -284,27 +325,31 @@ impl Store {
                 .keys()
                 .map(|(d, k)| (d, known.plan(d, k)))
                 .collect();
-            match self.try_human(code, &cache_key.0, day, &plans).await? {
+            match self.try_human(&cache_key.0, day, &plans, returned).await? {
                 Ok(visits) => {
-                    known.learn(&plans);
-                    self.days.put(cache_key, Some(known), Instant::now());
+                    if !known.knows(&plans) {
+                        let mut learnt = (*known).clone();
+                        learnt.learn(&plans);
+                        self.days
+                            .put(cache_key, Some(Arc::new(learnt)), Instant::now());
+                    }
                     return Ok(visits);
                 }
-                Err(old) => known = DayMaps::of_item(old.as_ref()),
+                Err(old) => known = Arc::new(DayMaps::of_item(old.as_ref())),
             }
         }
         tracing::warn!(%code, "visit counted without its breakdowns after {ATTEMPTS} attempts");
-        self.bump(code, &cache_key.0, day, VISITS).await
+        self.bump(&cache_key.0, day, VISITS, returned).await
     }
 
     /// One attempt: `Ok(Ok(visits))` written, `Ok(Err(old item))` its condition failed.
     async fn try_human(
         &self,
-        code: &Code,
         pk: &str,
         day: NaiveDate,
         plans: &[(Dimension, Plan)],
-    ) -> Result<Result<u64, Option<Item>>, StoreError> {
+        returned: Returned,
+    ) -> Result<Result<Option<u64>, Option<Item>>, StoreError> {
         let (expression, condition, names, values) = human_update(plans);
         let started = Instant::now();
         let out = self
@@ -317,20 +362,14 @@ impl Store {
             .set_condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::UpdatedNew)
+            .return_values(return_value(returned))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
         self.record(started, &out, |o| o.consumed_capacity());
         match out {
-            Ok(out) => {
-                let attrs = out.attributes.unwrap_or_default();
-                Ok(Ok(number(&attrs, VISITS).ok_or(StoreError::Malformed {
-                    code: code.to_string(),
-                    what: "visits",
-                })?))
-            }
+            Ok(out) => Ok(Ok(out.attributes.and_then(|a| number(&a, VISITS)))),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(c) => {
                     self.usage.refused_write();
@@ -345,11 +384,11 @@ impl Store {
     /// `ADD <attribute> :1` on the day's item, no condition.
     async fn bump(
         &self,
-        code: &Code,
         pk: &str,
         day: NaiveDate,
         attribute: &str,
-    ) -> Result<u64, StoreError> {
+        returned: Returned,
+    ) -> Result<Option<u64>, StoreError> {
         let started = Instant::now();
         let out = self
             .counter_client
@@ -359,20 +398,23 @@ impl Store {
             .key(SK, s(&day_key(day)))
             .update_expression(format!("ADD {attribute} :one"))
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
+            .return_values(return_value(returned))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
         self.record(started, &out, |o| o.consumed_capacity());
-        let attrs = match out {
-            Ok(out) => out.attributes.unwrap_or_default(),
-            Err(SdkError::ServiceError(e)) => return Err(counter_error(e.into_err())),
-            Err(e) => return Err(unavailable(e)),
-        };
-        number(&attrs, attribute).ok_or(StoreError::Malformed {
-            code: code.to_string(),
-            what: "visit counter",
-        })
+        match out {
+            Ok(out) => Ok(out.attributes.and_then(|a| number(&a, attribute))),
+            Err(SdkError::ServiceError(e)) => Err(counter_error(e.into_err())),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+fn return_value(returned: Returned) -> ReturnValue {
+    match returned {
+        Returned::Nothing => ReturnValue::None,
+        Returned::Count => ReturnValue::UpdatedNew,
     }
 }
 

@@ -1,5 +1,5 @@
-//! Links: create (one conditional write), look up, change, delete, list per owner, and the
-//! conditional gate of a link with a visit cap.
+//! Links: create (one conditional write), look up, change (PATCH) and delete with their
+//! counters. Listing per owner is `listing.rs`; the gate of a capped link is `caps.rs`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -4,7 +4,9 @@
 use chrono::Utc;
 use common::auth;
 use common::domain::{Alias, LongUrl};
-use common::http::{base_url, json_body, link_response, require_method, ApiError};
+use common::http::{
+    base_url, json_body, link_response, require_method_of_path, ApiError, LINKS_PATH_METHODS,
+};
 use common::store::Created;
 use common::App;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
@@ -22,7 +24,7 @@ struct CreateLink {
 }
 
 async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    require_method(&req, &[Method::POST], "POST")?;
+    require_method_of_path(&req, &[Method::POST], LINKS_PATH_METHODS)?;
     let caller = app.auth.caller(&app.store, &req).await?;
     if app.config.create_requires_key {
         auth::require(caller.clone())?;

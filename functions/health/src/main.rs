@@ -17,7 +17,7 @@ async fn health(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     if req.uri().path().trim_end_matches('/') != "/health" {
         return Err(ApiError::NotFound);
     }
-    require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+    require_method(&req, &[Method::GET, Method::HEAD])?;
     app.store.ping().await?;
     let mut resp = json_response(StatusCode::OK, &json!({"status": "ok"}));
     resp.headers_mut()

@@ -7,7 +7,7 @@ use common::auth;
 use common::domain::{LinkPatch, ListCursor};
 use common::http::{
     base_url, json_object, json_response, link_json, link_response, path_code, query_param,
-    require_method, ApiError,
+    require_method, require_method_of_path, ApiError, ErrorCode, LINKS_PATH_METHODS,
 };
 use common::App;
 use lambda_http::http::{Method, StatusCode};
@@ -26,11 +26,7 @@ async fn manage(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     if !on_a_link {
         return list(app, req).await;
     }
-    require_method(
-        &req,
-        &[Method::GET, Method::PATCH, Method::DELETE],
-        "GET, PATCH, DELETE",
-    )?;
+    require_method(&req, &[Method::GET, Method::PATCH, Method::DELETE])?;
     let code = path_code(&req)?;
     let caller = auth::require(app.auth.caller(&app.store, &req).await?)?;
     let base = base_url(&req, &app.config)?;
@@ -79,7 +75,7 @@ async fn manage(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
 
 /// `GET /links?limit=&cursor=`: one page of the caller's links.
 async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    require_method(&req, &[Method::GET], "GET, POST")?;
+    require_method_of_path(&req, &[Method::GET], LINKS_PATH_METHODS)?;
     let caller = auth::require(app.auth.caller(&app.store, &req).await?)?;
     let limit = match query_param(&req, "limit") {
         None => DEFAULT_PAGE,
@@ -88,13 +84,19 @@ async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             .ok()
             .filter(|n| (1..=MAX_PAGE).contains(n))
             .ok_or_else(|| {
-                ApiError::bad_request("invalid_limit", format!("'limit' must be 1 to {MAX_PAGE}"))
+                ApiError::bad_request(
+                    ErrorCode::InvalidLimit,
+                    format!("'limit' must be 1 to {MAX_PAGE}"),
+                )
             })?,
     };
     let cursor = query_param(&req, "cursor")
         .map(|c| {
             ListCursor::decode(c).ok_or_else(|| {
-                ApiError::bad_request("invalid_cursor", "'cursor' is not one this API handed out")
+                ApiError::bad_request(
+                    ErrorCode::InvalidCursor,
+                    "'cursor' is not one this API handed out",
+                )
             })
         })
         .transpose()?;

@@ -3,7 +3,7 @@
 //! with a chart, same access rules as the JSON stats) and `GET /openapi.json` (the API's
 //! OpenAPI 3.1 document).
 
-use common::http::{base_url, path_code, query_param, require_method, ApiError};
+use common::http::{base_url, path_code, query_param, require_method, ApiError, ErrorCode};
 use common::render::{qr_svg, stats_page, StatsPage, QR_DEFAULT_SIZE, QR_MAX_SIZE, QR_MIN_SIZE};
 use common::views::link_stats;
 use common::App;
@@ -17,7 +17,7 @@ common::lambda_main!("pages", pages);
 const OPENAPI: &str = include_str!("../../../openapi.json");
 
 async fn pages(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+    require_method(&req, &[Method::GET, Method::HEAD])?;
     let path = req.raw_http_path().to_owned();
     if path.ends_with("/qr.svg") {
         qr(app, &req).await
@@ -44,7 +44,7 @@ async fn qr(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             .filter(|n| (QR_MIN_SIZE..=QR_MAX_SIZE).contains(n))
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    "invalid_size",
+                    ErrorCode::InvalidSize,
                     format!("'size' must be {QR_MIN_SIZE} to {QR_MAX_SIZE} pixels"),
                 )
             })?,

@@ -14,7 +14,7 @@ use lambda_http::{Body, Request, Response};
 common::lambda_main!("redirect", redirect, init = common::domain::visit::prepare);
 
 async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+    require_method(&req, &[Method::GET, Method::HEAD])?;
     let code = path_code(&req)?;
     let link = app.link(&code).await?.ok_or(ApiError::NotFound)?;
     let now = Utc::now();

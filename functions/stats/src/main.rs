@@ -21,7 +21,7 @@ use serde_json::json;
 common::lambda_main!("stats", stats);
 
 async fn stats(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    require_method(&req, &[Method::GET], "GET")?;
+    require_method(&req, &[Method::GET])?;
     let per_link = req
         .path_parameters_ref()
         .is_some_and(|p| p.first("code").is_some());

@@ -152,7 +152,7 @@ impl Reply {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
 
-    /// Every error has the JSON shape of SPEC.md; a 401 says how to authenticate.
+    /// Every error has the API's JSON shape (`{"error": {"code", "message"}}`, openapi.json); a 401 says how to authenticate.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "{}", self.body);
@@ -165,4 +165,73 @@ impl Reply {
             assert_eq!(self.header("www-authenticate"), "Bearer");
         }
     }
+}
+
+/// A client of the API under test, with the store behind it (to issue keys as `make key`
+/// does). Each test file adds the helpers of its own routes in an `impl Api` of its own.
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub store: common::Store,
+}
+
+impl Api {
+    pub fn new() -> Api {
+        Api {
+            base: api_url(),
+            http: http(),
+            store: common::Store::new(dynamodb(), api_table()),
+        }
+    }
+
+    /// A request with an optional key (`Authorization: Bearer`) and JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        Reply::of(req).await
+    }
+
+    /// A request with any content type and body, as a hostile client sends them.
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Option<String>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        Reply::of(req).await
+    }
+
+    /// A key stored the way `make key` stores it (hash only): the secret and its record.
+    pub async fn issue_key(
+        &self,
+        role: common::domain::Role,
+    ) -> (String, common::domain::KeyRecord) {
+        issue_key(&self.store, role).await
+    }
+}
+
+/// A URL no other test uses.
+pub fn unique_url(prefix: &str) -> String {
+    format!("https://example.com/{}", unique(prefix))
 }

@@ -1,0 +1,323 @@
+//! Every way a request can fail: one `ErrorCode` per machine-readable code (openapi.json
+//! lists the same: integration/tests/openapi.rs), and `ApiError`, each with its status and a
+//! message fit for the client. Causes of 5xx are logged, never sent.
+
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde_json::json;
+
+use super::response::{json_response, NO_STORE};
+use crate::domain::{AliasError, DateError, Gone, PatchError, RankingError, UrlError};
+use crate::store::{CreateError, StoreError};
+
+/// Largest request body accepted (a 2048-character URL and an alias fit many times over).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Seconds a client should wait before retrying after a 503.
+pub const RETRY_AFTER_SECS: u32 = 1;
+
+/// Every `error.code` the API answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    InvalidJson,
+    InvalidUrl,
+    UnsupportedScheme,
+    UrlTooLong,
+    BlockedHost,
+    SelfLink,
+    InvalidHost,
+    InvalidAlias,
+    ReservedAlias,
+    InvalidDate,
+    InvalidRange,
+    InvalidPeriod,
+    InvalidExpiresAt,
+    InvalidMaxVisits,
+    InvalidDisabled,
+    UnknownField,
+    InvalidLimit,
+    InvalidCursor,
+    InvalidSize,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    AliasTaken,
+    LinkExpired,
+    LinkDisabled,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    StoreUnavailable,
+    InternalError,
+}
+
+impl ErrorCode {
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidUrl,
+        ErrorCode::UnsupportedScheme,
+        ErrorCode::UrlTooLong,
+        ErrorCode::BlockedHost,
+        ErrorCode::SelfLink,
+        ErrorCode::InvalidHost,
+        ErrorCode::InvalidAlias,
+        ErrorCode::ReservedAlias,
+        ErrorCode::InvalidDate,
+        ErrorCode::InvalidRange,
+        ErrorCode::InvalidPeriod,
+        ErrorCode::InvalidExpiresAt,
+        ErrorCode::InvalidMaxVisits,
+        ErrorCode::InvalidDisabled,
+        ErrorCode::UnknownField,
+        ErrorCode::InvalidLimit,
+        ErrorCode::InvalidCursor,
+        ErrorCode::InvalidSize,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::AliasTaken,
+        ErrorCode::LinkExpired,
+        ErrorCode::LinkDisabled,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::StoreUnavailable,
+        ErrorCode::InternalError,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidUrl => "invalid_url",
+            ErrorCode::UnsupportedScheme => "unsupported_scheme",
+            ErrorCode::UrlTooLong => "url_too_long",
+            ErrorCode::BlockedHost => "blocked_host",
+            ErrorCode::SelfLink => "self_link",
+            ErrorCode::InvalidHost => "invalid_host",
+            ErrorCode::InvalidAlias => "invalid_alias",
+            ErrorCode::ReservedAlias => "reserved_alias",
+            ErrorCode::InvalidDate => "invalid_date",
+            ErrorCode::InvalidRange => "invalid_range",
+            ErrorCode::InvalidPeriod => "invalid_period",
+            ErrorCode::InvalidExpiresAt => "invalid_expires_at",
+            ErrorCode::InvalidMaxVisits => "invalid_max_visits",
+            ErrorCode::InvalidDisabled => "invalid_disabled",
+            ErrorCode::UnknownField => "unknown_field",
+            ErrorCode::InvalidLimit => "invalid_limit",
+            ErrorCode::InvalidCursor => "invalid_cursor",
+            ErrorCode::InvalidSize => "invalid_size",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::AliasTaken => "alias_taken",
+            ErrorCode::LinkExpired => "link_expired",
+            ErrorCode::LinkDisabled => "link_disabled",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::InternalError => "internal_error",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// Every way a request can fail, each with its status, its machine-readable code and a
+/// message fit for the client. Causes of 5xx are logged, never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest { code: ErrorCode, message: String },
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("this key may not do this (another owner's link, or an admin's route)")]
+    Forbidden,
+    #[error("no link with this code")]
+    NotFound,
+    #[error("{0}")]
+    Gone(Gone),
+    #[error("method not allowed: use {allow}")]
+    MethodNotAllowed { allow: String },
+    #[error("{0}")]
+    AliasTaken(String),
+    #[error("request body is larger than {MAX_BODY_BYTES} bytes")]
+    PayloadTooLarge,
+    #[error("content type must be application/json")]
+    UnsupportedMediaType,
+    #[error("the link store is unavailable, retry shortly")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::AliasTaken(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::BadRequest { code, .. } => *code,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::Gone(Gone::Disabled) => ErrorCode::LinkDisabled,
+            ApiError::Gone(Gone::Expired | Gone::VisitLimit) => ErrorCode::LinkExpired,
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            ApiError::AliasTaken(_) => ErrorCode::AliasTaken,
+            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::Unavailable(_) => ErrorCode::StoreUnavailable,
+            ApiError::Internal(_) => ErrorCode::InternalError,
+        }
+    }
+
+    /// What is logged beside the response: the hidden cause of a 5xx.
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            ApiError::Unavailable(c) | ApiError::Internal(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let body = json!({"error": {"code": self.code().as_str(), "message": self.to_string()}});
+        let mut resp = json_response(self.status(), &body);
+        let headers = resp.headers_mut();
+        match self {
+            ApiError::MethodNotAllowed { allow } => {
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    headers.insert(header::ALLOW, v);
+                }
+            }
+            ApiError::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            ApiError::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::Gone(_) => {
+                // Refusals of a link may be lifted (PATCH): no browser may keep one.
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+impl From<UrlError> for ApiError {
+    fn from(e: UrlError) -> Self {
+        let code = match e {
+            UrlError::TooLong { .. } => ErrorCode::UrlTooLong,
+            UrlError::Scheme(_) => ErrorCode::UnsupportedScheme,
+            UrlError::Blocked(_) => ErrorCode::BlockedHost,
+            UrlError::OwnHost => ErrorCode::SelfLink,
+            _ => ErrorCode::InvalidUrl,
+        };
+        ApiError::bad_request(code, e.to_string())
+    }
+}
+
+impl From<AliasError> for ApiError {
+    fn from(e: AliasError) -> Self {
+        let code = match e {
+            AliasError::Reserved(_) => ErrorCode::ReservedAlias,
+            _ => ErrorCode::InvalidAlias,
+        };
+        ApiError::bad_request(code, e.to_string())
+    }
+}
+
+impl From<DateError> for ApiError {
+    fn from(e: DateError) -> Self {
+        let code = match e {
+            DateError::Format { .. } => ErrorCode::InvalidDate,
+            DateError::Reversed { .. } => ErrorCode::InvalidRange,
+        };
+        ApiError::bad_request(code, e.to_string())
+    }
+}
+
+impl From<RankingError> for ApiError {
+    fn from(e: RankingError) -> Self {
+        match e {
+            RankingError::Date(d) => d.into(),
+            RankingError::Period | RankingError::DateWithAll => {
+                ApiError::bad_request(ErrorCode::InvalidPeriod, e.to_string())
+            }
+            RankingError::Limit => ApiError::bad_request(ErrorCode::InvalidLimit, e.to_string()),
+        }
+    }
+}
+
+impl From<PatchError> for ApiError {
+    fn from(e: PatchError) -> Self {
+        match e {
+            PatchError::Url(u) => u.into(),
+            PatchError::UnknownField(_) => {
+                ApiError::bad_request(ErrorCode::UnknownField, e.to_string())
+            }
+            PatchError::UrlType => ApiError::bad_request(ErrorCode::InvalidUrl, e.to_string()),
+            PatchError::ExpiresAt => {
+                ApiError::bad_request(ErrorCode::InvalidExpiresAt, e.to_string())
+            }
+            PatchError::MaxVisits => {
+                ApiError::bad_request(ErrorCode::InvalidMaxVisits, e.to_string())
+            }
+            PatchError::Disabled => {
+                ApiError::bad_request(ErrorCode::InvalidDisabled, e.to_string())
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) | StoreError::Throttled(_) => {
+                ApiError::Unavailable(e.to_string())
+            }
+            StoreError::Malformed { .. } => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<CreateError> for ApiError {
+    fn from(e: CreateError) -> Self {
+        match e {
+            CreateError::AliasTaken(_) => ApiError::AliasTaken(e.to_string()),
+            CreateError::CodesExhausted => ApiError::Internal(e.to_string()),
+            CreateError::Store(s) => s.into(),
+        }
+    }
+}

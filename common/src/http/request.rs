@@ -1,0 +1,118 @@
+//! What comes in: API Gateway requests read into domain values (methods, JSON bodies,
+//! path and query parameters, headers, the base of short URLs).
+
+use lambda_http::http::{header, Method};
+use lambda_http::{Request, RequestExt};
+use serde::de::DeserializeOwned;
+
+use super::error::{ApiError, ErrorCode, MAX_BODY_BYTES};
+use crate::config::{BaseUrl, Config};
+use crate::domain::Code;
+
+/// Refuses any method the handler does not serve with 405 and an `Allow` header that
+/// lists them.
+pub fn require_method(req: &Request, served: &[Method]) -> Result<(), ApiError> {
+    require_method_of_path(req, served, served)
+}
+
+/// `require_method` for a path that two functions share (`/links`: GET lists, POST
+/// creates): the `Allow` header names every method of the path.
+pub fn require_method_of_path(
+    req: &Request,
+    served: &[Method],
+    path: &[Method],
+) -> Result<(), ApiError> {
+    if served.contains(req.method()) {
+        return Ok(());
+    }
+    let allow = path
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(ApiError::MethodNotAllowed { allow })
+}
+
+/// The methods of `/links`: GET (manage lists) and POST (create).
+pub const LINKS_PATH_METHODS: &[Method] = &[Method::GET, Method::POST];
+
+/// Parses a JSON body: `application/json` (or no content type at all), at most
+/// `MAX_BODY_BYTES`, text or base64 as API Gateway delivers it, no unknown fields.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("");
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        if !essence.eq_ignore_ascii_case("application/json") {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidJson,
+            "request body is empty",
+        ));
+    }
+    let invalid = |e: serde_json::Error| {
+        ApiError::bad_request(ErrorCode::InvalidJson, format!("invalid JSON body: {e}"))
+    };
+    // Through a `Value` first: serde would otherwise also take a struct from a JSON array.
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(invalid)?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidJson,
+            "the body must be a JSON object",
+        ));
+    }
+    T::deserialize(value).map_err(invalid)
+}
+
+/// A JSON object body, by the same rules as `json_body`, for merge patches.
+pub fn json_object(req: &Request) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    json_body(req)
+}
+
+/// The `{code}` path parameter, when it can name a link at all.
+pub fn path_code(req: &Request) -> Result<Code, ApiError> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first("code"))
+        .and_then(Code::parse)
+        .ok_or(ApiError::NotFound)
+}
+
+/// A request header as text; `None` when absent or not visible ASCII.
+pub fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+}
+
+/// The base of short URLs: configured, or else the scheme and host the request came to.
+pub fn base_url(req: &Request, config: &Config) -> Result<BaseUrl, ApiError> {
+    if let Some(base) = &config.public_base_url {
+        return Ok(base.clone());
+    }
+    let header_str = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let proto = match header_str("x-forwarded-proto") {
+        Some(p) if p.eq_ignore_ascii_case("http") => "http",
+        _ => "https",
+    };
+    let host = header_str("host").ok_or_else(|| {
+        ApiError::bad_request(ErrorCode::InvalidHost, "the request has no Host header")
+    })?;
+    let base = (!host.contains(['/', '?', '#', '@']))
+        .then(|| BaseUrl::parse(&format!("{proto}://{host}")))
+        .flatten();
+    base.ok_or_else(|| {
+        ApiError::bad_request(
+            ErrorCode::InvalidHost,
+            "the Host header is not a valid host",
+        )
+    })
+}

@@ -1,0 +1,54 @@
+//! What goes out: JSON responses and the link as the API shows it.
+
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::BaseUrl;
+use crate::domain::link::rfc3339;
+use crate::domain::Link;
+
+/// Keeps browsers and shared caches from storing a redirect or a refusal, so every visit
+/// reaches the function and is counted.
+pub const NO_STORE: &str = "private, no-store, max-age=0";
+
+pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+    // Serializing plain data types cannot fail; an empty body would still be a valid reply.
+    let text = serde_json::to_string(body).unwrap_or_default();
+    let mut resp = Response::new(Body::Text(text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp
+}
+
+/// A link as the API shows it. `total_visits` where the caller read the counters.
+pub fn link_json(link: &Link, base: &BaseUrl, total_visits: Option<u64>) -> serde_json::Value {
+    let mut body = json!({
+        "code": link.code.as_str(),
+        "short_url": base.short_url(link.code.as_str()),
+        "url": link.url.as_str(),
+        "created_at": rfc3339(link.created_at),
+        "kind": link.kind.as_str(),
+        "owner": link.owner.as_ref().map(|o| o.as_str()),
+        "expires_at": link.expires_at.map(rfc3339),
+        "max_visits": link.max_visits,
+        "disabled": link.disabled,
+    });
+    if let Some(total) = total_visits {
+        body["total_visits"] = total.into();
+    }
+    body
+}
+
+pub fn link_response(
+    status: StatusCode,
+    link: &Link,
+    base: &BaseUrl,
+    total_visits: Option<u64>,
+) -> Response<Body> {
+    json_response(status, &link_json(link, base, total_visits))
+}
