@@ -151,7 +151,19 @@ async fn run(args: Args) -> Result<bool, String> {
         links.len()
     );
 
-    // The links, created with C in flight.
+    create_links(&client, &args, &links).await?;
+    let day_before = chrono::Utc::now().date_naive();
+    let (results, elapsed) = send_visits(&client, &args, plan).await?;
+    let day_after = chrono::Utc::now().date_naive();
+    let sent = summarize(results, elapsed, args.requests);
+    let mut ok = check_stats(&client, &args, &links, &sent).await;
+    ok &= check_rankings(&client, &args, &sent, day_before, day_after).await?;
+    println!("{}", if ok { "load: OK" } else { "load: FAILED" });
+    Ok(ok)
+}
+
+/// The links, created with C in flight.
+async fn create_links(client: &Client, args: &Args, links: &[String]) -> Result<(), String> {
     let created: Vec<Result<(), String>> = stream::iter(links.iter())
         .map(|alias| {
             let req = client.post(format!("{}/links", args.url)).json(&json!({
@@ -177,7 +189,17 @@ async fn run(args: Args) -> Result<bool, String> {
         return Err(e);
     }
 
-    // The visits.
+    Ok(())
+}
+
+type Visited = Vec<(String, Result<StatusCode, String>, Duration)>;
+
+/// The visits, C in flight, with a progress bar: each one's status and latency.
+async fn send_visits(
+    client: &Client,
+    args: &Args,
+    plan: Vec<String>,
+) -> Result<(Visited, Duration), String> {
     let bar = ProgressBar::new(args.requests as u64);
     bar.set_style(
         ProgressStyle::with_template(
@@ -186,7 +208,6 @@ async fn run(args: Args) -> Result<bool, String> {
         .map_err(|e| e.to_string())?,
     );
     let bar = Arc::new(bar);
-    let day_before = chrono::Utc::now().date_naive();
     let started = Instant::now();
     let results: Vec<(String, Result<StatusCode, String>, Duration)> = stream::iter(plan)
         .map(|alias| {
@@ -211,8 +232,11 @@ async fn run(args: Args) -> Result<bool, String> {
         .await;
     let elapsed = started.elapsed();
     bar.finish();
-    let day_after = chrono::Utc::now().date_naive();
+    Ok((results, elapsed))
+}
 
+/// Prints throughput, latency percentiles and statuses; the visits each link was answered.
+fn summarize(results: Visited, elapsed: Duration, requests: usize) -> HashMap<String, u64> {
     let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
     let mut sent: HashMap<String, u64> = HashMap::new();
     let mut latencies: Vec<Duration> = Vec::with_capacity(results.len());
@@ -238,8 +262,8 @@ async fn run(args: Args) -> Result<bool, String> {
     latencies.sort_unstable();
     println!(
         "throughput: {:.0} requests/s ({} in {:.2} s)",
-        args.requests as f64 / elapsed.as_secs_f64(),
-        args.requests,
+        requests as f64 / elapsed.as_secs_f64(),
+        requests,
         elapsed.as_secs_f64()
     );
     println!(
@@ -252,8 +276,17 @@ async fn run(args: Args) -> Result<bool, String> {
     let counts: Vec<String> = statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
     println!("statuses: {}", counts.join(", "));
 
+    sent
+}
+
+/// Each link's stats: read from its counters directly, exact at once.
+async fn check_stats(
+    client: &Client,
+    args: &Args,
+    links: &[String],
+    sent: &HashMap<String, u64>,
+) -> bool {
     let mut ok = true;
-    // Each link's stats: read from its counters directly, exact at once.
     let mismatches: Vec<String> = stream::iter(links.iter())
         .map(|alias| {
             let req = authorized(
@@ -293,7 +326,18 @@ async fn run(args: Args) -> Result<bool, String> {
         );
     }
 
-    // The rankings, once the aggregator has caught up.
+    ok
+}
+
+/// The rankings, once the aggregator has caught up.
+async fn check_rankings(
+    client: &Client,
+    args: &Args,
+    sent: &HashMap<String, u64>,
+    day_before: chrono::NaiveDate,
+    day_after: chrono::NaiveDate,
+) -> Result<bool, String> {
+    let mut ok = true;
     let mut periods = vec![("all", None)];
     if day_before == day_after {
         periods.push(("day", Some(day_after.format("%Y-%m-%d").to_string())));
@@ -320,7 +364,7 @@ async fn run(args: Args) -> Result<bool, String> {
                 }
                 Err(e) => return Err(format!("GET /stats: {e}")),
             };
-            match check_ranking(&body, &sent) {
+            match check_ranking(&body, sent) {
                 Ok(shown) => {
                     println!(
                         "ranking {period}: matches after {:.1} s ({shown} of this run's links in the top {RANKING_LIMIT})",
@@ -344,7 +388,6 @@ async fn run(args: Args) -> Result<bool, String> {
             }
         }
     }
-    println!("{}", if ok { "load: OK" } else { "load: FAILED" });
     Ok(ok)
 }
 

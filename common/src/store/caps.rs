@@ -1,16 +1,12 @@
 //! The exact visit cap of a link with `max_visits`: a conditional `ADD` on the link item.
 
-use std::time::Instant;
-
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
 };
 use chrono::{DateTime, Utc};
 
 use super::links::{link_from_item, CAPPED_VISITS, DISABLED, EXPIRES_AT, LINK_SK, MAX_VISITS};
-use super::{n, s, service_error, unavailable, Store, StoreError, PK, SK};
+use super::{n, s, Outcome, Store, StoreError, PK, SK};
 use crate::domain::link::rfc3339;
 use crate::domain::{Code, Gone};
 
@@ -36,8 +32,7 @@ impl Store {
         code: &Code,
         now: DateTime<Utc>,
     ) -> Result<VisitGate, StoreError> {
-        let started = Instant::now();
-        let out = self
+        let request = self
             .counter_client
             .update_item()
             .table_name(&self.table)
@@ -55,30 +50,23 @@ impl Store {
             .expression_attribute_values(":now", s(&rfc3339(now)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        match out {
-            Ok(_) => Ok(VisitGate::Admitted),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(c) => {
-                    self.usage.refused_write();
-                    let Some(item) = c.item else {
-                        return Ok(VisitGate::Missing);
-                    };
-                    let link = link_from_item(code, &item)?;
-                    Ok(match link.check_open(now) {
-                        Err(gone) => VisitGate::Closed(gone),
-                        Ok(()) if link.max_visits.is_none() => VisitGate::Uncapped,
-                        // Used up, or at the very edge of `expires_at`: not admitted
-                        // either way, so the cap stays exact.
-                        Ok(()) if link.cap_reached() => VisitGate::Closed(Gone::VisitLimit),
-                        Ok(()) => VisitGate::Closed(Gone::Expired),
-                    })
-                }
-                other => Err(service_error(other)),
-            },
-            Err(e) => Err(unavailable(e)),
+            .send();
+        match self.call(request, |o| o.consumed_capacity()).await? {
+            Outcome::Applied(_) => Ok(VisitGate::Admitted),
+            Outcome::Refused(item) => {
+                let Some(item) = item else {
+                    return Ok(VisitGate::Missing);
+                };
+                let link = link_from_item(code, &item)?;
+                Ok(match link.check_open(now) {
+                    Err(gone) => VisitGate::Closed(gone),
+                    Ok(()) if link.max_visits.is_none() => VisitGate::Uncapped,
+                    // Used up, or at the very edge of `expires_at`: not admitted
+                    // either way, so the cap stays exact.
+                    Ok(()) if link.cap_reached() => VisitGate::Closed(Gone::VisitLimit),
+                    Ok(()) => VisitGate::Closed(Gone::Expired),
+                })
+            }
         }
     }
 }

@@ -22,16 +22,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
 };
 use chrono::NaiveDate;
 
 use super::{
-    day_string, n, number, number_map, parse_day, s, service_error, unavailable, Item, Store,
-    StoreError, PK, SK,
+    day_string, n, number, number_map, parse_day, s, Item, Outcome, Store, StoreError, PK, SK,
 };
 use crate::domain::visit::{Dimension, Visit, OTHER};
 use crate::domain::Code;
@@ -320,65 +317,74 @@ impl Store {
             .get(&cache_key, Instant::now())
             .flatten()
             .unwrap_or_default();
+        // Whether `known` came from a refused write: then it is news even if the write
+        // that applied taught nothing more.
+        let mut refreshed = false;
         for _ in 0..ATTEMPTS {
             let plans: Vec<(Dimension, Plan)> = breakdown
                 .keys()
                 .map(|(d, k)| (d, known.plan(d, k)))
                 .collect();
             match self.try_human(&cache_key.0, day, &plans, returned).await? {
-                Ok(visits) => {
+                Outcome::Applied(visits) => {
                     if !known.knows(&plans) {
                         let mut learnt = (*known).clone();
                         learnt.learn(&plans);
-                        self.days
-                            .put(cache_key, Some(Arc::new(learnt)), Instant::now());
+                        known = Arc::new(learnt);
+                    } else if !refreshed {
+                        return Ok(visits);
                     }
+                    self.days.put(cache_key, Some(known), Instant::now());
                     return Ok(visits);
                 }
-                Err(old) => known = Arc::new(DayMaps::of_item(old.as_ref())),
+                Outcome::Refused(old) => {
+                    known = Arc::new(DayMaps::of_item(old.as_ref()));
+                    refreshed = true;
+                }
             }
         }
         tracing::warn!(%code, "visit counted without its breakdowns after {ATTEMPTS} attempts");
+        if refreshed {
+            self.days
+                .put(cache_key.clone(), Some(known), Instant::now());
+        }
         self.bump(&cache_key.0, day, VISITS, returned).await
     }
 
-    /// One attempt: `Ok(Ok(visits))` written, `Ok(Err(old item))` its condition failed.
+    /// One attempt: applied (with the count when asked for), or refused by its condition
+    /// (with the item as it was).
     async fn try_human(
         &self,
         pk: &str,
         day: NaiveDate,
         plans: &[(Dimension, Plan)],
         returned: Returned,
-    ) -> Result<Result<Option<u64>, Option<Item>>, StoreError> {
+    ) -> Result<Outcome<Option<u64>>, StoreError> {
         let (expression, condition, names, values) = human_update(plans);
-        let started = Instant::now();
         let out = self
-            .counter_client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(pk))
-            .key(SK, s(&day_key(day)))
-            .update_expression(expression)
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .return_values(return_value(returned))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        match out {
-            Ok(out) => Ok(Ok(out.attributes.and_then(|a| number(&a, VISITS)))),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(c) => {
-                    self.usage.refused_write();
-                    Ok(Err(c.item))
-                }
-                other => Err(counter_error(other)),
-            },
-            Err(e) => Err(unavailable(e)),
-        }
+            .call(
+                self.counter_client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(PK, s(pk))
+                    .key(SK, s(&day_key(day)))
+                    .update_expression(expression)
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values))
+                    .return_values(return_value(returned))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send(),
+                |o| o.consumed_capacity(),
+            )
+            .await?;
+        Ok(match out {
+            Outcome::Applied(o) => Outcome::Applied(o.attributes.and_then(|a| number(&a, VISITS))),
+            Outcome::Refused(item) => Outcome::Refused(item),
+        })
     }
 
     /// `ADD <attribute> :1` on the day's item, no condition.
@@ -389,25 +395,22 @@ impl Store {
         attribute: &str,
         returned: Returned,
     ) -> Result<Option<u64>, StoreError> {
-        let started = Instant::now();
         let out = self
-            .counter_client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(pk))
-            .key(SK, s(&day_key(day)))
-            .update_expression(format!("ADD {attribute} :one"))
-            .expression_attribute_values(":one", n(1))
-            .return_values(return_value(returned))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        match out {
-            Ok(out) => Ok(out.attributes.and_then(|a| number(&a, attribute))),
-            Err(SdkError::ServiceError(e)) => Err(counter_error(e.into_err())),
-            Err(e) => Err(unavailable(e)),
-        }
+            .call_plain(
+                self.counter_client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(PK, s(pk))
+                    .key(SK, s(&day_key(day)))
+                    .update_expression(format!("ADD {attribute} :one"))
+                    .expression_attribute_values(":one", n(1))
+                    .return_values(return_value(returned))
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send(),
+                |o| o.consumed_capacity(),
+            )
+            .await?;
+        Ok(out.attributes.and_then(|a| number(&a, attribute)))
     }
 }
 
@@ -415,22 +418,6 @@ fn return_value(returned: Returned) -> ReturnValue {
     match returned {
         Returned::Nothing => ReturnValue::None,
         Returned::Count => ReturnValue::UpdatedNew,
-    }
-}
-
-/// A counter write's error: `Throttled` when more shards would help (the item's or the
-/// partition's throughput, or the table's on-demand limit), else unavailable.
-fn counter_error(e: UpdateItemError) -> StoreError {
-    match e {
-        UpdateItemError::ProvisionedThroughputExceededException(_)
-        | UpdateItemError::ThrottlingException(_) => {
-            let e = service_error(e);
-            match e {
-                StoreError::Unavailable(inner) => StoreError::Throttled(inner),
-                other => other,
-            }
-        }
-        other => service_error(other),
     }
 }
 

@@ -2,9 +2,8 @@
 //! line lists keys with a `Query`; a request's key is one `GetItem`, cached by the caller.
 
 use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, ReturnValue};
-use std::time::Instant;
 
-use super::{s, text, time, unavailable, Item, Store, StoreError, PK, SK};
+use super::{s, text, time, Item, Outcome, Store, StoreError, PK, SK};
 use crate::domain::link::rfc3339;
 use crate::domain::{KeyHash, KeyId, KeyRecord, Role};
 
@@ -35,18 +34,24 @@ impl Store {
         if let Some(t) = key.revoked_at {
             item.insert(REVOKED_AT.to_owned(), s(&rfc3339(t)));
         }
-        let started = Instant::now();
         let out = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        out.map(|_| ()).map_err(unavailable)
+            .call(
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send(),
+                |o| o.consumed_capacity(),
+            )
+            .await?;
+        match out {
+            Outcome::Applied(_) => Ok(()),
+            Outcome::Refused(_) => Err(StoreError::Unavailable(
+                "a key with this hash is stored already".into(),
+            )),
+        }
     }
 
     pub async fn find_key(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
@@ -72,41 +77,46 @@ impl Store {
         id: &KeyId,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<KeyRecord, RevokeError> {
-        let started = Instant::now();
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :id)")
-            .expression_attribute_values(":pk", s(KEYS_PK))
-            .expression_attribute_values(":id", s(id.as_str()))
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
+            .call_plain(
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :id)")
+                    .expression_attribute_values(":pk", s(KEYS_PK))
+                    .expression_attribute_values(":id", s(id.as_str()))
+                    .consistent_read(true)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send(),
+                |o| o.consumed_capacity(),
+            )
             .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        let items = out.map_err(unavailable)?.items.unwrap_or_default();
+        let items = out?.items.unwrap_or_default();
         let hash = match items.as_slice() {
             [item] => key_from_item(item)?.hash,
             _ => return Err(RevokeError::NotFound(id.clone())),
         };
-        let started = Instant::now();
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(KEYS_PK))
-            .key(SK, s(hash.as_str()))
-            .update_expression("SET revoked_at = if_not_exists(revoked_at, :now)")
-            .expression_attribute_values(":now", s(&rfc3339(now)))
-            .condition_expression("attribute_exists(pk)")
-            .return_values(ReturnValue::AllNew)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        let item = out.map_err(unavailable)?.attributes.unwrap_or_default();
-        Ok(key_from_item(&item)?)
+            .call(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(PK, s(KEYS_PK))
+                    .key(SK, s(hash.as_str()))
+                    .update_expression("SET revoked_at = if_not_exists(revoked_at, :now)")
+                    .expression_attribute_values(":now", s(&rfc3339(now)))
+                    .condition_expression("attribute_exists(pk)")
+                    .return_values(ReturnValue::AllNew)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send(),
+                |o| o.consumed_capacity(),
+            )
+            .await?;
+        match out {
+            Outcome::Applied(o) => Ok(key_from_item(&o.attributes.unwrap_or_default())?),
+            // Deleted between the two requests.
+            Outcome::Refused(_) => Err(RevokeError::NotFound(id.clone())),
+        }
     }
 }
 

@@ -3,10 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::time::Duration;
-use std::time::Instant;
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, ReturnConsumedCapacity, ReturnValue,
     ReturnValuesOnConditionCheckFailure, WriteRequest,
@@ -14,9 +11,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
 use super::counters::{breakdowns_of, day_of, shard_pk, BOT_VISITS, MAX_COUNTER_SHARDS, VISITS};
-use super::{
-    n, number, s, service_error, text, time, unavailable, Item, Store, StoreError, PK, SK,
-};
+use super::{n, number, s, text, time, Item, Outcome, Store, StoreError, PK, SK};
 use crate::domain::link::rfc3339;
 use crate::domain::{
     generated_candidates, Alias, Code, DayBreakdowns, KeyId, Link, LinkKind, LinkPatch, LongUrl,
@@ -90,11 +85,6 @@ impl std::ops::Deref for LinkWithHistory {
     }
 }
 
-enum PutOutcome {
-    Written,
-    Taken(Link),
-}
-
 impl Store {
     /// The link for `url` of `owner` (`None`: anonymous): a new one, or the one it already
     /// has. With an alias the code is the alias (held by another URL or owner:
@@ -117,20 +107,20 @@ impl Store {
         if let Some(alias) = alias {
             let link = link(alias.code().clone(), LinkKind::Alias);
             return match self.put_if_absent(&link).await? {
-                PutOutcome::Written => Ok((link, Created::New)),
-                PutOutcome::Taken(old) if same(&old) => Ok((old, Created::Existing)),
-                PutOutcome::Taken(_) => Err(CreateError::AliasTaken(link.code.to_string())),
+                None => Ok((link, Created::New)),
+                Some(old) if same(&old) => Ok((old, Created::Existing)),
+                Some(_) => Err(CreateError::AliasTaken(link.code.to_string())),
             };
         }
         for code in generated_candidates(url) {
             let link = link(code, LinkKind::Generated);
             match self.put_if_absent(&link).await? {
-                PutOutcome::Written => return Ok((link, Created::New)),
-                PutOutcome::Taken(old) if same(&old) => return Ok((old, Created::Existing)),
-                PutOutcome::Taken(old) if old.url == *url => {
+                None => return Ok((link, Created::New)),
+                Some(old) if same(&old) => return Ok((old, Created::Existing)),
+                Some(old) if old.url == *url => {
                     tracing::debug!(code = %old.code, "another owner's link of this URL, trying a longer prefix");
                 }
-                PutOutcome::Taken(old) => {
+                Some(old) => {
                     tracing::warn!(code = %old.code, "code collision, trying a longer prefix");
                 }
             }
@@ -138,35 +128,33 @@ impl Store {
         Err(CreateError::CodesExhausted)
     }
 
-    /// One conditional `PutItem`; on a failed condition the item that holds the code comes
-    /// back in the same call.
-    async fn put_if_absent(&self, link: &Link) -> Result<PutOutcome, StoreError> {
-        let started = Instant::now();
+    /// One conditional `PutItem`: `None` written, or the link that holds the code already
+    /// (it comes back with the refused condition, in the same call).
+    async fn put_if_absent(&self, link: &Link) -> Result<Option<Link>, StoreError> {
         let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(link_to_item(link)))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &result, |o| o.consumed_capacity());
+            .call(
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(link_to_item(link)))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send(),
+                |o| o.consumed_capacity(),
+            )
+            .await?;
         match result {
-            Ok(_) => Ok(PutOutcome::Written),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                PutItemError::ConditionalCheckFailedException(c) => {
-                    self.usage.refused_write();
-                    let item = c.item.ok_or(StoreError::Malformed {
-                        code: link.code.to_string(),
-                        what: "condition failed without the old item",
-                    })?;
-                    Ok(PutOutcome::Taken(link_from_item(&link.code, &item)?))
-                }
-                other => Err(service_error(other)),
-            },
-            Err(e) => Err(unavailable(e)),
+            Outcome::Applied(_) => Ok(None),
+            Outcome::Refused(item) => {
+                let item = item.ok_or(StoreError::Malformed {
+                    code: link.code.to_string(),
+                    what: "condition failed without the old item",
+                })?;
+                Ok(Some(link_from_item(&link.code, &item)?))
+            }
         }
     }
 
@@ -240,8 +228,7 @@ impl Store {
     /// `MAX_COUNTER_SHARDS`) unless another function did already; returns the count now.
     pub async fn raise_counter_shards(&self, code: &Code, seen: u32) -> Result<u32, StoreError> {
         let wanted = (seen.max(1) * 2).min(MAX_COUNTER_SHARDS);
-        let started = Instant::now();
-        let out = self
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -254,20 +241,11 @@ impl Store {
             .expression_attribute_values(":wanted", n(wanted as u64))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        match out {
-            Ok(_) => Ok(wanted),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
-                    self.usage.refused_write();
-                    // Raised by another function already (or the link is gone: keep `seen`).
-                    Ok(c.item.as_ref().map_or(seen, counter_shards_of))
-                }
-                other => Err(service_error(other)),
-            },
-            Err(e) => Err(unavailable(e)),
+            .send();
+        match self.call(request, |o| o.consumed_capacity()).await? {
+            Outcome::Applied(_) => Ok(wanted),
+            // Raised by another function already (or the link is gone: keep `seen`).
+            Outcome::Refused(item) => Ok(item.as_ref().map_or(seen, counter_shards_of)),
         }
     }
 
@@ -325,8 +303,7 @@ impl Store {
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        let started = Instant::now();
-        let out = self
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -343,18 +320,13 @@ impl Store {
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        match out {
-            Ok(out) => {
+            .send();
+        match self.call(request, |o| o.consumed_capacity()).await? {
+            Outcome::Applied(out) => {
                 let item = out.attributes.unwrap_or_default();
                 Ok(Some(link_from_item(code, &item)?))
             }
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(None)
-            }
-            Err(e) => Err(unavailable(e)),
+            Outcome::Refused(_) => Ok(None),
         }
     }
 
@@ -397,42 +369,37 @@ impl Store {
                 .collect();
             self.batch_write(requests).await?;
         }
-        let started = Instant::now();
         let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, s(code.as_str()))
-            .key(SK, s(LINK_SK))
-            .condition_expression("attribute_exists(pk)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        match out {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+            .call(
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key(PK, s(code.as_str()))
+                    .key(SK, s(LINK_SK))
+                    .condition_expression("attribute_exists(pk)")
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send(),
+                |o| o.consumed_capacity(),
+            )
+            .await?;
+        Ok(matches!(out, Outcome::Applied(_)))
     }
 
     /// One `BatchWriteItem`, with what DynamoDB left unprocessed sent again (a few times,
     /// backing off), then unavailable.
     async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for attempt in 0..5u32 {
-            let started = Instant::now();
             let out = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, requests)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
+                .call_plain(
+                    self.client
+                        .batch_write_item()
+                        .request_items(&self.table, requests)
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                        .send(),
+                    |o| o.consumed_capacity().first(),
+                )
                 .await;
-            self.record(started, &out, |o| o.consumed_capacity().first());
-            let out = out.map_err(unavailable)?;
-            requests = out
+            requests = out?
                 .unprocessed_items
                 .and_then(|mut m| m.remove(&self.table))
                 .unwrap_or_default();

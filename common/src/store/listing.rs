@@ -1,12 +1,10 @@
 //! A key's links, newest first: one `Query` per page on the sparse `by-owner` index.
 
-use std::time::Instant;
-
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 
 use super::links::{link_from_item, CREATED_AT, LINK_SK, OWNER};
 use super::schema::OWNER_INDEX;
-use super::{s, text, time, unavailable, Item, Store, StoreError, PK, SK};
+use super::{s, text, time, Item, Store, StoreError, PK, SK};
 use crate::domain::link::rfc3339;
 use crate::domain::{Code, KeyId, Link, ListCursor};
 
@@ -34,23 +32,23 @@ impl Store {
                 (CREATED_AT.to_owned(), s(&rfc3339(c.created_at))),
             ])
         });
-        let started = Instant::now();
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(OWNER_INDEX)
-            .key_condition_expression("#owner = :owner")
-            .expression_attribute_names("#owner", OWNER)
-            .expression_attribute_values(":owner", s(owner.as_str()))
-            .scan_index_forward(false)
-            .limit(i32::from(limit))
-            .set_exclusive_start_key(start)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        let out = out.map_err(unavailable)?;
+            .call_plain(
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(OWNER_INDEX)
+                    .key_condition_expression("#owner = :owner")
+                    .expression_attribute_names("#owner", OWNER)
+                    .expression_attribute_values(":owner", s(owner.as_str()))
+                    .scan_index_forward(false)
+                    .limit(i32::from(limit))
+                    .set_exclusive_start_key(start)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send(),
+                |o| o.consumed_capacity(),
+            )
+            .await?;
         let mut links = Vec::new();
         for item in out.items.unwrap_or_default() {
             let code = text(&item, PK)

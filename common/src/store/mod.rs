@@ -75,21 +75,77 @@ pub enum StoreError {
     Malformed { code: String, what: &'static str },
 }
 
+fn unavailable<E: StdError + Send + Sync + 'static>(e: SdkError<E>) -> StoreError {
+    // The full chain (service error, connector error, timeout) goes to the log, not the client.
+    StoreError::Unavailable(DisplayErrorContext(e).to_string().into())
+}
+
+/// Error codes of DynamoDB's throttling (an item's or partition's throughput, the
+/// table's on-demand limit): more counter shards help (`counters.rs`).
+const THROTTLE_CODES: [&str; 3] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+];
+
 /// A service error other than the one the caller handles, with DynamoDB's code and
-/// message for the log (a `ValidationException` says which expression it refused).
+/// message for the log (a `ValidationException` says which expression it refused);
+/// throttling as `Throttled`.
 fn service_error<E>(e: E) -> StoreError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + StdError + Send + Sync + 'static,
 {
     let code = e.code().unwrap_or("unknown").to_owned();
     let message = e.message().unwrap_or("").to_owned();
-    StoreError::Unavailable(format!("{code}: {message}").into())
+    let cause = format!("{code}: {message}").into();
+    if THROTTLE_CODES.contains(&code.as_str()) {
+        StoreError::Throttled(cause)
+    } else {
+        StoreError::Unavailable(cause)
+    }
 }
 
-fn unavailable<E: StdError + Send + Sync + 'static>(e: SdkError<E>) -> StoreError {
-    // The full chain (service error, connector error, timeout) goes to the log, not the client.
-    StoreError::Unavailable(DisplayErrorContext(e).to_string().into())
+/// What a request with a condition did.
+#[derive(Debug)]
+pub(crate) enum Outcome<T> {
+    Applied(T),
+    /// Its condition refused it: the item as it was, when the request asked for it
+    /// (`ReturnValuesOnConditionCheckFailure=ALL_OLD`).
+    Refused(Option<Item>),
 }
+
+/// An operation's error that may be a refused condition.
+pub(crate) trait MaybeRefused:
+    aws_sdk_dynamodb::error::ProvideErrorMetadata + StdError + Send + Sync + Sized + 'static
+{
+    /// `Ok(the item as it was)` when a condition refused the request, else `Err(self)`.
+    fn refused(self) -> Result<Option<Item>, Self> {
+        Err(self)
+    }
+}
+
+macro_rules! refused_by_condition {
+    ($($module:ident::$error:ident),*) => {$(
+        impl MaybeRefused for aws_sdk_dynamodb::operation::$module::$error {
+            fn refused(self) -> Result<Option<Item>, Self> {
+                match self {
+                    Self::ConditionalCheckFailedException(c) => Ok(c.item),
+                    other => Err(other),
+                }
+            }
+        }
+    )*};
+}
+refused_by_condition!(
+    put_item::PutItemError,
+    update_item::UpdateItemError,
+    delete_item::DeleteItemError
+);
+impl MaybeRefused for aws_sdk_dynamodb::operation::get_item::GetItemError {}
+impl MaybeRefused for aws_sdk_dynamodb::operation::query::QueryError {}
+impl MaybeRefused for aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemError {}
+impl MaybeRefused for aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError {}
+impl MaybeRefused for aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError {}
 
 /// DynamoDB requests made and capacity units consumed, as DynamoDB reports them
 /// (`ReturnConsumedCapacity=TOTAL` on every call), for the per-request log line.
@@ -188,6 +244,50 @@ impl Store {
             .record(started, result.as_ref().ok().and_then(consumed));
     }
 
+    /// One DynamoDB request, the only way the store sends one: timed and its capacity
+    /// counted for the request's log line (a refused write as the unit AWS bills); a
+    /// condition that refused it is `Outcome::Refused`, any other error a `StoreError`.
+    async fn call<O, E>(
+        &self,
+        request: impl std::future::Future<Output = Result<O, SdkError<E>>>,
+        capacity: impl Fn(&O) -> Option<&ConsumedCapacity>,
+    ) -> Result<Outcome<O>, StoreError>
+    where
+        E: MaybeRefused,
+    {
+        let started = Instant::now();
+        let out = request.await;
+        self.record(started, &out, capacity);
+        match out {
+            Ok(o) => Ok(Outcome::Applied(o)),
+            Err(SdkError::ServiceError(e)) => match e.into_err().refused() {
+                Ok(item) => {
+                    self.usage.refused_write();
+                    Ok(Outcome::Refused(item))
+                }
+                Err(other) => Err(service_error(other)),
+            },
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// `call` for a request without a condition.
+    async fn call_plain<O, E>(
+        &self,
+        request: impl std::future::Future<Output = Result<O, SdkError<E>>>,
+        capacity: impl Fn(&O) -> Option<&ConsumedCapacity>,
+    ) -> Result<O, StoreError>
+    where
+        E: MaybeRefused,
+    {
+        match self.call(request, capacity).await? {
+            Outcome::Applied(o) => Ok(o),
+            Outcome::Refused(_) => Err(StoreError::Unavailable(
+                "a request without a condition was refused by one".into(),
+            )),
+        }
+    }
+
     /// Every item of the partition `pk` (a link with its counters, or the keys), in as
     /// many `Query` pages as it takes (one below 1 MB). `projection` limits the attributes.
     async fn query_partition(
@@ -199,8 +299,7 @@ impl Store {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let started = Instant::now();
-            let out = self
+            let request = self
                 .client
                 .query()
                 .table_name(&self.table)
@@ -210,10 +309,8 @@ impl Store {
                 .consistent_read(consistent)
                 .set_exclusive_start_key(start)
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            self.record(started, &out, |o| o.consumed_capacity());
-            let out = out.map_err(unavailable)?;
+                .send();
+            let out = self.call_plain(request, |o| o.consumed_capacity()).await?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -229,8 +326,7 @@ impl Store {
         sk: &str,
         consistent: bool,
     ) -> Result<Option<Item>, StoreError> {
-        let started = Instant::now();
-        let out = self
+        let request = self
             .client
             .get_item()
             .table_name(&self.table)
@@ -239,10 +335,11 @@ impl Store {
             // Only sent when true: an eventually consistent read is the same request as before.
             .set_consistent_read(consistent.then_some(true))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        Ok(out.map_err(unavailable)?.item)
+            .send();
+        Ok(self
+            .call_plain(request, |o| o.consumed_capacity())
+            .await?
+            .item)
     }
 
     /// Opens the connection to DynamoDB (TCP, TLS, credentials, signing) during Init, which
@@ -367,8 +464,15 @@ mod tests {
 
     fn hot() -> UpdateItemError {
         UpdateItemError::ProvisionedThroughputExceededException(
+            // As the SDK parses it: the code in the error's metadata.
             ProvisionedThroughputExceededException::builder()
                 .message("hot item")
+                .meta(
+                    aws_sdk_dynamodb::error::ErrorMetadata::builder()
+                        .code("ProvisionedThroughputExceededException")
+                        .message("hot item")
+                        .build(),
+                )
                 .build(),
         )
     }
@@ -435,6 +539,11 @@ mod tests {
         assert!(matches!(err, StoreError::Throttled(_)), "{err:?}");
         assert_eq!(ApiError::from(err).status(), 503);
         assert_eq!(raise.num_calls(), 0);
-        assert_eq!(counters.num_calls(), 2, "its shard, then another one");
+        // The SDK retries a throttle (it wrote nothing) within the same budget.
+        assert_eq!(
+            counters.num_calls(),
+            2 * client::MAX_ATTEMPTS as usize,
+            "its shard, then another one, each with the SDK's retries"
+        );
     }
 }

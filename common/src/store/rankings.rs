@@ -7,17 +7,14 @@
 //! counters through by that prefix, and a ranking write must never invoke it again.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
 use chrono::{DateTime, Utc};
 
 use super::links::{LINK_SK, URL};
 use super::{
-    day_string, n, number, number_map, s, service_error, text, time, unavailable, Item, Store,
-    StoreError, PK, SK,
+    day_string, n, number, number_map, s, text, time, Item, Outcome, Store, StoreError, PK, SK,
 };
 use crate::domain::link::rfc3339;
 use crate::domain::ranking::{merge_top, ordered, Period, RANK_KEPT};
@@ -49,8 +46,7 @@ impl Store {
                 return Ok(());
             }
             let entries = top.iter().map(|(c, v)| (c.clone(), n(*v))).collect();
-            let started = Instant::now();
-            let out = self
+            let request = self
                 .client
                 .put_item()
                 .table_name(&self.table)
@@ -68,21 +64,14 @@ impl Store {
                     (version > 0).then(|| HashMap::from([(":v".to_owned(), n(version))])),
                 )
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            self.record(started, &out, |o| o.consumed_capacity());
-            match out {
-                Ok(_) => return Ok(()),
-                Err(SdkError::ServiceError(e)) => match e.into_err() {
-                    PutItemError::ConditionalCheckFailedException(_) => {
-                        self.usage.refused_write();
-                        // Another invocation wrote it: merge into theirs, after a pause.
-                        let pause = fastrand::u64(1..=(10 << attempt.min(5)));
-                        tokio::time::sleep(Duration::from_millis(pause)).await;
-                    }
-                    other => return Err(service_error(other)),
-                },
-                Err(e) => return Err(unavailable(e)),
+                .send();
+            match self.call(request, |o| o.consumed_capacity()).await? {
+                Outcome::Applied(_) => return Ok(()),
+                Outcome::Refused(_) => {
+                    // Another invocation wrote it: merge into theirs, after a pause.
+                    let pause = fastrand::u64(1..=(10 << attempt.min(5)));
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
             }
         }
         Err(StoreError::Unavailable(
@@ -147,16 +136,17 @@ impl Store {
         let mut urls = HashMap::new();
         for attempt in 0..5u32 {
             let Some(req) = request.take() else { break };
-            let started = Instant::now();
             let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, req)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
+                .call_plain(
+                    self.client
+                        .batch_get_item()
+                        .request_items(&self.table, req)
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                        .send(),
+                    |o| o.consumed_capacity().first(),
+                )
                 .await;
-            self.record(started, &out, |o| o.consumed_capacity().first());
-            let mut out = out.map_err(unavailable)?;
+            let mut out = out?;
             for item in out
                 .responses
                 .as_mut()

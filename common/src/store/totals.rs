@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, ReturnConsumedCapacity, ReturnValue,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -22,8 +21,8 @@ use super::counters::VISITS;
 use super::links::LINK_SK;
 use super::stream::SourceChange;
 use super::{
-    day_string, n, number, number_map, parse_day, s, service_error, unavailable, Item, Store,
-    StoreError, PK, SK,
+    day_string, n, number, number_map, parse_day, s, service_error, unavailable, Item, Outcome,
+    Store, StoreError, PK, SK,
 };
 use crate::domain::link::rfc3339;
 use crate::domain::Code;
@@ -85,15 +84,17 @@ impl Store {
             let written = if matches!(known, Some(None)) {
                 self.create_total(code, &pending, now).await?
             } else {
-                self.write_total(code, &pending, now).await?
+                Some(self.write_total(code, &pending, now).await?)
             };
             match written {
-                TotalWrite::Written(item) => {
+                Some(Outcome::Applied(item)) => {
                     self.prune_total(code, &item).await?;
                     return Ok(Some(totals_of(&item)));
                 }
-                TotalWrite::Refused(old) => known = Some(old),
-                TotalWrite::LinkGone => return Ok(None),
+                // Its condition failed: the total as it was (`None`: there is none).
+                Some(Outcome::Refused(old)) => known = Some(old),
+                // The link does not exist (any more).
+                None => return Ok(None),
             }
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
@@ -110,7 +111,7 @@ impl Store {
         code: &Code,
         pending: &[(&str, SourceChange)],
         now: DateTime<Utc>,
-    ) -> Result<TotalWrite, StoreError> {
+    ) -> Result<Outcome<Item>, StoreError> {
         let (added, per_day) = sums(pending);
         let mut names = HashMap::new();
         let mut values = Item::from([(":now".to_owned(), s(&rfc3339(now)))]);
@@ -138,34 +139,30 @@ impl Store {
         values.insert(":added".into(), n(added));
         let expression = format!("SET {} ADD {VISITS} :added", sets.join(", "));
         let condition = conditions.join(" AND ");
-        let started = Instant::now();
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(code.as_str()))
-            .key(SK, s(TOTAL_SK))
-            .update_expression(expression)
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        match out {
-            Ok(out) => Ok(TotalWrite::Written(out.attributes.unwrap_or_default())),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(c) => {
-                    self.usage.refused_write();
-                    Ok(TotalWrite::Refused(c.item))
-                }
-                other => Err(service_error(other)),
-            },
-            Err(e) => Err(unavailable(e)),
-        }
+            .call(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(PK, s(code.as_str()))
+                    .key(SK, s(TOTAL_SK))
+                    .update_expression(expression)
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values))
+                    .return_values(ReturnValue::AllNew)
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send(),
+                |o| o.consumed_capacity(),
+            )
+            .await?;
+        Ok(match out {
+            Outcome::Applied(o) => Outcome::Applied(o.attributes.unwrap_or_default()),
+            Outcome::Refused(item) => Outcome::Refused(item),
+        })
     }
 
     /// A link's first total, in one transaction with a check that the link still exists:
@@ -176,7 +173,7 @@ impl Store {
         code: &Code,
         pending: &[(&str, SourceChange)],
         now: DateTime<Utc>,
-    ) -> Result<TotalWrite, StoreError> {
+    ) -> Result<Option<Outcome<Item>>, StoreError> {
         let (added, per_day) = sums(pending);
         let seen = pending.iter().map(|(src, c)| (src.to_string(), n(c.new)));
         let days = per_day.iter().map(|(d, v)| (day_string(*d), n(*v)));
@@ -216,8 +213,10 @@ impl Store {
             .send()
             .await;
         self.record(started, &out, |o| o.consumed_capacity().first());
+        // The one request not sent through `Store::call`: a cancelled transaction says which
+        // of its conditions refused it, and the first one means the link is gone.
         match out {
-            Ok(_) => Ok(TotalWrite::Written(item)),
+            Ok(_) => Ok(Some(Outcome::Applied(item))),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
                 TransactWriteItemsError::TransactionCanceledException(c) => {
                     self.usage.refused_write();
@@ -226,14 +225,14 @@ impl Store {
                         reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed")
                     };
                     if failed(0) {
-                        Ok(TotalWrite::LinkGone)
+                        Ok(None)
                     } else if failed(1) {
-                        Ok(TotalWrite::Refused(
+                        Ok(Some(Outcome::Refused(
                             reasons.get(1).and_then(|r| r.item().cloned()),
-                        ))
+                        )))
                     } else {
                         // A conflicting transaction or write in flight: again.
-                        Ok(TotalWrite::Refused(None))
+                        Ok(Some(Outcome::Refused(None)))
                     }
                 }
                 other => Err(service_error(other)),
@@ -254,27 +253,24 @@ impl Store {
             names.insert(format!("#p{i}"), key.clone());
             paths.push(format!("{map}.#p{i}"));
         }
-        let started = Instant::now();
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(code.as_str()))
-            .key(SK, s(TOTAL_SK))
-            .update_expression(format!("REMOVE {}", paths.join(", ")))
-            .condition_expression("attribute_exists(pk)")
-            .set_expression_attribute_names(Some(names))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity());
-        match out {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+            .call(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(PK, s(code.as_str()))
+                    .key(SK, s(TOTAL_SK))
+                    .update_expression(format!("REMOVE {}", paths.join(", ")))
+                    .condition_expression("attribute_exists(pk)")
+                    .set_expression_attribute_names(Some(names))
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send(),
+                |o| o.consumed_capacity(),
+            )
+            .await?;
+        // Refused: the total is gone with its link; nothing to prune.
+        let _ = out;
+        Ok(())
     }
 
     async fn get_total(&self, code: &Code) -> Result<Option<Item>, StoreError> {
@@ -288,16 +284,6 @@ impl Store {
             .await?
             .map_or(0, |item| totals_of(&item).visits))
     }
-}
-
-/// What a write of a total did.
-enum TotalWrite {
-    /// The total as it is now.
-    Written(Item),
-    /// Its condition failed: the total as it was (`None`: there is none).
-    Refused(Option<Item>),
-    /// The link does not exist (any more).
-    LinkGone,
 }
 
 /// The visits `pending` adds, in all and per day.
