@@ -45,9 +45,9 @@ keys:
 revoke-key:
 	@bash scripts/keys.sh revoke "$(ID)"
 
-## Release zips for Lambda, as `sam build` makes them
+## Release zips for Lambda, as `sam build` makes them (ARCH=arm64 or x86_64; default: deploy.env's Architecture)
 build:
-	@bash -c 'source scripts/lib.sh && ensure_cargo_lambda && cargo lambda build --release --output-format zip "$${FUNCTIONS[@]/#/-p}"'
+	@bash -c 'source scripts/lib.sh && build_release "$${ARCH:-$$(deploy_arch)}" "$${FUNCTIONS[@]}"'
 
 fmt:
 	cargo fmt --all

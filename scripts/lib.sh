@@ -225,14 +225,39 @@ ensure_python_reference() { venv_pin pyref "awslambdaric==$AWSLAMBDARIC_VERSION"
 # prepare_bench OUT PORT: the release bootstrap.zip of each function (as Lambda gets it)
 # unpacked into OUT/lambda/<function>/, the bench driver, and an in-memory DynamoDB Local on
 # PORT with the bench table.
+# build_release ARCH FUNCTION...: target/lambda/FUNCTION/bootstrap.zip of each, built as
+# `sam build` builds it (aws-lambda-builders' rust-cargolambda workflow runs `cargo lambda
+# build --release [--arm64] --bin FUNCTION` with cargo lambda's default compiler, zig): one
+# function at a time, so that no other function's features are unified into its binary.
+build_release() {
+  local arch="$1" fn flags=()
+  shift
+  case "$arch" in
+    x86_64) ;;
+    arm64) flags=(--arm64) ;;
+    *) die "unknown architecture $arch (x86_64 or arm64)" ;;
+  esac
+  ensure_cargo_lambda
+  for fn in "$@"; do
+    log "release build of $fn for $arch: cargo lambda build --release ${flags[*]} --bin $fn"
+    cargo lambda build --release --locked --output-format zip "${flags[@]}" --bin "$fn"
+  done
+}
+
+# The architecture deploy.env names (what make deploy builds), else the template's default.
+deploy_arch() {
+  local arch
+  arch="$(sed -n 's/^Architecture=//p' "$ROOT/deploy.env" 2>/dev/null | tail -1)"
+  echo "${arch:-x86_64}"
+}
+
 prepare_bench() {
   local out="$1" port="$2" fn
-  ensure_cargo_lambda
   ensure_dynamodb_local
   ensure_python_reference
   build_devtools
-  log "release build: cargo lambda build --release --output-format zip"
-  cargo lambda build --release --compiler cargo --output-format zip --locked -p create -p redirect -p stats
+  # The binaries sam build deploys (x86_64: the bench runs them here).
+  build_release x86_64 create redirect stats
   cargo build --release --locked -p bench
   rm -rf "$out/lambda"
   for fn in create redirect stats; do
