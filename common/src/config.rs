@@ -29,7 +29,8 @@ pub struct BaseUrl {
 
 impl BaseUrl {
     pub fn parse(s: &str) -> Option<BaseUrl> {
-        let url = LongUrl::parse(s, &UrlPolicy::default(), None).ok()?;
+        // Any host: the service's own base may well be a private one (make dev's).
+        let url = LongUrl::parse(s, &UrlPolicy::default().allowing_private(true), &[]).ok()?;
         if url.as_str().contains(['?', '#']) {
             return None;
         }
@@ -126,7 +127,28 @@ impl Config {
             .map(str::trim)
             .filter(|h| !h.is_empty())
             .collect();
-        let url_policy = UrlPolicy::new(max_len, &blocked).map_err(ConfigError)?;
+        let alias_hosts = get("ALIAS_HOSTS").unwrap_or_default();
+        let mut own_hosts: Vec<&str> = alias_hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .collect();
+        if let Some(base) = &public_base_url {
+            own_hosts.push(base.host());
+        }
+        let allow_private = match get("ALLOW_PRIVATE_TARGETS").as_deref().map(str::trim) {
+            None | Some("" | "false") => false,
+            Some("true") => true,
+            Some(v) => {
+                return Err(ConfigError(format!(
+                    "ALLOW_PRIVATE_TARGETS '{v}' must be true or false"
+                )))
+            }
+        };
+        let url_policy = UrlPolicy::new(max_len, &blocked)
+            .and_then(|p| p.with_own_hosts(&own_hosts))
+            .map_err(ConfigError)?
+            .allowing_private(allow_private);
         let create_requires_key = match get("CREATE_REQUIRES_KEY").as_deref().map(str::trim) {
             None | Some("false") => false,
             Some("true") => true,

@@ -64,7 +64,7 @@ fuzz_target!(|input: Input| {
     };
     match json_body::<CreateLink>(&req) {
         Ok(create) => {
-            if let Err(e) = LongUrl::parse(&create.url, &UrlPolicy::default(), Some("sho.rt")) {
+            if let Err(e) = LongUrl::parse(&create.url, &UrlPolicy::default(), &["sho.rt"]) {
                 assert!(is_4xx(&e.into()));
             }
             if let Some(Err(e)) = create.alias.as_deref().map(Alias::parse) {

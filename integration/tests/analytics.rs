@@ -313,7 +313,7 @@ async fn a_visit_to_a_full_day_item_is_one_write_unit() {
     let client = support::dynamodb();
     let table = support::fresh_table(&client).await;
     let store = Store::new(client, &table);
-    let url = LongUrl::parse("https://example.com/full", &UrlPolicy::default(), None).unwrap();
+    let url = LongUrl::parse("https://example.com/full", &UrlPolicy::default(), &[]).unwrap();
     let alias = Alias::parse(&"c".repeat(64)).unwrap();
     let (link, _) = store
         .create_or_get(&url, Some(&alias), None, Utc::now())

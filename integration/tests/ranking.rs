@@ -30,7 +30,7 @@ fn human() -> Visit {
 }
 
 fn url(s: &str) -> LongUrl {
-    LongUrl::parse(s, &UrlPolicy::default(), None).unwrap()
+    LongUrl::parse(s, &UrlPolicy::default(), &[]).unwrap()
 }
 
 /// The stream record of a counter write that took `visits` from `new - 1` to `new`, as

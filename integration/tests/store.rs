@@ -23,7 +23,7 @@ async fn store() -> (Store, aws_sdk_dynamodb::Client) {
 }
 
 fn url(s: &str) -> LongUrl {
-    LongUrl::parse(s, &UrlPolicy::default(), None).unwrap()
+    LongUrl::parse(s, &UrlPolicy::default(), &[]).unwrap()
 }
 
 fn day(s: &str) -> NaiveDate {

@@ -121,7 +121,7 @@ mod tests {
     use crate::domain::url::UrlPolicy;
 
     fn url(s: &str) -> LongUrl {
-        LongUrl::parse(s, &UrlPolicy::default(), None).unwrap()
+        LongUrl::parse(s, &UrlPolicy::default(), &[]).unwrap()
     }
 
     #[test]

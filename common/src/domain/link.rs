@@ -144,14 +144,14 @@ impl LinkPatch {
     pub fn parse(
         body: &Map<String, Value>,
         policy: &UrlPolicy,
-        own_host: Option<&str>,
+        request_hosts: &[&str],
     ) -> Result<LinkPatch, PatchError> {
         let mut patch = LinkPatch::default();
         for (field, value) in body {
             match field.as_str() {
                 "url" => {
                     let url = value.as_str().ok_or(PatchError::UrlType)?;
-                    patch.url = Some(LongUrl::parse(url, policy, own_host)?);
+                    patch.url = Some(LongUrl::parse(url, policy, request_hosts)?);
                 }
                 "expires_at" => {
                     patch.expires_at = Some(match value {
@@ -234,11 +234,7 @@ mod tests {
     }
 
     fn patch(v: Value) -> Result<LinkPatch, PatchError> {
-        LinkPatch::parse(
-            v.as_object().unwrap(),
-            &UrlPolicy::default(),
-            Some("sho.rt"),
-        )
+        LinkPatch::parse(v.as_object().unwrap(), &UrlPolicy::default(), &["sho.rt"])
     }
 
     #[test]
@@ -318,6 +314,10 @@ mod tests {
         assert!(matches!(
             patch(json!({"url": "https://sho.rt/x"})),
             Err(PatchError::Url(UrlError::OwnHost))
+        ));
+        assert!(matches!(
+            patch(json!({"url": "http://169.254.169.254/"})),
+            Err(PatchError::Url(UrlError::PrivateTarget(_)))
         ));
     }
 

@@ -24,6 +24,7 @@ pub enum ErrorCode {
     UrlTooLong,
     BlockedHost,
     SelfLink,
+    PrivateTarget,
     InvalidHost,
     InvalidAlias,
     ReservedAlias,
@@ -58,6 +59,7 @@ impl ErrorCode {
         ErrorCode::UrlTooLong,
         ErrorCode::BlockedHost,
         ErrorCode::SelfLink,
+        ErrorCode::PrivateTarget,
         ErrorCode::InvalidHost,
         ErrorCode::InvalidAlias,
         ErrorCode::ReservedAlias,
@@ -92,6 +94,7 @@ impl ErrorCode {
             ErrorCode::UrlTooLong => "url_too_long",
             ErrorCode::BlockedHost => "blocked_host",
             ErrorCode::SelfLink => "self_link",
+            ErrorCode::PrivateTarget => "private_target",
             ErrorCode::InvalidHost => "invalid_host",
             ErrorCode::InvalidAlias => "invalid_alias",
             ErrorCode::ReservedAlias => "reserved_alias",
@@ -242,6 +245,7 @@ impl From<UrlError> for ApiError {
             UrlError::Scheme(_) => ErrorCode::UnsupportedScheme,
             UrlError::Blocked(_) => ErrorCode::BlockedHost,
             UrlError::OwnHost => ErrorCode::SelfLink,
+            UrlError::PrivateTarget(_) => ErrorCode::PrivateTarget,
             _ => ErrorCode::InvalidUrl,
         };
         ApiError::bad_request(code, e.to_string())

@@ -8,8 +8,8 @@ mod response;
 
 pub use error::{ApiError, ErrorCode, MAX_BODY_BYTES, RETRY_AFTER_SECS};
 pub use request::{
-    base_url, header_str, json_body, json_object, path_code, query_param, require_method,
-    require_method_of_path, LINKS_PATH_METHODS,
+    base_url, header_str, json_body, json_object, path_code, query_param, request_hosts,
+    require_method, require_method_of_path, LINKS_PATH_METHODS,
 };
 pub use response::{json_response, link_json, link_response, NO_STORE};
 
@@ -132,6 +132,10 @@ mod tests {
             (PatchError::UrlType, "invalid_url"),
             (PatchError::UnknownField("x".into()), "unknown_field"),
             (PatchError::Url(UrlError::OwnHost), "self_link"),
+            (
+                PatchError::Url(UrlError::PrivateTarget("10.0.0.1".into())),
+                "private_target",
+            ),
         ] {
             let e = ApiError::from(e);
             assert_eq!((e.status().as_u16(), e.code().as_str()), (400, code));
@@ -158,6 +162,7 @@ mod tests {
             ApiError::from(UrlError::Scheme("ftp".into())),
             ApiError::from(UrlError::Blocked("x".into())),
             ApiError::from(UrlError::OwnHost),
+            ApiError::from(UrlError::PrivateTarget("localhost".into())),
             ApiError::from(UrlError::Host),
             ApiError::from(AliasError::Reserved("links".into())),
             ApiError::from(AliasError::Characters),

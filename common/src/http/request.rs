@@ -2,6 +2,7 @@
 //! path and query parameters, headers, the base of short URLs).
 
 use lambda_http::http::{header, Method};
+use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde::de::DeserializeOwned;
 
@@ -115,4 +116,31 @@ pub fn base_url(req: &Request, config: &Config) -> Result<BaseUrl, ApiError> {
             "the Host header is not a valid host",
         )
     })
+}
+
+/// The host names this request came to, each a loop as a link target: the base of short
+/// URLs, the `Host` header's, API Gateway's domain name for the request and the API's
+/// default `execute-api` host (reachable whenever the custom domain is).
+pub fn request_hosts(req: &Request, base: &BaseUrl) -> Vec<String> {
+    let mut hosts = vec![base.host().to_owned()];
+    let mut add = |host: &str| {
+        let bare = crate::domain::url::split_host_port(host).map_or(host, |(h, _)| h);
+        if let Ok(h) = crate::domain::url::normalize_host(bare) {
+            if !hosts.contains(&h) {
+                hosts.push(h);
+            }
+        }
+    };
+    if let Some(host) = header_str(req, "host") {
+        add(host);
+    }
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
+        if let Some(domain) = &ctx.domain_name {
+            add(domain);
+        }
+        if let (Some(api), Ok(region)) = (&ctx.apiid, std::env::var("AWS_REGION")) {
+            add(&format!("{api}.execute-api.{region}.amazonaws.com"));
+        }
+    }
+    hosts
 }

@@ -5,7 +5,8 @@ use chrono::Utc;
 use common::auth;
 use common::domain::{Alias, LongUrl};
 use common::http::{
-    base_url, json_body, link_response, require_method_of_path, ApiError, LINKS_PATH_METHODS,
+    base_url, json_body, link_response, request_hosts, require_method_of_path, ApiError,
+    LINKS_PATH_METHODS,
 };
 use common::store::Created;
 use common::App;
@@ -31,7 +32,9 @@ async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     }
     let input: CreateLink = json_body(&req)?;
     let base = base_url(&req, &app.config)?;
-    let url = LongUrl::parse(&input.url, &app.config.url_policy, Some(base.host()))?;
+    let hosts = request_hosts(&req, &base);
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let url = LongUrl::parse(&input.url, &app.config.url_policy, &hosts)?;
     let alias = input.alias.as_deref().map(Alias::parse).transpose()?;
 
     let owner = caller.as_ref().map(|p| &p.key_id);

@@ -7,7 +7,7 @@ use common::auth;
 use common::domain::{LinkPatch, ListCursor};
 use common::http::{
     base_url, json_object, json_response, link_json, link_response, path_code, query_param,
-    require_method, require_method_of_path, ApiError, ErrorCode, LINKS_PATH_METHODS,
+    request_hosts, require_method, require_method_of_path, ApiError, ErrorCode, LINKS_PATH_METHODS,
 };
 use common::App;
 use lambda_http::http::{Method, StatusCode};
@@ -48,7 +48,9 @@ async fn manage(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         }
         Method::PATCH => {
             let body = json_object(&req)?;
-            let patch = LinkPatch::parse(&body, &app.config.url_policy, Some(base.host()))?;
+            let hosts = request_hosts(&req, &base);
+            let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+            let patch = LinkPatch::parse(&body, &app.config.url_policy, &hosts)?;
             if patch.is_empty() {
                 return Ok(link_response(
                     StatusCode::OK,
