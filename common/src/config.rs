@@ -199,6 +199,8 @@ mod tests {
         assert_eq!(c.link_cache_ttl, Duration::from_secs(60));
         assert_eq!(c.key_cache_ttl, Duration::from_secs(60));
         assert_eq!(c.metrics_namespace, "UrlShortener");
+        assert!(!c.url_policy.allow_private);
+        assert!(c.url_policy.own_hosts.is_empty());
     }
 
     #[test]
@@ -217,6 +219,8 @@ mod tests {
             ("CREATE_REQUIRES_KEY", "true"),
             ("LINK_CACHE_SECONDS", "2"),
             ("KEY_CACHE_SECONDS", "0"),
+            ("ALLOW_PRIVATE_TARGETS", "true"),
+            ("ALIAS_HOSTS", "Go.Example.com, ,xn--bcher-kva.example"),
         ])
         .unwrap();
         let base = c.public_base_url.unwrap();
@@ -228,6 +232,11 @@ mod tests {
         assert!(c.create_requires_key);
         assert_eq!(c.link_cache_ttl, Duration::from_secs(2));
         assert_eq!(c.key_cache_ttl, Duration::ZERO);
+        assert!(c.url_policy.allow_private);
+        assert_eq!(
+            c.url_policy.own_hosts,
+            ["go.example.com", "xn--bcher-kva.example", "sho.rt"]
+        );
     }
 
     #[test]
@@ -242,6 +251,8 @@ mod tests {
             ("CREATE_REQUIRES_KEY", "yes"),
             ("LINK_CACHE_SECONDS", "-1"),
             ("KEY_CACHE_SECONDS", "3601"),
+            ("ALLOW_PRIVATE_TARGETS", "yes"),
+            ("ALIAS_HOSTS", "a_b.example"),
         ] {
             assert!(config(&[("TABLE_NAME", "t"), (k, v)]).is_err(), "{k}={v}");
         }

@@ -226,6 +226,21 @@ fn corpus(api: &Api, existing: &str) -> Vec<Bad> {
         ("https://exa%00mple.com/", "invalid_url"),
         ("https://exa<mple.com/", "invalid_url"),
         ("https://xn--/", "invalid_url"),
+        ("https://0.com*", "invalid_url"),
+        ("https://exa_mple.com/", "invalid_url"),
+        ("http://169.254.169.254/latest/meta-data/", "private_target"),
+        ("http://2130706433/", "private_target"),
+        ("http://0x7f.1/", "private_target"),
+        ("http://10.0.0.1/", "private_target"),
+        ("http://[::1]/", "private_target"),
+        ("http://[::ffff:192.168.0.1]/", "private_target"),
+        ("http://[fd00::1]/", "private_target"),
+        ("http://localhost:8080/", "private_target"),
+        ("http://LOCALHOST./", "private_target"),
+        ("http://printer/", "private_target"),
+        ("http://nas.local/", "private_target"),
+        ("http://db.internal/", "private_target"),
+        ("http://router.home.arpa/", "private_target"),
     ] {
         cases.push(bad_create(url(u), code));
     }
