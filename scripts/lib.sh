@@ -19,7 +19,8 @@ FUNCTIONS=(create redirect stats manage health pages aggregate)
 export PATH="$VENV/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each line with the minutes and seconds since the script started, so that a slow stage shows.
+log() { printf '\033[1m==> [%02d:%02d] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 ensure_venv() {
