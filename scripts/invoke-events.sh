@@ -15,12 +15,15 @@ admin_key="$(DDB_PORT="$ddb_port" TABLE_NAME='' "$ROOT/scripts/keys.sh" create -
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# function  event  expected statuses  a check of the JSON body (Python expression on `b`)
+# function  event  expected statuses  a check of the JSON body and headers (Python expression
+# on `b` and `h`)
 cases=(
   "create   create.json            201,200  b['code']=='tyZfCy1' and b['url']=='https://github.com/awslabs/aws-lambda-rust-runtime'"
   "create   create-alias.json      201,200  b['code']=='rust-learn'"
   "create   create-base64.json     200      b['code']=='rust-learn' and b['url']=='https://www.rust-lang.org/learn'"
   "redirect redirect.json          302      True"
+  "create   create-forward.json    201,200  b['code']=='shop-sale' and b['forward_query'] is True"
+  "redirect redirect-forward.json  302      h['location']=='https://shop.example/sale?ref=short&lang=de&utm_source=newsletter#top'"
   "redirect redirect-unknown.json  404      b['error']['code']=='not_found'"
   "stats    stats.json             200      b['total_visits']>=1 and len(b['daily'])>=1 and b['daily'][-1]['visits']>=1 and {'key':'google.com','visits':b['total_visits']} in b['breakdowns']['referrers'] and b['breakdowns']['countries'][0]['key']=='DE'"
   "stats    stats-range.json       200      b['code']=='tyZfCy1' and all('2026-01-01'<=d['date']<='2026-12-31' for d in b['daily'])"
@@ -56,7 +59,7 @@ if status not in statuses:
     raise SystemExit(f"status {status}, expected {statuses}: {body}")
 if status == "302" and not resp["headers"].get("location", "").startswith("https://"):
     raise SystemExit(f"302 without a Location: {resp['headers']}")
-if not eval(check, {}, {"b": b}):
+if not eval(check, {}, {"b": b, "h": resp.get("headers") or {}}):
     raise SystemExit(f"body check failed: {check}: {body}")
 PY
   then echo "ok   $fn $event"; else echo "FAIL $fn $event: $out"; failed=$((failed + 1)); fi

@@ -682,3 +682,114 @@ async fn health_answers_and_counts_nothing() {
     assert!(api.partition("health").await.is_empty());
     assert!(api.partition("#health").await.is_empty());
 }
+
+/// Query forwarding: off unless asked for, at creation or by PATCH; the visitor's pairs
+/// replace the target's of the same key and follow them byte for byte, the target's
+/// fragment last; a merge too long to send is 414 and counts nothing.
+#[tokio::test]
+async fn forward_query_merges_the_visitors_query_into_the_target() {
+    let api = Api::new();
+    let user = api.key(Role::User).await;
+    let page = unique_url();
+    let target = format!("{page}?a=1&utm_source=old#frag");
+
+    // The same URL and owner with and without forwarding are two links, each as asked.
+    let plain = api.create(Some(&user), json!({"url": target})).await;
+    let fwd = api
+        .create(Some(&user), json!({"url": target, "forward_query": true}))
+        .await;
+    assert_eq!(plain.body["forward_query"], false);
+    assert_eq!(fwd.body["forward_query"], true);
+    assert_ne!(plain.body["code"], fwd.body["code"]);
+    let again = api
+        .create(Some(&user), json!({"url": target, "forward_query": true}))
+        .await;
+    assert_eq!(
+        (again.status, &again.body["code"]),
+        (200, &fwd.body["code"])
+    );
+    let code = fwd.body["code"].as_str().unwrap().to_owned();
+    let plain = plain.body["code"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.meta(&code, Some(&user)).await.body["forward_query"],
+        true
+    );
+
+    let api = &api;
+    let get = |path: String| async move { api.send(Method::GET, &path, None, None).await };
+    let r = get(format!("/{code}?utm_source=news&b=%0D%0A&c=x+y&a")).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        format!("{page}?utm_source=news&b=%0D%0A&c=x+y&a#frag")
+    );
+    let r = get(format!("/{code}?")).await;
+    assert_eq!((r.status, r.header("location")), (302, target.as_str()));
+    let r = get(format!("/{plain}?b=2")).await;
+    assert_eq!((r.status, r.header("location")), (302, target.as_str()));
+
+    let before = api.partition(&code).await;
+    let r = get(format!("/{code}?q={}", "x".repeat(8200))).await;
+    r.assert_error(414, "query_too_long");
+    assert_eq!(api.partition(&code).await, before, "a 414 counts nothing");
+    let stats = api.stats(&code, Some(&user)).await;
+    assert_eq!(stats.body["total_visits"], 2, "{}", stats.body);
+
+    let before = api.partition(&code).await;
+    for bad in [json!("yes"), json!(1), json!(null)] {
+        api.patch(&code, &user, json!({"forward_query": bad}))
+            .await
+            .assert_error(400, "invalid_forward_query");
+    }
+    assert_eq!(
+        api.partition(&code).await,
+        before,
+        "a refused PATCH writes nothing"
+    );
+    let r = api
+        .send(
+            Method::POST,
+            "/links",
+            Some(&user.secret),
+            Some(json!({"url": unique_url(), "forward_query": "yes"})),
+        )
+        .await;
+    r.assert_error(400, "invalid_json");
+
+    // Turned off, then on for the plain link: each reaches warm redirects within the
+    // cache lifetime.
+    let r = api
+        .patch(&code, &user, json!({"forward_query": false}))
+        .await;
+    assert_eq!((r.status, &r.body["forward_query"]), (200, &json!(false)));
+    let r = api
+        .patch(&plain, &user, json!({"forward_query": true}))
+        .await;
+    assert_eq!((r.status, &r.body["forward_query"]), (200, &json!(true)));
+    tokio::time::sleep(link_cache() + Duration::from_millis(500)).await;
+    let r = get(format!("/{code}?b=2")).await;
+    assert_eq!((r.status, r.header("location")), (302, target.as_str()));
+    let r = get(format!("/{plain}?a=2")).await;
+    assert_eq!(
+        (r.status, r.header("location")),
+        (302, format!("{page}?utm_source=old&a=2#frag").as_str())
+    );
+    // Listed with the setting (the owner index projects it).
+    let list = api
+        .send(Method::GET, "/links?limit=100", Some(&user.secret), None)
+        .await;
+    let listed: Vec<(&str, &Value)> = list.body["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["code"].as_str().unwrap(), &l["forward_query"]))
+        .collect();
+    assert!(
+        listed.contains(&(plain.as_str(), &json!(true))),
+        "{listed:?}"
+    );
+    assert!(
+        listed.contains(&(code.as_str(), &json!(false))),
+        "{listed:?}"
+    );
+}

@@ -48,6 +48,8 @@ pub struct Link {
     /// Items each day's visits are spread over: 1 for all but links that DynamoDB
     /// throttled (store: hot links). Only ever raised.
     pub counter_shards: u32,
+    /// The visitor's query string is merged into the target's (`domain::forward`).
+    pub forward_query: bool,
 }
 
 impl Link {
@@ -70,6 +72,7 @@ impl Link {
             disabled: false,
             capped_visits: 0,
             counter_shards: 1,
+            forward_query: false,
         }
     }
 
@@ -117,11 +120,12 @@ pub struct LinkPatch {
     pub expires_at: Option<Option<DateTime<Utc>>>,
     pub max_visits: Option<Option<u64>>,
     pub disabled: Option<bool>,
+    pub forward_query: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatchError {
-    #[error("unknown field '{0}': a patch may set url, expires_at, max_visits and disabled")]
+    #[error("unknown field '{0}': a patch may set url, expires_at, max_visits, disabled and forward_query")]
     UnknownField(String),
     #[error(transparent)]
     Url(#[from] UrlError),
@@ -133,6 +137,8 @@ pub enum PatchError {
     MaxVisits,
     #[error("'disabled' must be true or false")]
     Disabled,
+    #[error("'forward_query' must be true or false")]
+    ForwardQuery,
 }
 
 /// Far beyond any real cap, and exact in a JSON number and a DynamoDB number alike.
@@ -176,6 +182,9 @@ impl LinkPatch {
                     });
                 }
                 "disabled" => patch.disabled = Some(value.as_bool().ok_or(PatchError::Disabled)?),
+                "forward_query" => {
+                    patch.forward_query = Some(value.as_bool().ok_or(PatchError::ForwardQuery)?)
+                }
                 other => {
                     let shown: String = other.chars().take(40).collect();
                     return Err(PatchError::UnknownField(shown));
@@ -275,6 +284,15 @@ mod tests {
         );
         assert_eq!(p.max_visits, Some(Some(10)));
         assert_eq!(p.disabled, Some(true));
+        assert_eq!(p.forward_query, None);
+        let p = patch(json!({"forward_query": true})).unwrap();
+        assert_eq!(p.forward_query, Some(true));
+        assert_eq!(
+            patch(json!({"forward_query": false}))
+                .unwrap()
+                .forward_query,
+            Some(false)
+        );
         let p = patch(json!({"expires_at": null, "max_visits": null})).unwrap();
         assert_eq!(p.expires_at, Some(None));
         assert_eq!(p.max_visits, Some(None));
@@ -287,6 +305,8 @@ mod tests {
         for (body, expected) in [
             (json!({"url": 5}), PatchError::UrlType),
             (json!({"url": null}), PatchError::UrlType),
+            (json!({"forward_query": null}), PatchError::ForwardQuery),
+            (json!({"forward_query": "true"}), PatchError::ForwardQuery),
             (json!({"expires_at": "tomorrow"}), PatchError::ExpiresAt),
             (json!({"expires_at": "2030-01-02"}), PatchError::ExpiresAt),
             (json!({"expires_at": 1}), PatchError::ExpiresAt),

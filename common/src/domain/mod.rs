@@ -2,6 +2,7 @@
 //! through `parse`, so the rest of the code never checks it again.
 
 pub mod code;
+pub mod forward;
 pub mod key;
 pub mod link;
 pub mod ranking;

@@ -7,6 +7,7 @@ use lambda_http::{Body, Response};
 use serde_json::json;
 
 use super::response::{json_response, NO_STORE};
+use crate::domain::forward::QueryTooLong;
 use crate::domain::{AliasError, DateError, Gone, PatchError, RankingError, UrlError};
 use crate::store::{CreateError, StoreError};
 
@@ -34,6 +35,7 @@ pub enum ErrorCode {
     InvalidExpiresAt,
     InvalidMaxVisits,
     InvalidDisabled,
+    InvalidForwardQuery,
     UnknownField,
     InvalidLimit,
     InvalidCursor,
@@ -43,6 +45,7 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     AliasTaken,
+    QueryTooLong,
     LinkExpired,
     LinkDisabled,
     PayloadTooLarge,
@@ -69,6 +72,7 @@ impl ErrorCode {
         ErrorCode::InvalidExpiresAt,
         ErrorCode::InvalidMaxVisits,
         ErrorCode::InvalidDisabled,
+        ErrorCode::InvalidForwardQuery,
         ErrorCode::UnknownField,
         ErrorCode::InvalidLimit,
         ErrorCode::InvalidCursor,
@@ -78,6 +82,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::AliasTaken,
+        ErrorCode::QueryTooLong,
         ErrorCode::LinkExpired,
         ErrorCode::LinkDisabled,
         ErrorCode::PayloadTooLarge,
@@ -104,6 +109,7 @@ impl ErrorCode {
             ErrorCode::InvalidExpiresAt => "invalid_expires_at",
             ErrorCode::InvalidMaxVisits => "invalid_max_visits",
             ErrorCode::InvalidDisabled => "invalid_disabled",
+            ErrorCode::InvalidForwardQuery => "invalid_forward_query",
             ErrorCode::UnknownField => "unknown_field",
             ErrorCode::InvalidLimit => "invalid_limit",
             ErrorCode::InvalidCursor => "invalid_cursor",
@@ -113,6 +119,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::AliasTaken => "alias_taken",
+            ErrorCode::QueryTooLong => "query_too_long",
             ErrorCode::LinkExpired => "link_expired",
             ErrorCode::LinkDisabled => "link_disabled",
             ErrorCode::PayloadTooLarge => "payload_too_large",
@@ -153,6 +160,8 @@ pub enum ApiError {
     MethodNotAllowed { allow: String },
     #[error("{0}")]
     AliasTaken(String),
+    #[error("{0}")]
+    QueryTooLong(QueryTooLong),
     #[error("request body is larger than {MAX_BODY_BYTES} bytes")]
     PayloadTooLarge,
     #[error("content type must be application/json")]
@@ -180,6 +189,7 @@ impl ApiError {
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::AliasTaken(_) => StatusCode::CONFLICT,
+            ApiError::QueryTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -197,6 +207,7 @@ impl ApiError {
             ApiError::Gone(Gone::Expired | Gone::VisitLimit) => ErrorCode::LinkExpired,
             ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             ApiError::AliasTaken(_) => ErrorCode::AliasTaken,
+            ApiError::QueryTooLong(_) => ErrorCode::QueryTooLong,
             ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             ApiError::Unavailable(_) => ErrorCode::StoreUnavailable,
@@ -284,6 +295,12 @@ impl From<RankingError> for ApiError {
     }
 }
 
+impl From<QueryTooLong> for ApiError {
+    fn from(e: QueryTooLong) -> Self {
+        ApiError::QueryTooLong(e)
+    }
+}
+
 impl From<PatchError> for ApiError {
     fn from(e: PatchError) -> Self {
         match e {
@@ -300,6 +317,9 @@ impl From<PatchError> for ApiError {
             }
             PatchError::Disabled => {
                 ApiError::bad_request(ErrorCode::InvalidDisabled, e.to_string())
+            }
+            PatchError::ForwardQuery => {
+                ApiError::bad_request(ErrorCode::InvalidForwardQuery, e.to_string())
             }
         }
     }

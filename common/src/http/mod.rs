@@ -129,6 +129,7 @@ mod tests {
             (PatchError::ExpiresAt, "invalid_expires_at"),
             (PatchError::MaxVisits, "invalid_max_visits"),
             (PatchError::Disabled, "invalid_disabled"),
+            (PatchError::ForwardQuery, "invalid_forward_query"),
             (PatchError::UrlType, "invalid_url"),
             (PatchError::UnknownField("x".into()), "unknown_field"),
             (PatchError::Url(UrlError::OwnHost), "self_link"),
@@ -170,6 +171,8 @@ mod tests {
             ApiError::from(PatchError::MaxVisits),
             ApiError::from(PatchError::ExpiresAt),
             ApiError::from(PatchError::Disabled),
+            ApiError::from(PatchError::ForwardQuery),
+            ApiError::from(crate::domain::forward::QueryTooLong),
             ApiError::from(PatchError::UnknownField("x".into())),
         ] {
             assert!(ErrorCode::ALL.contains(&e.code()), "{}", e.code());

@@ -37,6 +37,7 @@ pub fn link_json(link: &Link, base: &BaseUrl, total_visits: Option<u64>) -> serd
         "expires_at": link.expires_at.map(rfc3339),
         "max_visits": link.max_visits,
         "disabled": link.disabled,
+        "forward_query": link.forward_query,
     });
     if let Some(total) = total_visits {
         body["total_visits"] = total.into();

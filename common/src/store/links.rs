@@ -34,6 +34,8 @@ pub(super) const DISABLED: &str = "disabled";
 pub(super) const UPDATED_AT: &str = "updated_at";
 /// How many counter shards the link's visits are spread over (absent: 1).
 pub(super) const COUNTER_SHARDS: &str = "counter_shards";
+/// `true` when the visitor's query is forwarded (absent: not).
+pub(super) const FORWARD_QUERY: &str = "forward_query";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
@@ -85,13 +87,15 @@ impl std::ops::Deref for LinkWithHistory {
     }
 }
 
+/// What a create may set besides the URL, the alias and the owner; part of what makes an
+/// existing link the same link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkOptions {
+    pub forward_query: bool,
+}
+
 impl Store {
-    /// The link for `url` of `owner` (`None`: anonymous): a new one, or the one it already
-    /// has. With an alias the code is the alias (held by another URL or owner:
-    /// `AliasTaken`); without, the first code of the URL's collision chain that is free or
-    /// already this owner's link of this URL. A code never changes hands between owners, so
-    /// nobody can edit the target of a link someone else handed out. Each step is one
-    /// conditional write: concurrent creates of the same link end with one item.
+    /// `create_or_get_with` the default options.
     pub async fn create_or_get(
         &self,
         url: &LongUrl,
@@ -99,11 +103,36 @@ impl Store {
         owner: Option<&KeyId>,
         now: DateTime<Utc>,
     ) -> Result<(Link, Created), CreateError> {
+        self.create_or_get_with(url, alias, owner, LinkOptions::default(), now)
+            .await
+    }
+
+    /// The link for `url` of `owner` (`None`: anonymous) with `forward_query`: a new one,
+    /// or the one it already has. With an alias the code is the alias (held by another
+    /// URL, owner or setting: `AliasTaken`); without, the first code of the URL's
+    /// collision chain that is free or already this owner's link of this URL with this
+    /// setting. A code never changes hands between owners, so nobody can edit the target
+    /// of a link someone else handed out, and a create never answers with a link that
+    /// behaves otherwise than asked. Each step is one conditional write: concurrent
+    /// creates of the same link end with one item.
+    pub async fn create_or_get_with(
+        &self,
+        url: &LongUrl,
+        alias: Option<&Alias>,
+        owner: Option<&KeyId>,
+        options: LinkOptions,
+        now: DateTime<Utc>,
+    ) -> Result<(Link, Created), CreateError> {
+        let LinkOptions { forward_query } = options;
         // Stored with millisecond precision: the new link equals the one read back later.
         let created_at = now.trunc_subsecs(3);
-        let link =
-            |code: Code, kind| Link::new(code, url.clone(), created_at, kind, owner.cloned());
-        let same = |old: &Link| old.url == *url && old.owner.as_ref() == owner;
+        let link = |code: Code, kind| Link {
+            forward_query,
+            ..Link::new(code, url.clone(), created_at, kind, owner.cloned())
+        };
+        let same = |old: &Link| {
+            old.url == *url && old.owner.as_ref() == owner && old.forward_query == forward_query
+        };
         if let Some(alias) = alias {
             let link = link(alias.code().clone(), LinkKind::Alias);
             return match self.put_if_absent(&link).await? {
@@ -118,7 +147,7 @@ impl Store {
                 None => return Ok((link, Created::New)),
                 Some(old) if same(&old) => return Ok((old, Created::Existing)),
                 Some(old) if old.url == *url => {
-                    tracing::debug!(code = %old.code, "another owner's link of this URL, trying a longer prefix");
+                    tracing::debug!(code = %old.code, "another owner's or setting's link of this URL, trying a longer prefix");
                 }
                 Some(old) => {
                     tracing::warn!(code = %old.code, "code collision, trying a longer prefix");
@@ -299,6 +328,14 @@ impl Store {
             set.push(format!("{DISABLED} = :disabled"));
             values.insert(":disabled".into(), AttributeValue::Bool(disabled));
         }
+        match patch.forward_query {
+            Some(true) => {
+                set.push(format!("{FORWARD_QUERY} = :fwd"));
+                values.insert(":fwd".into(), AttributeValue::Bool(true));
+            }
+            Some(false) => remove.push(FORWARD_QUERY),
+            None => {}
+        }
         let mut expression = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
@@ -426,6 +463,9 @@ fn link_to_item(link: &Link) -> Item {
     if let Some(owner) = &link.owner {
         item.insert(OWNER.to_owned(), s(owner.as_str()));
     }
+    if link.forward_query {
+        item.insert(FORWARD_QUERY.to_owned(), AttributeValue::Bool(true));
+    }
     item
 }
 
@@ -460,6 +500,10 @@ pub(super) fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreErro
         None => false,
         Some(v) => *v.as_bool().map_err(|_| malformed("disabled"))?,
     };
+    let forward_query = match item.get(FORWARD_QUERY) {
+        None => false,
+        Some(v) => *v.as_bool().map_err(|_| malformed("forward_query"))?,
+    };
     Ok(Link {
         code: code.clone(),
         url: LongUrl::from_stored(url.to_owned()),
@@ -471,5 +515,6 @@ pub(super) fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreErro
         disabled,
         capped_visits: number(item, CAPPED_VISITS).unwrap_or(0),
         counter_shards: counter_shards_of(item),
+        forward_query,
     })
 }

@@ -13,7 +13,9 @@ use chrono::NaiveDate;
 
 use super::counters::{day_key, shard_pk};
 use super::keys::KEYS_PK;
-use super::links::{DISABLED, EXPIRES_AT, EXPIRES_TTL, KIND, LINK_SK, MAX_VISITS, OWNER, URL};
+use super::links::{
+    DISABLED, EXPIRES_AT, EXPIRES_TTL, FORWARD_QUERY, KIND, LINK_SK, MAX_VISITS, OWNER, URL,
+};
 use super::rankings::{ranking_sk, TOP_PK};
 use super::totals::TOTAL_SK;
 use super::{unavailable, StoreError, PK, SK};
@@ -23,7 +25,8 @@ use crate::domain::{Code, KeyHash, Period};
 pub const OWNER_INDEX: &str = "by-owner";
 const CREATED_AT: &str = "created_at";
 /// The attributes the owner index carries besides the keys: what `GET /links` shows.
-pub const OWNER_INDEX_ATTRIBUTES: [&str; 5] = [URL, KIND, EXPIRES_AT, MAX_VISITS, DISABLED];
+pub const OWNER_INDEX_ATTRIBUTES: [&str; 6] =
+    [URL, KIND, EXPIRES_AT, MAX_VISITS, DISABLED, FORWARD_QUERY];
 
 fn attr(name: &str) -> AttributeDefinition {
     AttributeDefinition::builder()

@@ -8,7 +8,7 @@ use common::http::{
     base_url, json_body, link_response, request_hosts, require_method_of_path, ApiError,
     LINKS_PATH_METHODS,
 };
-use common::store::Created;
+use common::store::{Created, LinkOptions};
 use common::App;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -22,6 +22,9 @@ struct CreateLink {
     url: String,
     #[serde(default)]
     alias: Option<String>,
+    /// Merge the visitor's query string into the target's (default false).
+    #[serde(default)]
+    forward_query: Option<bool>,
 }
 
 async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
@@ -40,7 +43,15 @@ async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let owner = caller.as_ref().map(|p| &p.key_id);
     let (link, created) = app
         .store
-        .create_or_get(&url, alias.as_ref(), owner, Utc::now())
+        .create_or_get_with(
+            &url,
+            alias.as_ref(),
+            owner,
+            LinkOptions {
+                forward_query: input.forward_query.unwrap_or(false),
+            },
+            Utc::now(),
+        )
         .await?;
 
     let status = match created {

@@ -1,8 +1,12 @@
 //! `GET /{code}`: redirect and count the visit, as a human visit with its breakdowns or as
 //! a bot visit (README: bot policy); `HEAD /{code}`: the same headers, not counted. An
-//! expired, used-up or disabled link answers 410 and counts nothing.
+//! expired, used-up or disabled link answers 410 and counts nothing. A link with
+//! `forward_query` passes the visitor's query string on (`domain::forward`).
+
+use std::borrow::Cow;
 
 use chrono::Utc;
+use common::domain::forward::forward_query;
 use common::domain::{Visit, VisitRequest};
 use common::http::{header_str, path_code, query_param, require_method, ApiError, NO_STORE};
 use common::metrics::BotVisit;
@@ -29,8 +33,14 @@ async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         })
     });
     let bot = matches!(visit, Some(Visit::Bot));
+    // Before the count: a target too long to send counts nothing.
+    let target = if link.forward_query {
+        forward_query(link.url.as_str(), req.uri().query())?
+    } else {
+        Cow::Borrowed(link.url.as_str())
+    };
     app.count_visit(&code, &link, visit.as_ref(), now).await?;
-    let location = HeaderValue::from_str(link.url.as_str())
+    let location = HeaderValue::from_str(&target)
         .map_err(|_| ApiError::Internal(format!("stored URL of '{code}' is not a header value")))?;
     let mut resp = Response::builder()
         .status(app.config.redirect_status)
