@@ -22,7 +22,7 @@ cases=(
   "create   create-alias.json      201,200  b['code']=='rust-learn'"
   "create   create-base64.json     200      b['code']=='rust-learn' and b['url']=='https://www.rust-lang.org/learn'"
   "redirect redirect.json          302      True"
-  "create   create-forward.json    201,200  b['code']=='shop-sale' and b['forward_query'] is True"
+  "create   create-forward.json    201,200  b['code']=='shop-sale' and b['forward_query'] is True and b['title']=='Winter sale' and b['tags']==['shop','sale']"
   "redirect redirect-forward.json  302      h['location']=='https://shop.example/sale?ref=short&lang=de&utm_source=newsletter#top'"
   "redirect redirect-unknown.json  404      b['error']['code']=='not_found'"
   "stats    stats.json             200      b['total_visits']>=1 and len(b['daily'])>=1 and b['daily'][-1]['visits']>=1 and {'key':'google.com','visits':b['total_visits']} in b['breakdowns']['referrers'] and b['breakdowns']['countries'][0]['key']=='DE'"

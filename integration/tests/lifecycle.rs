@@ -793,3 +793,143 @@ async fn forward_query_merges_the_visitors_query_into_the_target() {
         "{listed:?}"
     );
 }
+
+/// Titles and tags: set at creation (a new link only) or by PATCH, shown and listed, and
+/// `GET /links` filtered by tag (any or all) and by text in the URL or title.
+#[tokio::test]
+async fn titles_and_tags_are_kept_listed_and_filtered() {
+    let api = Api::new();
+    let user = api.key(Role::User).await;
+    let tag = support::unique("t").to_ascii_lowercase().replace('.', "-");
+    let other = format!("{tag}-x");
+    let word = support::unique("Word");
+    let a = api
+        .create(
+            Some(&user),
+            json!({"url": unique_url(), "title": format!("  Report {word} "), "tags": [tag.to_uppercase(), other, tag]}),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["title"], format!("Report {word}"));
+    assert_eq!(a.body["tags"], json!([tag, other]));
+    let a = a.body["code"].as_str().unwrap().to_owned();
+    let b = api
+        .create(Some(&user), json!({"url": unique_url(), "tags": [tag]}))
+        .await;
+    assert_eq!(
+        (&b.body["title"], &b.body["tags"]),
+        (&Value::Null, &json!([tag]))
+    );
+    let b = b.body["code"].as_str().unwrap().to_owned();
+    let c = api.new_link(Some(&user)).await;
+
+    let codes = |r: &Reply| -> Vec<String> {
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let list = |query: String| {
+        let api = &api;
+        let key = user.secret.clone();
+        async move {
+            api.send(
+                Method::GET,
+                &format!("/links?{query}&limit=100"),
+                Some(&key),
+                None,
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        codes(&list(format!("tag={tag}")).await),
+        [b.as_str(), a.as_str()]
+    );
+    assert_eq!(
+        codes(&list(format!("tag={}", tag.to_uppercase())).await),
+        [b.as_str(), a.as_str()]
+    );
+    assert_eq!(
+        codes(&list(format!("tag={tag}&tag={other}&tags_mode=all")).await),
+        [a.as_str()]
+    );
+    assert_eq!(
+        codes(&list(format!("tag={other}&tag=nothing-{tag}")).await),
+        [a.as_str()]
+    );
+    assert_eq!(codes(&list(format!("q={word}")).await), [a.as_str()]);
+    assert_eq!(
+        codes(&list(format!("q={c}")).await),
+        Vec::<String>::new(),
+        "codes are not text"
+    );
+    let all = codes(&list(String::new()).await);
+    assert!(all.contains(&c) && all.contains(&a) && all.contains(&b));
+    // A filtered page reads at most `limit` links: short, with a cursor to go on (the
+    // first `limit` is the one read).
+    let page = list(format!("tag={tag}&limit=1")).await;
+    assert_eq!(
+        codes(&page),
+        Vec::<String>::new(),
+        "the newest, untagged, read and dropped"
+    );
+    let cursor = page.body["next_cursor"].as_str().unwrap().to_owned();
+    let page = list(format!("tag={tag}&limit=1&cursor={cursor}")).await;
+    assert_eq!(codes(&page), [b.as_str()]);
+    assert!(page.body["next_cursor"].is_string());
+
+    for (query, code) in [
+        ("tag=has%20space", "invalid_tags"),
+        ("tags_mode=some", "invalid_filter"),
+        (&*format!("q={}", "x".repeat(201)), "invalid_filter"),
+    ] {
+        list(query.to_owned()).await.assert_error(400, code);
+    }
+
+    // PATCH changes, removes and refuses; a refusal writes nothing.
+    let r = api
+        .patch(&b, &user, json!({"title": "B", "tags": ["New", "new"]}))
+        .await;
+    assert_eq!(
+        (&r.body["title"], &r.body["tags"]),
+        (&json!("B"), &json!(["new"]))
+    );
+    let before = api.partition(&b).await;
+    for (body, code) in [
+        (json!({"title": "x".repeat(201)}), "invalid_title"),
+        (json!({"title": 1}), "invalid_title"),
+        (
+            json!({"tags": (0..11).map(|i| format!("t{i}")).collect::<Vec<_>>()}),
+            "invalid_tags",
+        ),
+        (json!({"tags": ["ok", "not ok"]}), "invalid_tags"),
+    ] {
+        api.patch(&b, &user, body).await.assert_error(400, code);
+    }
+    assert_eq!(api.partition(&b).await, before);
+    let r = api
+        .patch(&b, &user, json!({"title": null, "tags": []}))
+        .await;
+    assert_eq!(
+        (&r.body["title"], &r.body["tags"]),
+        (&Value::Null, &json!([]))
+    );
+    assert_eq!(codes(&list(format!("tag={tag}")).await), [a.as_str()]);
+    assert_eq!(
+        api.meta(&a, Some(&user)).await.body["tags"],
+        json!([tag, other])
+    );
+    for body in [
+        json!({"url": unique_url(), "title": "a\u{7}b"}),
+        json!({"url": unique_url(), "tags": ["a", "b c"]}),
+    ] {
+        let r = api
+            .send(Method::POST, "/links", Some(&user.secret), Some(body))
+            .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+    }
+}

@@ -50,6 +50,10 @@ pub struct Link {
     pub counter_shards: u32,
     /// The visitor's query string is merged into the target's (`domain::forward`).
     pub forward_query: bool,
+    /// A label for people (`check_title`).
+    pub title: Option<String>,
+    /// Lowercase labels to find links by (`check_tags`), in the order given.
+    pub tags: Vec<String>,
 }
 
 impl Link {
@@ -73,6 +77,8 @@ impl Link {
             capped_visits: 0,
             counter_shards: 1,
             forward_query: false,
+            title: None,
+            tags: Vec::new(),
         }
     }
 
@@ -121,11 +127,57 @@ pub struct LinkPatch {
     pub max_visits: Option<Option<u64>>,
     pub disabled: Option<bool>,
     pub forward_query: Option<bool>,
+    /// `Some(None)` removes the title.
+    pub title: Option<Option<String>>,
+    /// `Some(vec![])` removes every tag.
+    pub tags: Option<Vec<String>>,
+}
+
+/// Longest title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Most tags on a link.
+pub const MAX_TAGS: usize = 10;
+/// Longest tag, in characters of `[a-z0-9_-]`.
+pub const MAX_TAG_LEN: usize = 32;
+
+/// A title as given (surrounding whitespace trimmed): 1 to 200 characters, no control
+/// characters; an empty one is no title.
+pub fn check_title(title: &str) -> Result<Option<String>, PatchError> {
+    let title = title.trim();
+    if title.chars().count() > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
+        return Err(PatchError::Title);
+    }
+    Ok((!title.is_empty()).then(|| title.to_owned()))
+}
+
+/// One tag, lowercased: 1 to 32 of `[a-z0-9_-]`.
+pub fn check_tag(tag: &str) -> Result<String, PatchError> {
+    let tag = tag.to_ascii_lowercase();
+    let ok = (1..=MAX_TAG_LEN).contains(&tag.len())
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    ok.then_some(tag).ok_or(PatchError::Tags)
+}
+
+/// At most 10 tags, each `check_tag`ged, repeats dropped, in the order given.
+pub fn check_tags<S: AsRef<str>>(tags: &[S]) -> Result<Vec<String>, PatchError> {
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let tag = check_tag(tag.as_ref())?;
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(PatchError::Tags);
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatchError {
-    #[error("unknown field '{0}': a patch may set url, expires_at, max_visits, disabled and forward_query")]
+    #[error("unknown field '{0}': a patch may set url, expires_at, max_visits, disabled, forward_query, title and tags")]
     UnknownField(String),
     #[error(transparent)]
     Url(#[from] UrlError),
@@ -139,6 +191,14 @@ pub enum PatchError {
     Disabled,
     #[error("'forward_query' must be true or false")]
     ForwardQuery,
+    #[error(
+        "'title' must be a string of at most 200 characters without control characters, or null"
+    )]
+    Title,
+    #[error(
+        "'tags' must be at most 10 tags of 1 to 32 characters of [a-z0-9_-] (lowercased), or null"
+    )]
+    Tags,
 }
 
 /// Far beyond any real cap, and exact in a JSON number and a DynamoDB number alike.
@@ -185,6 +245,23 @@ impl LinkPatch {
                 "forward_query" => {
                     patch.forward_query = Some(value.as_bool().ok_or(PatchError::ForwardQuery)?)
                 }
+                "title" => {
+                    patch.title = Some(match value {
+                        Value::Null => None,
+                        Value::String(t) => check_title(t)?,
+                        _ => return Err(PatchError::Title),
+                    });
+                }
+                "tags" => {
+                    patch.tags = Some(match value {
+                        Value::Null => Vec::new(),
+                        Value::Array(items) => {
+                            let tags: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+                            check_tags(&tags.ok_or(PatchError::Tags)?)?
+                        }
+                        _ => return Err(PatchError::Tags),
+                    });
+                }
                 other => {
                     let shown: String = other.chars().take(40).collect();
                     return Err(PatchError::UnknownField(shown));
@@ -196,6 +273,24 @@ impl LinkPatch {
 
     pub fn is_empty(&self) -> bool {
         *self == LinkPatch::default()
+    }
+}
+
+/// Which of a key's links a `GET /links` page shows: with any (or all) of `tags`, and
+/// with `text` in the URL or the title (as written: DynamoDB compares case-sensitively).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    pub tags: Vec<String>,
+    pub all_tags: bool,
+    pub text: Option<String>,
+}
+
+/// Longest `q` of a listing, in characters.
+pub const MAX_FILTER_TEXT: usize = 200;
+
+impl ListFilter {
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty() && self.text.is_none()
     }
 }
 
@@ -298,6 +393,43 @@ mod tests {
         assert_eq!(p.max_visits, Some(None));
         assert_eq!(p.url, None);
         assert!(patch(json!({})).unwrap().is_empty());
+    }
+
+    #[test]
+    fn titles_and_tags() {
+        assert_eq!(
+            check_title("  Q3 report  ").unwrap().as_deref(),
+            Some("Q3 report")
+        );
+        assert_eq!(check_title("").unwrap(), None);
+        assert!(check_title(&"é".repeat(200)).is_ok());
+        assert_eq!(check_title(&"é".repeat(201)), Err(PatchError::Title));
+        assert_eq!(check_title("a\nb"), Err(PatchError::Title));
+        assert_eq!(
+            check_tags(&["Q3", "sales_2026", "q3", "a-b"]).unwrap(),
+            ["q3", "sales_2026", "a-b"]
+        );
+        let ten: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+        assert_eq!(check_tags(&ten).unwrap().len(), 10);
+        let eleven: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+        assert_eq!(check_tags(&eleven), Err(PatchError::Tags));
+        for bad in ["", "has space", "dot.ted", "ümlaut", &"a".repeat(33)] {
+            assert_eq!(check_tags(&[bad]), Err(PatchError::Tags), "{bad:?}");
+        }
+        assert!(check_tag(&"a".repeat(32)).is_ok());
+        let p = patch(json!({"title": "Hi", "tags": ["A", "b"]})).unwrap();
+        assert_eq!(p.title, Some(Some("Hi".into())));
+        assert_eq!(p.tags, Some(vec!["a".into(), "b".into()]));
+        let p = patch(json!({"title": null, "tags": null})).unwrap();
+        assert_eq!((p.title, p.tags), (Some(None), Some(vec![])));
+        for (body, e) in [
+            (json!({"title": 5}), PatchError::Title),
+            (json!({"tags": "a"}), PatchError::Tags),
+            (json!({"tags": [1]}), PatchError::Tags),
+            (json!({"tags": ["a b"]}), PatchError::Tags),
+        ] {
+            assert_eq!(patch(body.clone()), Err(e), "{body}");
+        }
     }
 
     #[test]

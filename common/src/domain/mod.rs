@@ -12,7 +12,7 @@ pub mod visit;
 
 pub use code::{generated_candidates, Alias, AliasError, Code};
 pub use key::{ApiKey, KeyHash, KeyId, KeyRecord, Principal, Role};
-pub use link::{Gone, Link, LinkKind, LinkPatch, ListCursor, PatchError};
+pub use link::{Gone, Link, LinkKind, LinkPatch, ListCursor, ListFilter, PatchError};
 pub use ranking::{Period, RankingError, RankingQuery};
 pub use stats::{
     histogram, span, top_breakdowns, DailyVisits, DateError, DateRange, DayBreakdowns,

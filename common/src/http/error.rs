@@ -36,6 +36,9 @@ pub enum ErrorCode {
     InvalidMaxVisits,
     InvalidDisabled,
     InvalidForwardQuery,
+    InvalidTitle,
+    InvalidTags,
+    InvalidFilter,
     UnknownField,
     InvalidLimit,
     InvalidCursor,
@@ -73,6 +76,9 @@ impl ErrorCode {
         ErrorCode::InvalidMaxVisits,
         ErrorCode::InvalidDisabled,
         ErrorCode::InvalidForwardQuery,
+        ErrorCode::InvalidTitle,
+        ErrorCode::InvalidTags,
+        ErrorCode::InvalidFilter,
         ErrorCode::UnknownField,
         ErrorCode::InvalidLimit,
         ErrorCode::InvalidCursor,
@@ -110,6 +116,9 @@ impl ErrorCode {
             ErrorCode::InvalidMaxVisits => "invalid_max_visits",
             ErrorCode::InvalidDisabled => "invalid_disabled",
             ErrorCode::InvalidForwardQuery => "invalid_forward_query",
+            ErrorCode::InvalidTitle => "invalid_title",
+            ErrorCode::InvalidTags => "invalid_tags",
+            ErrorCode::InvalidFilter => "invalid_filter",
             ErrorCode::UnknownField => "unknown_field",
             ErrorCode::InvalidLimit => "invalid_limit",
             ErrorCode::InvalidCursor => "invalid_cursor",
@@ -321,6 +330,8 @@ impl From<PatchError> for ApiError {
             PatchError::ForwardQuery => {
                 ApiError::bad_request(ErrorCode::InvalidForwardQuery, e.to_string())
             }
+            PatchError::Title => ApiError::bad_request(ErrorCode::InvalidTitle, e.to_string()),
+            PatchError::Tags => ApiError::bad_request(ErrorCode::InvalidTags, e.to_string()),
         }
     }
 }

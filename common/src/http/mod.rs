@@ -130,6 +130,8 @@ mod tests {
             (PatchError::MaxVisits, "invalid_max_visits"),
             (PatchError::Disabled, "invalid_disabled"),
             (PatchError::ForwardQuery, "invalid_forward_query"),
+            (PatchError::Title, "invalid_title"),
+            (PatchError::Tags, "invalid_tags"),
             (PatchError::UrlType, "invalid_url"),
             (PatchError::UnknownField("x".into()), "unknown_field"),
             (PatchError::Url(UrlError::OwnHost), "self_link"),
@@ -172,6 +174,9 @@ mod tests {
             ApiError::from(PatchError::ExpiresAt),
             ApiError::from(PatchError::Disabled),
             ApiError::from(PatchError::ForwardQuery),
+            ApiError::from(PatchError::Title),
+            ApiError::from(PatchError::Tags),
+            ApiError::bad_request(ErrorCode::InvalidFilter, "x"),
             ApiError::from(crate::domain::forward::QueryTooLong),
             ApiError::from(PatchError::UnknownField("x".into())),
         ] {

@@ -38,6 +38,8 @@ pub fn link_json(link: &Link, base: &BaseUrl, total_visits: Option<u64>) -> serd
         "max_visits": link.max_visits,
         "disabled": link.disabled,
         "forward_query": link.forward_query,
+        "title": link.title,
+        "tags": link.tags,
     });
     if let Some(total) = total_visits {
         body["total_visits"] = total.into();

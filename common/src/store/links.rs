@@ -36,6 +36,10 @@ pub(super) const UPDATED_AT: &str = "updated_at";
 pub(super) const COUNTER_SHARDS: &str = "counter_shards";
 /// `true` when the visitor's query is forwarded (absent: not).
 pub(super) const FORWARD_QUERY: &str = "forward_query";
+/// A link's title (absent: none).
+pub(super) const TITLE: &str = "title";
+/// A link's tags, a list of strings in the order given (absent: none).
+pub(super) const TAGS: &str = "tags";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
@@ -89,9 +93,12 @@ impl std::ops::Deref for LinkWithHistory {
 
 /// What a create may set besides the URL, the alias and the owner; part of what makes an
 /// existing link the same link.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkOptions {
     pub forward_query: bool,
+    /// Metadata of a new link only: an existing link keeps its own (PATCH changes them).
+    pub title: Option<String>,
+    pub tags: Vec<String>,
 }
 
 impl Store {
@@ -123,11 +130,17 @@ impl Store {
         options: LinkOptions,
         now: DateTime<Utc>,
     ) -> Result<(Link, Created), CreateError> {
-        let LinkOptions { forward_query } = options;
+        let LinkOptions {
+            forward_query,
+            title,
+            tags,
+        } = options;
         // Stored with millisecond precision: the new link equals the one read back later.
         let created_at = now.trunc_subsecs(3);
         let link = |code: Code, kind| Link {
             forward_query,
+            title: title.clone(),
+            tags: tags.clone(),
             ..Link::new(code, url.clone(), created_at, kind, owner.cloned())
         };
         let same = |old: &Link| {
@@ -296,9 +309,11 @@ impl Store {
         let mut set = vec![format!("{UPDATED_AT} = :now")];
         let mut remove = Vec::new();
         let mut values: Item = Item::from([(":now".into(), s(&rfc3339(now)))]);
+        // Every name that is or may become a reserved word in expressions (`url` is one).
+        let mut names: std::collections::HashMap<String, String> = Default::default();
         if let Some(url) = &patch.url {
-            // `url` is a reserved word in expressions.
             set.push("#url = :url".to_owned());
+            names.insert("#url".into(), URL.into());
             values.insert(":url".into(), s(url.as_str()));
         }
         match patch.expires_at {
@@ -336,6 +351,28 @@ impl Store {
             Some(false) => remove.push(FORWARD_QUERY),
             None => {}
         }
+        if patch.title.is_some() {
+            names.insert("#title".into(), TITLE.into());
+        }
+        match &patch.title {
+            Some(Some(title)) => {
+                set.push("#title = :title".to_owned());
+                values.insert(":title".into(), s(title));
+            }
+            Some(None) => remove.push("#title"),
+            None => {}
+        }
+        if patch.tags.is_some() {
+            names.insert("#tags".into(), TAGS.into());
+        }
+        match &patch.tags {
+            Some(tags) if !tags.is_empty() => {
+                set.push("#tags = :tags".to_owned());
+                values.insert(":tags".into(), tags_value(tags));
+            }
+            Some(_) => remove.push("#tags"),
+            None => {}
+        }
         let mut expression = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
@@ -348,12 +385,7 @@ impl Store {
             .key(SK, s(LINK_SK))
             .update_expression(expression)
             .condition_expression("attribute_exists(pk)")
-            .set_expression_attribute_names(
-                patch
-                    .url
-                    .is_some()
-                    .then(|| [("#url".to_owned(), URL.to_owned())].into()),
-            )
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
@@ -466,7 +498,17 @@ fn link_to_item(link: &Link) -> Item {
     if link.forward_query {
         item.insert(FORWARD_QUERY.to_owned(), AttributeValue::Bool(true));
     }
+    if let Some(title) = &link.title {
+        item.insert(TITLE.to_owned(), s(title));
+    }
+    if !link.tags.is_empty() {
+        item.insert(TAGS.to_owned(), tags_value(&link.tags));
+    }
     item
+}
+
+fn tags_value(tags: &[String]) -> AttributeValue {
+    AttributeValue::L(tags.iter().map(|t| s(t)).collect())
 }
 
 /// A link item's counter shards: 1 when absent, never more than `MAX_COUNTER_SHARDS`.
@@ -504,6 +546,23 @@ pub(super) fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreErro
         None => false,
         Some(v) => *v.as_bool().map_err(|_| malformed("forward_query"))?,
     };
+    let title = match item.get(TITLE) {
+        None => None,
+        Some(_) => Some(
+            text(item, TITLE)
+                .ok_or_else(|| malformed("title"))?
+                .to_owned(),
+        ),
+    };
+    let tags = match item.get(TAGS) {
+        None => Vec::new(),
+        Some(v) => v
+            .as_l()
+            .map_err(|_| malformed("tags"))?
+            .iter()
+            .map(|t| t.as_s().cloned().map_err(|_| malformed("tags")))
+            .collect::<Result<_, _>>()?,
+    };
     Ok(Link {
         code: code.clone(),
         url: LongUrl::from_stored(url.to_owned()),
@@ -516,5 +575,7 @@ pub(super) fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreErro
         capped_visits: number(item, CAPPED_VISITS).unwrap_or(0),
         counter_shards: counter_shards_of(item),
         forward_query,
+        title,
+        tags,
     })
 }

@@ -2,11 +2,11 @@
 
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 
-use super::links::{link_from_item, CREATED_AT, LINK_SK, OWNER};
+use super::links::{link_from_item, CREATED_AT, LINK_SK, OWNER, TAGS, TITLE, URL};
 use super::schema::OWNER_INDEX;
 use super::{s, text, time, Item, Store, StoreError, PK, SK};
 use crate::domain::link::rfc3339;
-use crate::domain::{Code, KeyId, Link, ListCursor};
+use crate::domain::{Code, KeyId, Link, ListCursor, ListFilter};
 
 /// One page of a key's links, newest first.
 #[derive(Debug, Clone)]
@@ -17,13 +17,40 @@ pub struct LinksPage {
 
 impl Store {
     /// A page of `owner`'s links, newest first: one `Query` on the sparse `by-owner` index
-    /// (never a Scan), from where `after` left off.
+    /// (never a Scan), from where `after` left off. `limit` bounds the items the Query
+    /// reads; with a filter, DynamoDB drops the ones that do not match after reading them,
+    /// so a filtered page may be short, or empty, and still carry a cursor.
     pub async fn links_of(
         &self,
         owner: &KeyId,
         limit: u16,
         after: Option<&ListCursor>,
+        filter: &ListFilter,
     ) -> Result<LinksPage, StoreError> {
+        let mut names = std::collections::HashMap::from([("#owner".to_owned(), OWNER.to_owned())]);
+        let mut values = Item::from([(":owner".to_owned(), s(owner.as_str()))]);
+        let mut conditions = Vec::new();
+        if !filter.tags.is_empty() {
+            names.insert("#tags".into(), TAGS.into());
+            let each: Vec<String> = filter
+                .tags
+                .iter()
+                .enumerate()
+                .map(|(i, tag)| {
+                    values.insert(format!(":t{i}"), s(tag));
+                    format!("contains(#tags, :t{i})")
+                })
+                .collect();
+            let join = if filter.all_tags { " AND " } else { " OR " };
+            conditions.push(format!("({})", each.join(join)));
+        }
+        if let Some(text) = &filter.text {
+            names.insert("#url".into(), URL.into());
+            names.insert("#title".into(), TITLE.into());
+            values.insert(":q".into(), s(text));
+            conditions.push("(contains(#url, :q) OR contains(#title, :q))".into());
+        }
+        let filter_expression = (!conditions.is_empty()).then(|| conditions.join(" AND "));
         let start = after.map(|c| {
             Item::from([
                 (PK.to_owned(), s(c.code.as_str())),
@@ -39,8 +66,9 @@ impl Store {
                     .table_name(&self.table)
                     .index_name(OWNER_INDEX)
                     .key_condition_expression("#owner = :owner")
-                    .expression_attribute_names("#owner", OWNER)
-                    .expression_attribute_values(":owner", s(owner.as_str()))
+                    .set_filter_expression(filter_expression)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values))
                     .scan_index_forward(false)
                     .limit(i32::from(limit))
                     .set_exclusive_start_key(start)

@@ -14,7 +14,8 @@ use chrono::NaiveDate;
 use super::counters::{day_key, shard_pk};
 use super::keys::KEYS_PK;
 use super::links::{
-    DISABLED, EXPIRES_AT, EXPIRES_TTL, FORWARD_QUERY, KIND, LINK_SK, MAX_VISITS, OWNER, URL,
+    DISABLED, EXPIRES_AT, EXPIRES_TTL, FORWARD_QUERY, KIND, LINK_SK, MAX_VISITS, OWNER, TAGS,
+    TITLE, URL,
 };
 use super::rankings::{ranking_sk, TOP_PK};
 use super::totals::TOTAL_SK;
@@ -25,8 +26,16 @@ use crate::domain::{Code, KeyHash, Period};
 pub const OWNER_INDEX: &str = "by-owner";
 const CREATED_AT: &str = "created_at";
 /// The attributes the owner index carries besides the keys: what `GET /links` shows.
-pub const OWNER_INDEX_ATTRIBUTES: [&str; 6] =
-    [URL, KIND, EXPIRES_AT, MAX_VISITS, DISABLED, FORWARD_QUERY];
+pub const OWNER_INDEX_ATTRIBUTES: [&str; 8] = [
+    URL,
+    KIND,
+    EXPIRES_AT,
+    MAX_VISITS,
+    DISABLED,
+    FORWARD_QUERY,
+    TITLE,
+    TAGS,
+];
 
 fn attr(name: &str) -> AttributeDefinition {
     AttributeDefinition::builder()

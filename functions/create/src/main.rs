@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use common::auth;
+use common::domain::link::{check_tags, check_title};
 use common::domain::{Alias, LongUrl};
 use common::http::{
     base_url, json_body, link_response, request_hosts, require_method_of_path, ApiError,
@@ -25,6 +26,10 @@ struct CreateLink {
     /// Merge the visitor's query string into the target's (default false).
     #[serde(default)]
     forward_query: Option<bool>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
 }
 
 async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
@@ -39,6 +44,11 @@ async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
     let url = LongUrl::parse(&input.url, &app.config.url_policy, &hosts)?;
     let alias = input.alias.as_deref().map(Alias::parse).transpose()?;
+    let title = match input.title.as_deref() {
+        Some(t) => check_title(t)?,
+        None => None,
+    };
+    let tags = check_tags(input.tags.as_deref().unwrap_or_default())?;
 
     let owner = caller.as_ref().map(|p| &p.key_id);
     let (link, created) = app
@@ -49,6 +59,8 @@ async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             owner,
             LinkOptions {
                 forward_query: input.forward_query.unwrap_or(false),
+                title,
+                tags,
             },
             Utc::now(),
         )

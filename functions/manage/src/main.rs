@@ -1,10 +1,12 @@
-//! Link management, with an API key: `GET /links` (the caller's links, newest first),
-//! `GET /links/{code}` (metadata), `PATCH /links/{code}` (JSON merge of url, expires_at,
-//! max_visits, disabled), `DELETE /links/{code}` (the link and its counters).
+//! Link management, with an API key: `GET /links` (the caller's links, newest first, by
+//! tag or text), `GET /links/{code}` (metadata), `PATCH /links/{code}` (JSON merge of url,
+//! expires_at, max_visits, disabled, forward_query, title, tags), `DELETE /links/{code}`
+//! (the link and its counters).
 
 use chrono::Utc;
 use common::auth;
-use common::domain::{LinkPatch, ListCursor};
+use common::domain::link::{check_tags, MAX_FILTER_TEXT};
+use common::domain::{LinkPatch, ListCursor, ListFilter};
 use common::http::{
     base_url, json_object, json_response, link_json, link_response, path_code, query_param,
     request_hosts, require_method, require_method_of_path, ApiError, ErrorCode, LINKS_PATH_METHODS,
@@ -75,7 +77,41 @@ async fn manage(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     }
 }
 
-/// `GET /links?limit=&cursor=`: one page of the caller's links.
+/// `?tag=a&tag=b&tags_mode=any|all&q=text` of `GET /links`.
+fn list_filter(req: &Request) -> Result<ListFilter, ApiError> {
+    let tags: Vec<&str> = req
+        .query_string_parameters_ref()
+        .and_then(|q| q.all("tag"))
+        .unwrap_or_default();
+    let tags = check_tags(&tags)?;
+    let all_tags = match query_param(req, "tags_mode") {
+        None | Some("any") => false,
+        Some("all") => true,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidFilter,
+                "'tags_mode' must be any or all",
+            ))
+        }
+    };
+    let text = match query_param(req, "q") {
+        None | Some("") => None,
+        Some(q) if q.chars().count() <= MAX_FILTER_TEXT => Some(q.to_owned()),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidFilter,
+                format!("'q' must be at most {MAX_FILTER_TEXT} characters"),
+            ))
+        }
+    };
+    Ok(ListFilter {
+        tags,
+        all_tags,
+        text,
+    })
+}
+
+/// `GET /links?limit=&cursor=&tag=&tags_mode=&q=`: one page of the caller's links.
 async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     require_method_of_path(&req, &[Method::GET], LINKS_PATH_METHODS)?;
     let caller = auth::require(app.auth.caller(&app.store, &req).await?)?;
@@ -102,10 +138,11 @@ async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             })
         })
         .transpose()?;
+    let filter = list_filter(&req)?;
     let base = base_url(&req, &app.config)?;
     let page = app
         .store
-        .links_of(&caller.key_id, limit, cursor.as_ref())
+        .links_of(&caller.key_id, limit, cursor.as_ref(), &filter)
         .await?;
     let links: Vec<_> = page
         .links
