@@ -260,8 +260,21 @@ impl Ctx {
         }
     }
 
+    /// The key that manages links `by` made: the user's own, an admin's for the others
+    /// (anonymous links, and the revoked key's, which it can no longer manage itself).
+    fn manager_key(&self, by: &str) -> &str {
+        if by == "user" {
+            &self.args.user
+        } else {
+            &self.args.admin
+        }
+    }
+
     async fn patch(&self) {
-        let Some(code) = self.alive(Some("user")) else {
+        // The user's links, and the revoked key's by an admin: once the live links are all
+        // the revoked key's, the soak must still patch and delete after the restart.
+        let by = if fastrand::bool() { "user" } else { "revoked" };
+        let Some(code) = self.alive(Some(by)) else {
             return;
         };
         let body = if fastrand::bool() {
@@ -273,7 +286,7 @@ impl Ctx {
         let resp = self
             .client
             .patch(format!("{}/links/{code}", self.args.url))
-            .bearer_auth(&self.args.user)
+            .bearer_auth(self.manager_key(by))
             .json(&body)
             .send()
             .await;
@@ -287,11 +300,7 @@ impl Ctx {
     }
 
     async fn delete(&self) {
-        let by = if fastrand::bool() {
-            "user"
-        } else {
-            "anonymous"
-        };
+        let by = ["user", "anonymous", "revoked"][fastrand::usize(..3)];
         let Some(code) = self.alive(Some(by)) else {
             return;
         };
@@ -303,11 +312,7 @@ impl Ctx {
             .get_mut(&code)
             .unwrap()
             .deleted = true;
-        let key = if by == "user" {
-            &self.args.user
-        } else {
-            &self.args.admin
-        };
+        let key = self.manager_key(by);
         let resp = self
             .client
             .delete(format!("{}/links/{code}", self.args.url))
