@@ -288,12 +288,6 @@ pub struct ListFilter {
 /// Longest `q` of a listing, in characters.
 pub const MAX_FILTER_TEXT: usize = 200;
 
-impl ListFilter {
-    pub fn is_empty(&self) -> bool {
-        self.tags.is_empty() && self.text.is_none()
-    }
-}
-
 /// Where a page of a key's links ends: the last link's creation time and code, handed to
 /// the client as an opaque token.
 #[derive(Debug, Clone, PartialEq, Eq)]
