@@ -4,6 +4,7 @@
 # depend on what else the machine is doing, so it shows what a change to a hot path did.
 # Each is run twice under callgrind (LOW and HIGH warm invocations, same start-up); the
 # difference of the two totals divided by HIGH - LOW is the cost of one warm invocation.
+# BENCH_ONLY ("redirect crates-floor") counts only those (a before/after of one hot path).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DDB_PORT="${BENCH_DDB_PORT:-8200}"
@@ -28,7 +29,7 @@ total() {
 echo "| function | instructions per warm invocation |" > "$OUT/instructions.md"
 echo "| --- | --- |" >> "$OUT/instructions.md"
 json="{"
-for name in create redirect stats python floor crates-floor; do
+for name in ${BENCH_ONLY:-create redirect stats python floor crates-floor}; do
   if [ "$name" = python ]; then low=20 high=120; else low=100 high=600; fi
   log "callgrind: $name ($low and $high warm invocations)"
   a="$(total "$name" "$low")"
@@ -38,9 +39,13 @@ for name in create redirect stats python floor crates-floor; do
   json="$json\"$name\": $per, "
   declare "per_${name//-/_}=$per"
 done
-ratio="$(python3 -c "print(round($per_python / $per_redirect, 2))")"
-json="$json\"python_over_redirect\": $ratio}"
+if [ -n "${per_python:-}" ] && [ -n "${per_redirect:-}" ]; then
+  ratio="$(python3 -c "print(round($per_python / $per_redirect, 2))")"
+  json="$json\"python_over_redirect\": $ratio}"
+  echo "python / rust (redirect): ${ratio}x"
+else
+  json="${json%, }}"
+fi
 echo "$json" > "$REPORT"
 cat "$OUT/instructions.md"
-echo "python / rust (redirect): ${ratio}x"
 echo "report: $REPORT"

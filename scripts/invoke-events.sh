@@ -24,6 +24,11 @@ cases=(
   "redirect redirect.json          302      True"
   "create   create-forward.json    201,200  b['code']=='shop-sale' and b['forward_query'] is True and b['title']=='Winter sale' and b['tags']==['shop','sale']"
   "redirect redirect-forward.json  302      h['location']=='https://shop.example/sale?ref=short&lang=de&utm_source=newsletter#top'"
+  "create   create-rules.json      201,200  b['code']=='get-app' and [r['conditions'][0]['value'] for r in b['rules']]==['ios','android']"
+  "redirect redirect-rules.json    302      h['location']=='https://apps.apple.com/app/id0000000000'"
+  "create   create-password.json   201,409  b.get('password_protected') is True or b['error']['code']=='alias_taken'"
+  "redirect redirect-password-form.json 200 h['content-type'].startswith('text/html') and 'location' not in h and '<form method=\"post\">' in b['html']"
+  "redirect redirect-password-unlock.json 303 h['location']=='https://example.com/team/plan'"
   "redirect redirect-unknown.json  404      b['error']['code']=='not_found'"
   "stats    stats.json             200      b['total_visits']>=1 and len(b['daily'])>=1 and b['daily'][-1]['visits']>=1 and {'key':'google.com','visits':b['total_visits']} in b['breakdowns']['referrers'] and b['breakdowns']['countries'][0]['key']=='DE'"
   "stats    stats-range.json       200      b['code']=='tyZfCy1' and all('2026-01-01'<=d['date']<='2026-12-31' for d in b['daily'])"
@@ -52,14 +57,16 @@ if statuses == ["event"]:
     raise SystemExit(0)
 status = str(resp.get("statusCode"))
 body = resp.get("body") or ""
-b = json.loads(body) if body else {}
+headers = resp.get("headers") or {}
+html = headers.get("content-type", "").startswith("text/html")
+b = {"html": body} if html else json.loads(body) if body else {}
 if resp.get("isBase64Encoded"):
     raise SystemExit("unexpected base64 body")
 if status not in statuses:
     raise SystemExit(f"status {status}, expected {statuses}: {body}")
-if status == "302" and not resp["headers"].get("location", "").startswith("https://"):
+if status in ("302", "303") and not resp["headers"].get("location", "").startswith("https://"):
     raise SystemExit(f"302 without a Location: {resp['headers']}")
-if not eval(check, {}, {"b": b, "h": resp.get("headers") or {}}):
+if not eval(check, {}, {"b": b, "h": headers}):
     raise SystemExit(f"body check failed: {check}: {body}")
 PY
   then echo "ok   $fn $event"; else echo "FAIL $fn $event: $out"; failed=$((failed + 1)); fi

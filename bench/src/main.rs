@@ -9,6 +9,7 @@
 mod args;
 mod events;
 mod measure;
+mod password;
 mod runtime_api;
 mod seed;
 
@@ -121,6 +122,12 @@ async fn main() -> Result<(), BoxError> {
         }
     }
 
+    let want_password = args.only.is_empty() || args.only.iter().any(|o| o == "password");
+    let password = want_password.then(|| {
+        eprintln!("bench: password verify (Argon2id)");
+        password::measure(if args.invocations < 100 { 3 } else { 15 })
+    });
+
     let redirect = functions.get("redirect");
     let ratio = |key: &str| -> Value {
         let r = reference.as_ref().and_then(|p| p[key].as_f64());
@@ -146,6 +153,7 @@ async fn main() -> Result<(), BoxError> {
         "io_floor_redirect": floors.get("floor"),
         "crates_floor_redirect": floors.get("crates-floor"),
         "ratios_python_over_rust_redirect": ratios,
+        "password_verify": password,
     });
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir)?;

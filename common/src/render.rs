@@ -8,6 +8,7 @@ use std::fmt::Write;
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 
+use crate::domain::rules::{self, Rule};
 use crate::domain::stats::KeyVisits;
 use crate::domain::DailyVisits;
 
@@ -121,6 +122,8 @@ pub struct StatsPage<'a> {
     pub bot_visits: u64,
     pub daily: &'a [DailyVisits],
     pub breakdowns: &'a BTreeMap<&'static str, Vec<KeyVisits>>,
+    pub password_protected: bool,
+    pub rules: &'a [Rule],
 }
 
 /// The whole HTML document: self-contained, no script.
@@ -146,6 +149,36 @@ table{{border-collapse:collapse;width:100%;font-size:.9rem}} th,td{{text-align:l
         created = escape(p.created_at),
         qr = qr_svg(p.short_url, 160).unwrap_or_default(),
     );
+    if p.password_protected {
+        html.push_str(r#"<p id="password-protected">&#128274; Password protected: visitors enter the password before they are sent on.</p>"#);
+    }
+    if !p.rules.is_empty() {
+        html.push_str(r#"<h2>Redirect rules</h2><table id="rules"><tr><th>#</th><th>when</th><th>to</th></tr>"#);
+        let json = rules::to_json(p.rules);
+        for (i, rule) in json.as_array().into_iter().flatten().enumerate() {
+            let when: Vec<String> = rule["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| match c["key"].as_str() {
+                    Some(k) => format!("query {k} = {}", c["value"].as_str().unwrap_or("")),
+                    None => format!(
+                        "{} = {}",
+                        c["type"].as_str().unwrap_or(""),
+                        c["value"].as_str().unwrap_or("")
+                    ),
+                })
+                .collect();
+            let _ = write!(
+                html,
+                r#"<tr><td>{}</td><td>{}</td><td class="url">{}</td></tr>"#,
+                i + 1,
+                escape(&when.join(" and ")),
+                escape(rule["url"].as_str().unwrap_or(""))
+            );
+        }
+        html.push_str("</table><p>Other visitors go to the link's URL.</p>");
+    }
     let _ = write!(
         html,
         r#"<div class="totals"><div><b id="total-visits">{}</b>visits</div><div><b id="bot-visits">{}</b>bot visits</div><div><b>{}</b>days shown</div></div>"#,
@@ -180,10 +213,41 @@ table{{border-collapse:collapse;width:100%;font-size:.9rem}} th,td{{text-align:l
     html
 }
 
+/// The page a password link answers `GET` with: a form that posts the password back to
+/// the same URL (its query string included, for forwarding and rules). No script; the
+/// error of a wrong try when there was one.
+pub fn password_page(code: &str, error: Option<&str>) -> String {
+    let error = error
+        .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, escape(e)))
+        .unwrap_or_default();
+    format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex, nofollow"><title>Password required</title><style>
+body{{font-family:system-ui,-apple-system,sans-serif;margin:4rem auto;max-width:24rem;padding:0 1rem;color:#1a202c}}
+input,button{{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;margin:.25rem 0}} .error{{color:#c53030}}
+</style></head><body><h1>Password required</h1><p>The link <b>{code}</b> is protected by a password.</p>{error}<form method="post"><label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required minlength="{min}" maxlength="{max}" autofocus><button type="submit">Continue</button></form></body></html>"#,
+        code = escape(code),
+        min = crate::domain::password::MIN_PASSWORD_CHARS,
+        max = crate::domain::password::MAX_PASSWORD_CHARS,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+
+    #[test]
+    fn password_page_posts_back_and_escapes() {
+        let html = password_page("a<b", Some("Wrong <password>"));
+        assert!(
+            html.contains(r#"<form method="post">"#),
+            "posts to its own URL"
+        );
+        assert!(html.contains(r#"name="password" type="password""#));
+        assert!(html.contains("a&lt;b") && html.contains("Wrong &lt;password&gt;"));
+        assert!(html.contains("noindex") && !html.contains("<script"));
+        assert!(!password_page("abc", None).contains("class=\"error\""));
+    }
 
     fn day(d: &str, visits: u64, bot_visits: u64) -> DailyVisits {
         DailyVisits {
@@ -256,7 +320,20 @@ mod tests {
             bot_visits: 0,
             daily: &days,
             breakdowns: &breakdowns,
+            password_protected: true,
+            rules: &crate::domain::rules::parse(
+                &serde_json::json!([{"url": "https://example.com/<m>", "conditions": [{"type": "device", "value": "mobile"}, {"type": "query", "key": "k", "value": "v"}]}]),
+                &Default::default(),
+                &[],
+            )
+            .unwrap(),
         });
+        assert!(html.contains(r#"id="password-protected""#));
+        assert!(html.contains("device = mobile and query k = v"));
+        assert!(
+            html.contains("https://example.com/&lt;m&gt;"),
+            "the rule's URL, escaped"
+        );
         assert!(!html.contains("<script"), "no script, and none injected");
         assert!(html.contains("&lt;script&gt;") && html.contains("&lt;b&gt;x&lt;/b&gt;"));
         assert!(

@@ -5,12 +5,10 @@
 
 mod support;
 
-use support::{Api, Reply};
+use support::{link_cache, within, Api, Reply};
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{SecondsFormat, Utc};
 use common::domain::{ApiKey, Role};
 use futures::future::join_all;
@@ -90,53 +88,10 @@ impl Api {
         )
         .await
     }
-
-    /// Every item of the link's partition (link, counters), read consistently.
-    /// The items of a link's partition that requests write: the aggregator's `total`
-    /// (written from the stream, seconds after earlier visits) is left out.
-    async fn partition(&self, code: &str) -> Vec<HashMap<String, AttributeValue>> {
-        let out = support::dynamodb()
-            .query()
-            .table_name(support::api_table())
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(code.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap();
-        let mut items = out.items.unwrap_or_default();
-        items.retain(|i| i.get("sk") != Some(&AttributeValue::S("total".into())));
-        items
-    }
 }
 
 fn unique_url() -> String {
     support::unique_url("life-")
-}
-
-/// The lifetime of a warm function's copy of a link, as `make test` set it.
-fn link_cache() -> Duration {
-    let secs = std::env::var("LINK_CACHE_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
-    Duration::from_secs(secs)
-}
-
-/// Polls `check` until it holds; returns how long that took. Panics after `limit`.
-async fn within<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if check().await {
-            return start.elapsed();
-        }
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]

@@ -9,6 +9,8 @@ use super::url::LongUrl;
 
 /// Length of a generated code in the common case.
 pub const GENERATED_LEN: usize = 7;
+/// Length of a random code (`Code::random`).
+pub const RANDOM_LEN: usize = 10;
 /// Longest code of any kind (an alias at most; a digest prefix at most 43).
 pub const MAX_LEN: usize = 64;
 pub const ALIAS_MIN_LEN: usize = 3;
@@ -22,10 +24,13 @@ pub const RESERVED: &[&str] = &[
     "api",
     "apple-app-site-association",
     "assets",
+    "bulk",
     "docs",
+    "export",
     "favicon.ico",
     "health",
     "healthz",
+    "import",
     "links",
     "login",
     "logout",
@@ -61,6 +66,20 @@ impl Code {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A code of `RANDOM_LEN` random characters (60 bits), for links whose code must not
+    /// follow from their URL (password links): nobody can reach one by knowing the URL.
+    pub fn random() -> Result<Code, getrandom::Error> {
+        loop {
+            let mut bytes = [0u8; 8];
+            getrandom::getrandom(&mut bytes)?;
+            let mut code = URL_SAFE_NO_PAD.encode(bytes);
+            code.truncate(RANDOM_LEN);
+            if !is_reserved(&code) {
+                return Ok(Code(code));
+            }
+        }
     }
 }
 
@@ -119,6 +138,15 @@ pub fn generated_candidates(url: &LongUrl) -> impl Iterator<Item = Code> {
 mod tests {
     use super::*;
     use crate::domain::url::UrlPolicy;
+
+    #[test]
+    fn random_codes_are_codes_and_differ() {
+        let a = Code::random().unwrap();
+        let b = Code::random().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), RANDOM_LEN);
+        assert_eq!(Code::parse(a.as_str()), Some(a));
+    }
 
     fn url(s: &str) -> LongUrl {
         LongUrl::parse(s, &UrlPolicy::default(), &[]).unwrap()

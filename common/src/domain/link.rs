@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 
 use super::code::Code;
 use super::key::KeyId;
+use super::password::{Password, PasswordError};
+use super::rules::{self, Rule, RulesError};
 use super::url::{LongUrl, UrlError, UrlPolicy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +56,11 @@ pub struct Link {
     pub title: Option<String>,
     /// Lowercase labels to find links by (`check_tags`), in the order given.
     pub tags: Vec<String>,
+    /// The Argon2id hash (PHC string) of the link's password (`domain::password`); never
+    /// shown, only `password_protected`.
+    pub password_hash: Option<String>,
+    /// Where some visitors go instead of `url` (`domain::rules`), first match wins.
+    pub rules: Vec<Rule>,
 }
 
 impl Link {
@@ -79,7 +86,13 @@ impl Link {
             forward_query: false,
             title: None,
             tags: Vec::new(),
+            password_hash: None,
+            rules: Vec::new(),
         }
+    }
+
+    pub fn password_protected(&self) -> bool {
+        self.password_hash.is_some()
     }
 
     /// Whether a visit at `now` may be redirected, as far as this copy of the link knows:
@@ -131,6 +144,10 @@ pub struct LinkPatch {
     pub title: Option<Option<String>>,
     /// `Some(vec![])` removes every tag.
     pub tags: Option<Vec<String>>,
+    /// The new password's hash; `Some(None)` removes the password.
+    pub password_hash: Option<Option<String>>,
+    /// `Some(vec![])` removes every rule.
+    pub rules: Option<Vec<Rule>>,
 }
 
 /// Longest title, in characters.
@@ -177,7 +194,7 @@ pub fn check_tags<S: AsRef<str>>(tags: &[S]) -> Result<Vec<String>, PatchError> 
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatchError {
-    #[error("unknown field '{0}': a patch may set url, expires_at, max_visits, disabled, forward_query, title and tags")]
+    #[error("unknown field '{0}': a patch may set url, expires_at, max_visits, disabled, forward_query, title, tags, password and rules")]
     UnknownField(String),
     #[error(transparent)]
     Url(#[from] UrlError),
@@ -199,6 +216,10 @@ pub enum PatchError {
         "'tags' must be at most 10 tags of 1 to 32 characters of [a-z0-9_-] (lowercased), or null"
     )]
     Tags,
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Rules(#[from] RulesError),
 }
 
 /// Far beyond any real cap, and exact in a JSON number and a DynamoDB number alike.
@@ -213,6 +234,7 @@ impl LinkPatch {
         request_hosts: &[&str],
     ) -> Result<LinkPatch, PatchError> {
         let mut patch = LinkPatch::default();
+        let mut password = None;
         for (field, value) in body {
             match field.as_str() {
                 "url" => {
@@ -262,12 +284,26 @@ impl LinkPatch {
                         _ => return Err(PatchError::Tags),
                     });
                 }
+                "password" => {
+                    password = Some(match value {
+                        Value::Null => None,
+                        Value::String(p) => Some(Password::parse(p)?),
+                        _ => return Err(PasswordError::Invalid.into()),
+                    });
+                }
+                "rules" => patch.rules = Some(rules::parse(value, policy, request_hosts)?),
                 other => {
                     let shown: String = other.chars().take(40).collect();
                     return Err(PatchError::UnknownField(shown));
                 }
             }
         }
+        // Hashed last, once every other field passed: a refused patch costs no hash.
+        patch.password_hash = match password {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(p)) => Some(Some(p.hash()?)),
+        };
         Ok(patch)
     }
 
@@ -424,6 +460,35 @@ mod tests {
         ] {
             assert_eq!(patch(body.clone()), Err(e), "{body}");
         }
+    }
+
+    #[test]
+    fn passwords_and_rules() {
+        let p = patch(json!({"password": "open sesame"})).unwrap();
+        let hash = p.password_hash.clone().unwrap().unwrap();
+        assert!(crate::domain::password::verify(&hash, "open sesame"));
+        assert!(!format!("{p:?}").contains("open sesame"));
+        assert_eq!(
+            patch(json!({"password": null})).unwrap().password_hash,
+            Some(None)
+        );
+        for bad in [json!("abc"), json!(1234), json!(["abcd"])] {
+            assert_eq!(
+                patch(json!({ "password": bad })),
+                Err(PatchError::Password(PasswordError::Invalid))
+            );
+        }
+        // A refused field costs no hash: the password is hashed after every check.
+        assert!(patch(json!({"password": "open sesame", "max_visits": 0})).is_err());
+        let p = patch(json!({"rules": [{"url": "https://example.org", "conditions": [{"type": "os", "value": "ios"}]}]})).unwrap();
+        assert_eq!(p.rules.unwrap()[0].url.as_str(), "https://example.org/");
+        assert_eq!(patch(json!({"rules": null})).unwrap().rules, Some(vec![]));
+        assert!(matches!(
+            patch(
+                json!({"rules": [{"url": "http://10.0.0.1/", "conditions": [{"type": "os", "value": "ios"}]}]})
+            ),
+            Err(PatchError::Rules(RulesError::Url { index: 0, .. }))
+        ));
     }
 
     #[test]

@@ -8,6 +8,8 @@ use serde_json::json;
 
 use super::response::{json_response, NO_STORE};
 use crate::domain::forward::QueryTooLong;
+use crate::domain::password::PasswordError;
+use crate::domain::rules::RulesError;
 use crate::domain::{AliasError, DateError, Gone, PatchError, RankingError, UrlError};
 use crate::store::{CreateError, StoreError};
 
@@ -38,13 +40,19 @@ pub enum ErrorCode {
     InvalidForwardQuery,
     InvalidTitle,
     InvalidTags,
+    InvalidPassword,
+    InvalidRules,
+    InvalidForm,
     InvalidFilter,
     UnknownField,
     InvalidLimit,
     InvalidCursor,
     InvalidSize,
+    InvalidBatchSize,
     Unauthorized,
     Forbidden,
+    WrongPassword,
+    TooManyAttempts,
     NotFound,
     MethodNotAllowed,
     AliasTaken,
@@ -78,13 +86,19 @@ impl ErrorCode {
         ErrorCode::InvalidForwardQuery,
         ErrorCode::InvalidTitle,
         ErrorCode::InvalidTags,
+        ErrorCode::InvalidPassword,
+        ErrorCode::InvalidRules,
+        ErrorCode::InvalidForm,
         ErrorCode::InvalidFilter,
         ErrorCode::UnknownField,
         ErrorCode::InvalidLimit,
         ErrorCode::InvalidCursor,
         ErrorCode::InvalidSize,
+        ErrorCode::InvalidBatchSize,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
+        ErrorCode::WrongPassword,
+        ErrorCode::TooManyAttempts,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::AliasTaken,
@@ -118,13 +132,19 @@ impl ErrorCode {
             ErrorCode::InvalidForwardQuery => "invalid_forward_query",
             ErrorCode::InvalidTitle => "invalid_title",
             ErrorCode::InvalidTags => "invalid_tags",
+            ErrorCode::InvalidPassword => "invalid_password",
+            ErrorCode::InvalidRules => "invalid_rules",
+            ErrorCode::InvalidForm => "invalid_form",
             ErrorCode::InvalidFilter => "invalid_filter",
             ErrorCode::UnknownField => "unknown_field",
             ErrorCode::InvalidLimit => "invalid_limit",
             ErrorCode::InvalidCursor => "invalid_cursor",
             ErrorCode::InvalidSize => "invalid_size",
+            ErrorCode::InvalidBatchSize => "invalid_batch_size",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::WrongPassword => "wrong_password",
+            ErrorCode::TooManyAttempts => "too_many_attempts",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::AliasTaken => "alias_taken",
@@ -161,6 +181,10 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("this key may not do this (another owner's link, or an admin's route)")]
     Forbidden,
+    #[error("wrong password")]
+    WrongPassword,
+    #[error("too many wrong passwords for this link: try again in {retry_after} s")]
+    TooManyAttempts { retry_after: u64 },
     #[error("no link with this code")]
     NotFound,
     #[error("{0}")]
@@ -171,10 +195,10 @@ pub enum ApiError {
     AliasTaken(String),
     #[error("{0}")]
     QueryTooLong(QueryTooLong),
-    #[error("request body is larger than {MAX_BODY_BYTES} bytes")]
-    PayloadTooLarge,
-    #[error("content type must be application/json")]
-    UnsupportedMediaType,
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("content type must be {0}")]
+    UnsupportedMediaType(&'static str),
     #[error("the link store is unavailable, retry shortly")]
     Unavailable(String),
     #[error("internal error")]
@@ -193,14 +217,15 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::WrongPassword => StatusCode::FORBIDDEN,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::AliasTaken(_) => StatusCode::CONFLICT,
             ApiError::QueryTooLong(_) => StatusCode::URI_TOO_LONG,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -211,14 +236,16 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => *code,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
             ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::WrongPassword => ErrorCode::WrongPassword,
+            ApiError::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
             ApiError::NotFound => ErrorCode::NotFound,
             ApiError::Gone(Gone::Disabled) => ErrorCode::LinkDisabled,
             ApiError::Gone(Gone::Expired | Gone::VisitLimit) => ErrorCode::LinkExpired,
             ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             ApiError::AliasTaken(_) => ErrorCode::AliasTaken,
             ApiError::QueryTooLong(_) => ErrorCode::QueryTooLong,
-            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
-            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::Unavailable(_) => ErrorCode::StoreUnavailable,
             ApiError::Internal(_) => ErrorCode::InternalError,
         }
@@ -247,6 +274,13 @@ impl ApiError {
             }
             ApiError::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::TooManyAttempts { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+            }
+            ApiError::WrongPassword => {
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
             }
             ApiError::Gone(_) => {
                 // Refusals of a link may be lifted (PATCH): no browser may keep one.
@@ -332,6 +366,34 @@ impl From<PatchError> for ApiError {
             }
             PatchError::Title => ApiError::bad_request(ErrorCode::InvalidTitle, e.to_string()),
             PatchError::Tags => ApiError::bad_request(ErrorCode::InvalidTags, e.to_string()),
+            PatchError::Password(p) => p.into(),
+            PatchError::Rules(r) => r.into(),
+        }
+    }
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::Invalid => {
+                ApiError::bad_request(ErrorCode::InvalidPassword, e.to_string())
+            }
+            PasswordError::Hash => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// A rule's URL refused by a URL rule keeps that rule's code (private_target ...), with
+/// the rule named in the message; anything else about the rules is `invalid_rules`.
+impl From<RulesError> for ApiError {
+    fn from(e: RulesError) -> Self {
+        let message = e.to_string();
+        match e {
+            RulesError::Url { error, .. } => {
+                let code = ApiError::from(error).code();
+                ApiError::bad_request(code, message)
+            }
+            _ => ApiError::bad_request(ErrorCode::InvalidRules, message),
         }
     }
 }

@@ -8,10 +8,11 @@ mod response;
 
 pub use error::{ApiError, ErrorCode, MAX_BODY_BYTES, RETRY_AFTER_SECS};
 pub use request::{
-    base_url, header_str, json_body, json_object, path_code, query_param, request_hosts,
-    require_method, require_method_of_path, LINKS_PATH_METHODS,
+    base_url, form_field, header_str, json_body, json_body_of_at_most, json_object, path_code,
+    query_param, request_hosts, require_method, require_method_of_path, wants_html,
+    LINKS_PATH_METHODS, MAX_FORM_BYTES,
 };
-pub use response::{json_response, link_json, link_response, NO_STORE};
+pub use response::{json_response, link_json, link_response, listed_link_json, NO_STORE};
 
 #[cfg(test)]
 mod tests {
@@ -157,8 +158,13 @@ mod tests {
                 allow: "GET".into(),
             },
             ApiError::AliasTaken("a".into()),
-            ApiError::PayloadTooLarge,
-            ApiError::UnsupportedMediaType,
+            ApiError::PayloadTooLarge(1),
+            ApiError::UnsupportedMediaType("x"),
+            ApiError::WrongPassword,
+            ApiError::TooManyAttempts { retry_after: 1 },
+            ApiError::from(crate::domain::password::PasswordError::Invalid),
+            ApiError::from(crate::domain::rules::RulesError::NotAList),
+            ApiError::bad_request(ErrorCode::InvalidForm, "x"),
             ApiError::Unavailable("x".into()),
             ApiError::Internal("x".into()),
             ApiError::from(UrlError::TooLong { max: 1 }),

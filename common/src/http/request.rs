@@ -40,16 +40,24 @@ pub const LINKS_PATH_METHODS: &[Method] = &[Method::GET, Method::POST];
 /// Parses a JSON body: `application/json` (or no content type at all), at most
 /// `MAX_BODY_BYTES`, text or base64 as API Gateway delivers it, no unknown fields.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    json_body_of_at_most(req, MAX_BODY_BYTES)
+}
+
+/// `json_body` with another size limit (a batch's).
+pub fn json_body_of_at_most<T: DeserializeOwned>(
+    req: &Request,
+    max_bytes: usize,
+) -> Result<T, ApiError> {
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("");
         let essence = ct.split(';').next().unwrap_or("").trim();
         if !essence.eq_ignore_ascii_case("application/json") {
-            return Err(ApiError::UnsupportedMediaType);
+            return Err(ApiError::UnsupportedMediaType("application/json"));
         }
     }
     let bytes: &[u8] = req.body().as_ref();
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge);
+    if bytes.len() > max_bytes {
+        return Err(ApiError::PayloadTooLarge(max_bytes));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
@@ -69,6 +77,36 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         ));
     }
     T::deserialize(value).map_err(invalid)
+}
+
+/// Largest HTML form body accepted (a password form's, far below it).
+pub const MAX_FORM_BYTES: usize = 1024;
+
+/// The value of `field` in an `application/x-www-form-urlencoded` body of at most
+/// `MAX_FORM_BYTES` (413 above, 415 for another content type); `None` when absent.
+pub fn form_field(req: &Request, field: &str) -> Result<Option<String>, ApiError> {
+    const FORM: &str = "application/x-www-form-urlencoded";
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case(FORM) {
+        return Err(ApiError::UnsupportedMediaType(FORM));
+    }
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_FORM_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_FORM_BYTES));
+    }
+    Ok(form_urlencoded::parse(bytes)
+        .find(|(k, _)| k == field)
+        .map(|(_, v)| v.into_owned()))
+}
+
+/// Whether the client asked for HTML (a browser's form post) rather than JSON.
+pub fn wants_html(req: &Request) -> bool {
+    header_str(req, "accept").is_some_and(|a| a.contains("text/html"))
 }
 
 /// A JSON object body, by the same rules as `json_body`, for merge patches.

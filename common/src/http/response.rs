@@ -25,7 +25,8 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
     resp
 }
 
-/// A link as the API shows it. `total_visits` where the caller read the counters.
+/// A link as the API shows it (never its password, only whether it has one).
+/// `total_visits` where the caller read the counters.
 pub fn link_json(link: &Link, base: &BaseUrl, total_visits: Option<u64>) -> serde_json::Value {
     let mut body = json!({
         "code": link.code.as_str(),
@@ -40,9 +41,22 @@ pub fn link_json(link: &Link, base: &BaseUrl, total_visits: Option<u64>) -> serd
         "forward_query": link.forward_query,
         "title": link.title,
         "tags": link.tags,
+        "password_protected": link.password_protected(),
+        "rules": crate::domain::rules::to_json(&link.rules),
     });
     if let Some(total) = total_visits {
         body["total_visits"] = total.into();
+    }
+    body
+}
+
+/// A link as `GET /links` shows it: from the owner index, which does not carry the
+/// password or the rules (README: listing), so neither is claimed either way.
+pub fn listed_link_json(link: &Link, base: &BaseUrl) -> serde_json::Value {
+    let mut body = link_json(link, base, None);
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove("password_protected");
+        fields.remove("rules");
     }
     body
 }

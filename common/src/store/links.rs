@@ -16,6 +16,7 @@ use crate::domain::link::rfc3339;
 use crate::domain::{
     generated_candidates, Alias, Code, DayBreakdowns, KeyId, Link, LinkKind, LinkPatch, LongUrl,
 };
+use crate::domain::{password, rules, rules::Rule};
 
 pub(super) const LINK_SK: &str = "link";
 pub(super) const URL: &str = "url";
@@ -40,6 +41,10 @@ pub(super) const FORWARD_QUERY: &str = "forward_query";
 pub(super) const TITLE: &str = "title";
 /// A link's tags, a list of strings in the order given (absent: none).
 pub(super) const TAGS: &str = "tags";
+/// The Argon2id hash of a link's password, a PHC string (absent: no password).
+pub(super) const PASSWORD_HASH: &str = "password_hash";
+/// A link's redirect rules as JSON text (`domain::rules::to_stored`; absent: none).
+pub(super) const RULES: &str = "rules";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
@@ -99,7 +104,14 @@ pub struct LinkOptions {
     /// Metadata of a new link only: an existing link keeps its own (PATCH changes them).
     pub title: Option<String>,
     pub tags: Vec<String>,
+    /// A password link's hash: such a link always gets a new random code (or its alias)
+    /// and is never the same as an earlier one.
+    pub password_hash: Option<String>,
+    pub rules: Vec<Rule>,
 }
+
+/// Tries at a free random code for a password link before giving up.
+const RANDOM_CODE_TRIES: usize = 5;
 
 impl Store {
     /// `create_or_get_with` the default options.
@@ -134,6 +146,8 @@ impl Store {
             forward_query,
             title,
             tags,
+            password_hash,
+            rules,
         } = options;
         // Stored with millisecond precision: the new link equals the one read back later.
         let created_at = now.trunc_subsecs(3);
@@ -141,10 +155,17 @@ impl Store {
             forward_query,
             title: title.clone(),
             tags: tags.clone(),
+            password_hash: password_hash.clone(),
+            rules: rules.clone(),
             ..Link::new(code, url.clone(), created_at, kind, owner.cloned())
         };
         let same = |old: &Link| {
-            old.url == *url && old.owner.as_ref() == owner && old.forward_query == forward_query
+            old.url == *url
+                && old.owner.as_ref() == owner
+                && old.forward_query == forward_query
+                && old.rules == rules
+                && password_hash.is_none()
+                && old.password_hash.is_none()
         };
         if let Some(alias) = alias {
             let link = link(alias.code().clone(), LinkKind::Alias);
@@ -153,6 +174,17 @@ impl Store {
                 Some(old) if same(&old) => Ok((old, Created::Existing)),
                 Some(_) => Err(CreateError::AliasTaken(link.code.to_string())),
             };
+        }
+        if password_hash.is_some() {
+            for _ in 0..RANDOM_CODE_TRIES {
+                let code =
+                    Code::random().map_err(|e| StoreError::Unavailable(e.to_string().into()))?;
+                let link = link(code, LinkKind::Generated);
+                if self.put_if_absent(&link).await?.is_none() {
+                    return Ok((link, Created::New));
+                }
+            }
+            return Err(CreateError::CodesExhausted);
         }
         for code in generated_candidates(url) {
             let link = link(code, LinkKind::Generated);
@@ -373,6 +405,25 @@ impl Store {
             Some(_) => remove.push("#tags"),
             None => {}
         }
+        match &patch.password_hash {
+            Some(Some(hash)) => {
+                set.push(format!("{PASSWORD_HASH} = :pw"));
+                values.insert(":pw".into(), s(hash));
+            }
+            Some(None) => remove.push(PASSWORD_HASH),
+            None => {}
+        }
+        if patch.rules.is_some() {
+            names.insert("#rules".into(), RULES.into());
+        }
+        match &patch.rules {
+            Some(r) if !r.is_empty() => {
+                set.push("#rules = :rules".to_owned());
+                values.insert(":rules".into(), s(&rules::to_stored(r)));
+            }
+            Some(_) => remove.push("#rules"),
+            None => {}
+        }
         let mut expression = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
@@ -504,6 +555,12 @@ fn link_to_item(link: &Link) -> Item {
     if !link.tags.is_empty() {
         item.insert(TAGS.to_owned(), tags_value(&link.tags));
     }
+    if let Some(hash) = &link.password_hash {
+        item.insert(PASSWORD_HASH.to_owned(), s(hash));
+    }
+    if !link.rules.is_empty() {
+        item.insert(RULES.to_owned(), s(&rules::to_stored(&link.rules)));
+    }
     item
 }
 
@@ -563,6 +620,21 @@ pub(super) fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreErro
             .map(|t| t.as_s().cloned().map_err(|_| malformed("tags")))
             .collect::<Result<_, _>>()?,
     };
+    let password_hash = match item.get(PASSWORD_HASH) {
+        None => None,
+        Some(_) => Some(
+            text(item, PASSWORD_HASH)
+                .filter(|h| password::is_hash(h))
+                .ok_or_else(|| malformed("password_hash"))?
+                .to_owned(),
+        ),
+    };
+    let rules = match item.get(RULES) {
+        None => Vec::new(),
+        Some(_) => text(item, RULES)
+            .and_then(rules::from_stored)
+            .ok_or_else(|| malformed("rules"))?,
+    };
     Ok(Link {
         code: code.clone(),
         url: LongUrl::from_stored(url.to_owned()),
@@ -577,5 +649,7 @@ pub(super) fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreErro
         forward_query,
         title,
         tags,
+        password_hash,
+        rules,
     })
 }

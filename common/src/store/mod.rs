@@ -8,6 +8,7 @@
 //! - per link its all-time total at `sk = "total"` (`totals.rs`), and the rankings at
 //!   `pk = "#top"`, `sk = "all" | "date#YYYY-MM-DD"` (`rankings.rs`), kept by the `aggregate`
 //!   function from the table's stream (`stream.rs` reads it, `aggregates.rs` applies it);
+//! - the tries of a password link's current lockout window at `sk = "tries"` (`tries.rs`);
 //! - API keys at `pk = "#key", sk = <hash>` (`keys.rs`): `#` never occurs in a code;
 //! - the table's definition, as template.yaml has it (`schema.rs`);
 //! - the SDK client every function shares (`client.rs`).
@@ -25,6 +26,7 @@ mod rankings;
 mod schema;
 pub mod stream;
 mod totals;
+mod tries;
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -51,6 +53,7 @@ pub use rankings::{RankedLink, Ranking};
 pub use schema::{ensure_table, example_keys, key_schema, ItemKind, OWNER_INDEX};
 pub use stream::StreamChange;
 pub use totals::LinkTotals;
+pub use tries::TryGate;
 
 /// Days remembered: a day's maps only grow, so what was learnt stays true for the day.
 const DAY_MAPS_CAPACITY: usize = 10_000;

@@ -190,6 +190,7 @@ pub enum ItemKind {
     Total,
     Ranking,
     ApiKey,
+    PasswordTries,
 }
 
 impl ItemKind {
@@ -198,7 +199,9 @@ impl ItemKind {
         match self {
             ItemKind::DayCounter | ItemKind::ShardCounter => true,
             ItemKind::Link => event_name == "REMOVE",
-            ItemKind::Total | ItemKind::Ranking | ItemKind::ApiKey => false,
+            ItemKind::Total | ItemKind::Ranking | ItemKind::ApiKey | ItemKind::PasswordTries => {
+                false
+            }
         }
     }
 }
@@ -229,6 +232,11 @@ pub fn example_keys(code: &Code, day: NaiveDate, key: &KeyHash) -> Vec<(ItemKind
             ItemKind::ApiKey,
             KEYS_PK.to_owned(),
             key.as_str().to_owned(),
+        ),
+        (
+            ItemKind::PasswordTries,
+            code.as_str().to_owned(),
+            super::tries::TRIES_SK.to_owned(),
         ),
     ]
 }

@@ -1,21 +1,35 @@
 //! `POST /links`: a short link for an http(s) URL, the same code every time for the same
-//! URL and owner. With `Authorization: Bearer <key>` the link is the key's to manage.
+//! URL, owner and settings (a password link: a new random code every time). With
+//! `Authorization: Bearer <key>` the link is the key's to manage.
+//!
+//! `POST /links/bulk` (a key needed): up to 100 of the same, each created exactly as a
+//! single create would be, with a result per item in input order.
 
 use chrono::Utc;
 use common::auth;
 use common::domain::link::{check_tags, check_title};
-use common::domain::{Alias, LongUrl};
+use common::domain::password::Password;
+use common::domain::{rules, Alias, KeyId, Link, LongUrl};
 use common::http::{
-    base_url, json_body, link_response, request_hosts, require_method_of_path, ApiError,
-    LINKS_PATH_METHODS,
+    base_url, json_body, json_body_of_at_most, json_response, link_json, link_response,
+    request_hosts, require_method, require_method_of_path, ApiError, ErrorCode, LINKS_PATH_METHODS,
 };
 use common::store::{Created, LinkOptions};
 use common::App;
+use futures_util::stream::{self, StreamExt};
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Deserialize;
+use serde_json::{json, Value};
 
 common::lambda_main!("create", create);
+
+/// Most links in one `POST /links/bulk`.
+const MAX_BULK_LINKS: usize = 100;
+/// Largest `POST /links/bulk` body.
+const MAX_BULK_BYTES: usize = 512 * 1024;
+/// Items of a batch created at once (each is one or a few conditional writes).
+const BULK_CONCURRENCY: usize = 8;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,9 +44,24 @@ struct CreateLink {
     title: Option<String>,
     #[serde(default)]
     tags: Option<Vec<String>>,
+    /// Visitors must enter it (4 to 128 characters); only its hash is kept.
+    #[serde(default)]
+    password: Option<String>,
+    /// Where some visitors go instead (`domain::rules`).
+    #[serde(default)]
+    rules: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkCreate {
+    links: Vec<Value>,
 }
 
 async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    if req.raw_http_path().ends_with("/bulk") {
+        return bulk(app, req).await;
+    }
     require_method_of_path(&req, &[Method::POST], LINKS_PATH_METHODS)?;
     let caller = app.auth.caller(&app.store, &req).await?;
     if app.config.create_requires_key {
@@ -41,6 +70,32 @@ async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let input: CreateLink = json_body(&req)?;
     let base = base_url(&req, &app.config)?;
     let hosts = request_hosts(&req, &base);
+    let owner = caller.as_ref().map(|p| &p.key_id);
+    let (link, created) = create_one(app, input, owner, &hosts).await?;
+
+    let short_url = base.short_url(link.code.as_str());
+    let mut resp = link_response(status_of(created), &link, &base, None);
+    let location = HeaderValue::from_str(&short_url)
+        .map_err(|_| ApiError::Internal(format!("short URL is not a header value: {short_url}")))?;
+    resp.headers_mut().insert(header::LOCATION, location);
+    Ok(resp)
+}
+
+fn status_of(created: Created) -> StatusCode {
+    match created {
+        Created::New => StatusCode::CREATED,
+        Created::Existing => StatusCode::OK,
+    }
+}
+
+/// One create: every field checked (nothing written on a refusal), the password hashed
+/// last, then the store's conditional writes.
+async fn create_one(
+    app: &App,
+    input: CreateLink,
+    owner: Option<&KeyId>,
+    hosts: &[String],
+) -> Result<(Link, Created), ApiError> {
     let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
     let url = LongUrl::parse(&input.url, &app.config.url_policy, &hosts)?;
     let alias = input.alias.as_deref().map(Alias::parse).transpose()?;
@@ -49,31 +104,76 @@ async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         None => None,
     };
     let tags = check_tags(input.tags.as_deref().unwrap_or_default())?;
-
-    let owner = caller.as_ref().map(|p| &p.key_id);
-    let (link, created) = app
-        .store
-        .create_or_get_with(
-            &url,
-            alias.as_ref(),
-            owner,
-            LinkOptions {
-                forward_query: input.forward_query.unwrap_or(false),
-                title,
-                tags,
-            },
-            Utc::now(),
-        )
-        .await?;
-
-    let status = match created {
-        Created::New => StatusCode::CREATED,
-        Created::Existing => StatusCode::OK,
+    let rules = match &input.rules {
+        Some(r) => rules::parse(r, &app.config.url_policy, &hosts)?,
+        None => Vec::new(),
     };
-    let short_url = base.short_url(link.code.as_str());
-    let mut resp = link_response(status, &link, &base, None);
-    let location = HeaderValue::from_str(&short_url)
-        .map_err(|_| ApiError::Internal(format!("short URL is not a header value: {short_url}")))?;
-    resp.headers_mut().insert(header::LOCATION, location);
-    Ok(resp)
+    // Hashed last, once everything else passed: a refused create costs no hash.
+    let password_hash = match input.password.as_deref() {
+        Some(p) => Some(Password::parse(p)?.hash()?),
+        None => None,
+    };
+    let options = LinkOptions {
+        forward_query: input.forward_query.unwrap_or(false),
+        title,
+        tags,
+        password_hash,
+        rules,
+    };
+    Ok(app
+        .store
+        .create_or_get_with(&url, alias.as_ref(), owner, options, Utc::now())
+        .await?)
+}
+
+/// `POST /links/bulk`: `{"links": [1..100 creates]}` -> 200 `{"results": [...]}`, one
+/// result per item in input order: `{"index", "status", "link"}` or `{"index", "status",
+/// "error"}`. An item that fails (refused, taken, throttled) fails alone.
+async fn bulk(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    require_method(&req, &[Method::POST])?;
+    let caller = auth::require(app.auth.caller(&app.store, &req).await?)?;
+    let input: BulkCreate = json_body_of_at_most(&req, MAX_BULK_BYTES)?;
+    if !(1..=MAX_BULK_LINKS).contains(&input.links.len()) {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidBatchSize,
+            format!("'links' must hold 1 to {MAX_BULK_LINKS} links"),
+        ));
+    }
+    let base = base_url(&req, &app.config)?;
+    let hosts = request_hosts(&req, &base);
+    let (owner, hosts, base) = (&caller.key_id, &hosts, &base);
+    let results: Vec<Value> = stream::iter(input.links.into_iter().enumerate())
+        .map(|(index, item)| async move {
+            let created = match serde_json::from_value::<CreateLink>(item) {
+                Ok(one) => create_one(app, one, Some(owner), hosts).await,
+                Err(e) => Err(ApiError::bad_request(
+                    ErrorCode::InvalidJson,
+                    format!("invalid link: {e}"),
+                )),
+            };
+            match created {
+                Ok((link, created)) => json!({
+                    "index": index,
+                    "status": status_of(created).as_u16(),
+                    "link": link_json(&link, base, None),
+                }),
+                Err(e) => {
+                    if let Some(cause) = e.cause() {
+                        tracing::warn!(index, cause, "bulk item failed");
+                    }
+                    json!({
+                        "index": index,
+                        "status": e.status().as_u16(),
+                        "error": {"code": e.code().as_str(), "message": e.to_string()},
+                    })
+                }
+            }
+        })
+        .buffered(BULK_CONCURRENCY)
+        .collect()
+        .await;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "results": results }),
+    ))
 }

@@ -8,7 +8,7 @@ use common::auth;
 use common::domain::link::{check_tags, MAX_FILTER_TEXT};
 use common::domain::{LinkPatch, ListCursor, ListFilter};
 use common::http::{
-    base_url, json_object, json_response, link_json, link_response, path_code, query_param,
+    base_url, json_object, json_response, link_response, listed_link_json, path_code, query_param,
     request_hosts, require_method, require_method_of_path, ApiError, ErrorCode, LINKS_PATH_METHODS,
 };
 use common::App;
@@ -147,7 +147,7 @@ async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let links: Vec<_> = page
         .links
         .iter()
-        .map(|l| link_json(l, &base, None))
+        .map(|l| listed_link_json(l, &base))
         .collect();
     let body = json!({
         "links": links,

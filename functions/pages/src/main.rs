@@ -71,6 +71,8 @@ async fn page(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         bot_visits: stats.bot_visits,
         daily: &stats.daily,
         breakdowns: &stats.breakdowns,
+        password_protected: stats.link.password_protected(),
+        rules: &stats.link.rules,
     });
     Ok(reply(html, "text/html; charset=utf-8", "private, no-cache"))
 }

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use aws_sdk_dynamodb::Client;
@@ -229,9 +229,55 @@ impl Api {
     ) -> (String, common::domain::KeyRecord) {
         issue_key(&self.store, role).await
     }
+
+    /// Every item of the link's partition (link, counters), read consistently.
+    /// The items of a link's partition that requests write: the aggregator's `total`
+    /// (written from the stream, seconds after earlier visits) is left out.
+    pub async fn partition(
+        &self,
+        code: &str,
+    ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let out = dynamodb()
+            .query()
+            .table_name(api_table())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(code.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        let mut items = out.items.unwrap_or_default();
+        items.retain(|i| i.get("sk") != Some(&AttributeValue::S("total".into())));
+        items
+    }
 }
 
 /// A URL no other test uses.
 pub fn unique_url(prefix: &str) -> String {
     format!("https://example.com/{}", unique(prefix))
+}
+
+/// The lifetime of a warm function's copy of a link, as `make test` set it.
+pub fn link_cache() -> Duration {
+    let secs = std::env::var("LINK_CACHE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    Duration::from_secs(secs)
+}
+
+/// Polls `check` until it holds; returns how long that took. Panics after `limit`.
+pub async fn within<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
