@@ -225,7 +225,7 @@ ensure_python_reference() { venv_pin pyref "awslambdaric==$AWSLAMBDARIC_VERSION"
 
 # prepare_bench OUT PORT: the release bootstrap.zip of each function (as Lambda gets it)
 # unpacked into OUT/lambda/<function>/, the bench driver, and an in-memory DynamoDB Local on
-# PORT with the bench table.
+# PORT with the bench table. BENCH_BUILD=debug: the debug builds instead (make test).
 # build_release ARCH FUNCTION...: target/lambda/FUNCTION/bootstrap.zip of each, built as
 # `sam build` builds it (aws-lambda-builders' rust-cargolambda workflow runs `cargo lambda
 # build --release [--arm64] --bin FUNCTION` with cargo lambda's default compiler, zig): one
@@ -257,16 +257,27 @@ prepare_bench() {
   ensure_dynamodb_local
   ensure_python_reference
   build_devtools
-  # The binaries sam build deploys (x86_64: the bench runs them here).
-  build_release x86_64 create redirect stats
-  cargo build --release --locked -p bench
   rm -rf "$out/lambda"
-  for fn in create redirect stats; do
-    mkdir -p "$out/lambda/$fn"
-    cp "$CARGO_TARGET_DIR/lambda/$fn/bootstrap.zip" "$out/lambda/$fn/"
-    python3 -m zipfile -e "$out/lambda/$fn/bootstrap.zip" "$out/lambda/$fn/"
-    chmod +x "$out/lambda/$fn/bootstrap"
-  done
+  if [ "${BENCH_BUILD:-release}" = debug ]; then
+    # make test's smoke run: the debug binaries the earlier stages built (one build for
+    # every stage; the figures are not checked there), each zipped as a Lambda would get it.
+    cargo build --locked "${FUNCTIONS[@]/#/-p}" -p bench
+    for fn in create redirect stats; do
+      mkdir -p "$out/lambda/$fn"
+      cp "$CARGO_TARGET_DIR/debug/$fn" "$out/lambda/$fn/bootstrap"
+      (cd "$out/lambda/$fn" && python3 -m zipfile -c bootstrap.zip bootstrap)
+    done
+  else
+    # The binaries sam build deploys (x86_64: the bench runs them here).
+    build_release x86_64 create redirect stats
+    cargo build --release --locked -p bench
+    for fn in create redirect stats; do
+      mkdir -p "$out/lambda/$fn"
+      cp "$CARGO_TARGET_DIR/lambda/$fn/bootstrap.zip" "$out/lambda/$fn/"
+      python3 -m zipfile -e "$out/lambda/$fn/bootstrap.zip" "$out/lambda/$fn/"
+      chmod +x "$out/lambda/$fn/bootstrap"
+    done
+  fi
   start_dynamodb_local "$port" inMemory "$out/dynamodb-local.log"
   ensure_table "http://127.0.0.1:$port" bench
 }
@@ -274,12 +285,12 @@ prepare_bench() {
 # run_bench OUT PORT ARGS...: the bench driver on what prepare_bench made (the functions,
 # the Python reference and the two floors), with ARGS added.
 run_bench() {
-  local out="$1" port="$2"
+  local out="$1" port="$2" bin="$CARGO_TARGET_DIR/${BENCH_BUILD:-release}"
   shift 2
   AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 \
   AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
-    "$CARGO_TARGET_DIR/release/bench" --endpoint "http://127.0.0.1:$port" --table bench \
+    "$bin/bench" --endpoint "http://127.0.0.1:$port" --table bench \
       --lambda-dir "$out/lambda" --python "$PYREF_VENV/bin/python" \
-      --python-dir "$ROOT/bench/python" --floor "$CARGO_TARGET_DIR/release/io_floor" \
-      --crates-floor "$CARGO_TARGET_DIR/release/crates_floor" "$@"
+      --python-dir "$ROOT/bench/python" --floor "$bin/io_floor" \
+      --crates-floor "$bin/crates_floor" "$@"
 }
