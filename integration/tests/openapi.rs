@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use common::config::BaseUrl;
 use common::domain::{Code, Link, LinkKind, LongUrl};
-use common::http::{link_json, ErrorCode};
+use common::http::{link_json, listed_link_json, ErrorCode};
 use common::views::LinkStats;
 use serde_json::Value;
 
@@ -78,6 +78,9 @@ fn response_fields_are_the_handlers() {
     assert_eq!(keys(&json), strings(&schemas["Link"]["required"]));
     let with_total = link_json(&link, &base, Some(3));
     assert_eq!(keys(&with_total), keys(&schemas["Link"]["properties"]));
+    let listed = listed_link_json(&link, &base);
+    assert_eq!(keys(&listed), strings(&schemas["ListedLink"]["required"]));
+    assert_eq!(keys(&listed), keys(&schemas["ListedLink"]["properties"]));
 
     let stats = LinkStats {
         link,
