@@ -166,3 +166,33 @@ async fn whole_request_errors_write_nothing() {
     r.assert_error(405, "method_not_allowed");
     assert!(first_code_is_free(&api, &url).await, "nothing written");
 }
+
+#[tokio::test]
+async fn at_most_ten_password_links_per_batch() {
+    let api = Api::new();
+    let (key, _) = api.issue_key(Role::User).await;
+    let items: Vec<Value> = (0..12)
+        .map(|_| json!({"url": unique_url("bulk-pw-"), "password": "open sesame"}))
+        .collect();
+    let r = api
+        .send(
+            Method::POST,
+            "/links/bulk",
+            Some(&key),
+            Some(json!({"links": items})),
+        )
+        .await;
+    let statuses: Vec<u64> = r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [vec![201; 10], vec![400; 2]].concat(),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["results"][11]["error"]["code"], "invalid_password");
+}
