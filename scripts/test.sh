@@ -58,8 +58,9 @@ rm -f "$LOGS/stream-failures.jsonl"
 start_poller "$DDB_PORT" "$API_PORT" "$LOGS/stream-poller.log" "$LOGS/stream-failures.jsonl"
 
 log "integration tests (DynamoDB Local) and end-to-end tests (HTTP through cargo lambda watch)"
+# WATCH_LOG: the functions' log, which must never hold a password (integration/tests/protect.rs).
 DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PORT" TABLE_NAME=links \
-  cargo test --locked -p integration -- --test-threads 4 \
+  WATCH_LOG="$LOGS/watch.log" cargo test --locked -p integration -- --test-threads 4 \
   || { tail -40 "$LOGS/watch.log"; die "integration tests failed (logs in $LOGS)"; }
 
 log "OpenAPI: schemathesis $SCHEMATHESIS_VERSION checks every operation of openapi.json against the API"
