@@ -4,15 +4,20 @@
 
 mod support;
 
-use common::domain::{generated_candidates, LongUrl, Role, UrlPolicy};
+use common::domain::Role;
 use reqwest::Method;
 use serde_json::{json, Value};
 use support::{unique, unique_url, Api, Reply};
 
-async fn first_code_is_free(api: &Api, url: &str) -> bool {
-    let url = LongUrl::parse(url, &UrlPolicy::default(), &[]).unwrap();
-    let code = generated_candidates(&url).next().unwrap();
-    api.partition(code.as_str()).await.is_empty()
+/// `POST /links/bulk` with `links` and a key.
+async fn bulk(api: &Api, key: &str, links: Value) -> Reply {
+    api.send(
+        Method::POST,
+        "/links/bulk",
+        Some(key),
+        Some(json!({ "links": links })),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -51,14 +56,7 @@ async fn each_item_as_a_single_create_in_input_order() {
         {"nope": 1},
         {"url": a, "rules": [{"url": "https://example.com/m", "conditions": [{"type": "device", "value": "phone"}]}]}
     ]);
-    let r = api
-        .send(
-            Method::POST,
-            "/links/bulk",
-            Some(&key),
-            Some(json!({"links": items})),
-        )
-        .await;
+    let r = bulk(&api, &key, json!(items)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let results = r.body["results"].as_array().unwrap();
     assert_eq!(results.len(), 10);
@@ -94,14 +92,7 @@ async fn each_item_as_a_single_create_in_input_order() {
         .all(|o| o == owned));
 
     // A second identical batch: every link already there, every refusal the same.
-    let again = api
-        .send(
-            Method::POST,
-            "/links/bulk",
-            Some(&key),
-            Some(json!({"links": [{"url": a, "tags": ["Q4"]}, {"url": b}]})),
-        )
-        .await;
+    let again = bulk(&api, &key, json!([{"url": a, "tags": ["Q4"]}, {"url": b}])).await;
     let again = again.body["results"].as_array().unwrap();
     assert_eq!(
         (again[0]["status"].as_u64(), again[1]["status"].as_u64()),
@@ -144,14 +135,7 @@ async fn whole_request_errors_write_nothing() {
     let huge: Vec<Value> = (0..100)
         .map(|i| json!({"url": format!("{url}?{i}"), "title": "t".repeat(200), "tags": ["x".repeat(32)], "alias": null, "rules": [{"url": format!("https://example.com/{}", "p".repeat(1800)), "conditions": [{"type": "os", "value": "ios"}]}, {"url": format!("https://example.com/{}", "q".repeat(1800)), "conditions": [{"type": "os", "value": "ios"}]}, {"url": format!("https://example.com/{}", "r".repeat(1800)), "conditions": [{"type": "os", "value": "ios"}]}]}))
         .collect();
-    let r = api
-        .send(
-            Method::POST,
-            "/links/bulk",
-            Some(&key),
-            Some(json!({"links": huge})),
-        )
-        .await;
+    let r = bulk(&api, &key, json!(huge)).await;
     r.assert_error(413, "payload_too_large");
     let r = Reply::of(
         api.http
@@ -164,7 +148,7 @@ async fn whole_request_errors_write_nothing() {
     r.assert_error(415, "unsupported_media_type");
     let r = api.send(Method::GET, "/links/bulk", Some(&key), None).await;
     r.assert_error(405, "method_not_allowed");
-    assert!(first_code_is_free(&api, &url).await, "nothing written");
+    assert!(api.first_code_is_free(&url).await, "nothing written");
 }
 
 #[tokio::test]
@@ -174,14 +158,7 @@ async fn at_most_ten_password_links_per_batch() {
     let items: Vec<Value> = (0..12)
         .map(|_| json!({"url": unique_url("bulk-pw-"), "password": "open sesame"}))
         .collect();
-    let r = api
-        .send(
-            Method::POST,
-            "/links/bulk",
-            Some(&key),
-            Some(json!({"links": items})),
-        )
-        .await;
+    let r = bulk(&api, &key, json!(items)).await;
     let statuses: Vec<u64> = r.body["results"]
         .as_array()
         .unwrap()

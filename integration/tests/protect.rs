@@ -5,7 +5,7 @@
 
 mod support;
 
-use common::domain::{generated_candidates, LongUrl, Role, UrlPolicy};
+use common::domain::Role;
 use futures::future::join_all;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
@@ -78,14 +78,6 @@ impl Api {
     }
 }
 
-/// The partition of the code a create of `url` would take first: a refused create must
-/// leave it empty.
-async fn first_code_is_free(api: &Api, url: &str) -> bool {
-    let url = LongUrl::parse(url, &UrlPolicy::default(), &[]).unwrap();
-    let code = generated_candidates(&url).next().unwrap();
-    api.partition(code.as_str()).await.is_empty()
-}
-
 #[tokio::test]
 async fn password_link_form_unlock_and_what_is_counted() {
     let api = Api::new();
@@ -104,7 +96,7 @@ async fn password_link_form_unlock_and_what_is_counted() {
     assert!(r.body.get("password").is_none());
     let code = r.body["code"].as_str().unwrap().to_owned();
     assert_eq!(code.len(), 10, "a random code");
-    assert!(first_code_is_free(&api, &url).await, "never the URL's code");
+    assert!(api.first_code_is_free(&url).await, "never the URL's code");
     // The same request again: another link with another random code.
     let again = api
         .create_link(&key, json!({"url": url, "password": secret}))
@@ -521,7 +513,7 @@ async fn bad_rules_are_refused_with_their_index_and_write_nothing() {
         );
     }
     assert!(
-        first_code_is_free(&api, &url).await,
+        api.first_code_is_free(&url).await,
         "no create wrote anything"
     );
 

@@ -250,6 +250,15 @@ impl Api {
         items.retain(|i| i.get("sk") != Some(&AttributeValue::S("total".into())));
         items
     }
+
+    /// Whether the code a create of `url` would take first is still free: a refused create
+    /// must have written nothing there.
+    pub async fn first_code_is_free(&self, url: &str) -> bool {
+        use common::domain::{generated_candidates, LongUrl, UrlPolicy};
+        let url = LongUrl::parse(url, &UrlPolicy::default(), &[]).unwrap();
+        let code = generated_candidates(&url).next().unwrap();
+        self.partition(code.as_str()).await.is_empty()
+    }
 }
 
 /// A URL no other test uses.
