@@ -36,7 +36,7 @@ const RACES: usize = 3;
 
 impl Store {
     /// Reserves one try of `code`'s password at `now`: one conditional `ADD` in a current
-    /// window with room left; a new window (a conditional put) when there is none.
+    /// window with room left; a new window (a conditional update) when there is none.
     pub async fn reserve_try(
         &self,
         code: &Code,

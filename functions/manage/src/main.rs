@@ -1,7 +1,8 @@
 //! Link management, with an API key: `GET /links` (the caller's links, newest first, by
 //! tag or text), `GET /links/{code}` (metadata), `PATCH /links/{code}` (JSON merge of url,
-//! expires_at, max_visits, disabled, forward_query, title, tags), `DELETE /links/{code}`
-//! (the link and its counters).
+//! expires_at, max_visits, disabled, forward_query, title, tags, password, rules; a new
+//! password is hashed only after the key may manage the link and every field passed),
+//! `DELETE /links/{code}` (the link, its counters and its password tries).
 
 use chrono::Utc;
 use common::auth;
