@@ -3,9 +3,9 @@
 //!
 //! Parameters: Argon2id, m = 19 MiB, t = 2, p = 1, OWASP's first recommended set (Password
 //! Storage Cheat Sheet). `make bench` times OWASP's five equivalent sets (BENCHMARKS.md):
-//! this one took 16 to 23 ms of CPU per verify here, about 0.25 to 0.35 s on a 128 MB
-//! Lambda's share of a vCPU; the 46 MiB set took two to three times as long and a third of
-//! such a function's memory, the smaller sets were within the noise of this one. The hash
+//! this one took 15 to 23 ms per verify here, about 0.2 to 0.35 s on a 128 MB Lambda's
+//! share of a vCPU; the 46 MiB set took about three times as long and a third of such a
+//! function's memory, the smaller sets were within the noise of this one. The hash
 //! carries its parameters, so a change here still verifies every stored hash.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
