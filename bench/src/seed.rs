@@ -59,7 +59,7 @@ pub(crate) fn seed_visit(i: u64) -> Visit {
         referer,
         utm_source: source,
         country,
-        purpose: None,
+        ..Default::default()
     }) {
         Visit::Bot => Visit::classify(VisitRequest {
             user_agent: Some(CHROME_WIN),

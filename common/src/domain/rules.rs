@@ -6,6 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::url::{LongUrl, UrlError, UrlPolicy};
+use super::visit::VisitRequest;
 
 pub const MAX_RULES: usize = 10;
 pub const MAX_CONDITIONS: usize = 5;
@@ -251,18 +252,8 @@ pub fn to_stored(rules: &[Rule]) -> String {
     to_json(rules).to_string()
 }
 
-/// What a visit is matched by.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Visitor<'a> {
-    pub user_agent: Option<&'a str>,
-    pub accept_language: Option<&'a str>,
-    pub country: Option<&'a str>,
-    /// The raw query string, without `?`.
-    pub query: Option<&'a str>,
-}
-
 /// The target of the first rule whose conditions all hold for `visitor`, if any.
-pub fn choose<'r>(rules: &'r [Rule], visitor: &Visitor<'_>) -> Option<&'r LongUrl> {
+pub fn choose<'r>(rules: &'r [Rule], visitor: &VisitRequest<'_>) -> Option<&'r LongUrl> {
     if rules.is_empty() {
         return None;
     }
@@ -405,8 +396,8 @@ mod tests {
             {"url": "https://example.com/promo", "conditions": [{"type": "query", "key": "c", "value": "a b"}]}
         ]))
         .unwrap();
-        let pick = |v: Visitor| choose(&r, &v).map(|u| u.as_str().to_owned());
-        let iphone = Visitor {
+        let pick = |v: VisitRequest| choose(&r, &v).map(|u| u.as_str().to_owned());
+        let iphone = VisitRequest {
             user_agent: Some(IPHONE),
             ..Default::default()
         };
@@ -415,12 +406,12 @@ mod tests {
             Some("https://example.com/mobile"),
             "no country: rule 0 fails"
         );
-        let iphone_de = Visitor {
+        let iphone_de = VisitRequest {
             country: Some("DE"),
             ..iphone
         };
         assert_eq!(pick(iphone_de).as_deref(), Some("https://apps.apple.com/x"));
-        let desktop_fr = Visitor {
+        let desktop_fr = VisitRequest {
             user_agent: Some(WINDOWS),
             accept_language: Some("fr-CA,en;q=0.5"),
             ..Default::default()
@@ -433,14 +424,14 @@ mod tests {
             ("C=a+b", false),
             ("", false),
         ] {
-            let v = Visitor {
+            let v = VisitRequest {
                 user_agent: Some(WINDOWS),
                 query: Some(q),
                 ..Default::default()
             };
             assert_eq!(pick(v).is_some(), hit, "{q}");
         }
-        assert_eq!(pick(Visitor::default()), None);
+        assert_eq!(pick(VisitRequest::default()), None);
         assert_eq!(choose(&[], &iphone_de), None);
     }
 

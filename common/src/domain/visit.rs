@@ -87,7 +87,8 @@ pub const DIRECT: &str = "direct";
 pub const NO_SOURCE: &str = "none";
 pub const UNKNOWN: &str = "unknown";
 
-/// The request headers and query a visit is classified by.
+/// What a request says about its visitor: the headers and query a visit is classified
+/// by (`Visit::classify`) and its redirect rules are matched against (`rules::choose`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct VisitRequest<'a> {
     pub user_agent: Option<&'a str>,
@@ -97,6 +98,9 @@ pub struct VisitRequest<'a> {
     pub utm_source: Option<&'a str>,
     /// `CloudFront-Viewer-Country`.
     pub country: Option<&'a str>,
+    pub accept_language: Option<&'a str>,
+    /// The raw query string, without `?`.
+    pub query: Option<&'a str>,
 }
 
 /// A classified visit.

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use common::domain::forward::forward_query;
-use common::domain::rules::{self, Visitor};
+use common::domain::rules;
 use common::domain::{password, Code, Link, Visit, VisitRequest};
 use common::http::{
     form_field, header_str, path_code, query_param, require_method, wants_html, ApiError,
@@ -58,18 +58,19 @@ async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             allow: "GET, HEAD".into(),
         });
     }
-    let visit = (req.method() != Method::HEAD).then(|| {
-        Visit::classify(VisitRequest {
-            user_agent: header_str(&req, "user-agent"),
-            referer: header_str(&req, "referer"),
-            purpose: header_str(&req, "sec-purpose").or_else(|| header_str(&req, "purpose")),
-            utm_source: query_param(&req, "utm_source"),
-            country: header_str(&req, "cloudfront-viewer-country"),
-        })
-    });
+    let visitor = VisitRequest {
+        user_agent: header_str(&req, "user-agent"),
+        referer: header_str(&req, "referer"),
+        purpose: header_str(&req, "sec-purpose").or_else(|| header_str(&req, "purpose")),
+        utm_source: query_param(&req, "utm_source"),
+        country: header_str(&req, "cloudfront-viewer-country"),
+        accept_language: header_str(&req, "accept-language"),
+        query: req.uri().query(),
+    };
+    let visit = (req.method() != Method::HEAD).then(|| Visit::classify(visitor));
     let bot = matches!(visit, Some(Visit::Bot));
     // Before the count: a target too long to send counts nothing.
-    let target = target(&req, &link)?;
+    let target = target(&visitor, &link)?;
     app.count_visit(&code, &link, visit.as_ref(), now).await?;
     let location = HeaderValue::from_str(&target)
         .map_err(|_| ApiError::Internal(format!("stored URL of '{code}' is not a header value")))?;
@@ -93,20 +94,10 @@ async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
 
 /// Where this visitor goes: the first matching rule's URL or the link's, with the query
 /// forwarded when the link says so.
-fn target<'l>(req: &Request, link: &'l Link) -> Result<Cow<'l, str>, ApiError> {
-    let query = req.uri().query();
-    let url = rules::choose(
-        &link.rules,
-        &Visitor {
-            user_agent: header_str(req, "user-agent"),
-            accept_language: header_str(req, "accept-language"),
-            country: header_str(req, "cloudfront-viewer-country"),
-            query,
-        },
-    )
-    .unwrap_or(&link.url);
+fn target<'l>(visitor: &VisitRequest<'_>, link: &'l Link) -> Result<Cow<'l, str>, ApiError> {
+    let url = rules::choose(&link.rules, visitor).unwrap_or(&link.url);
     Ok(if link.forward_query {
-        forward_query(url.as_str(), query)?
+        forward_query(url.as_str(), visitor.query)?
     } else {
         Cow::Borrowed(url.as_str())
     })
