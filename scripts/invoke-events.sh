@@ -31,10 +31,13 @@ cases=(
   "redirect redirect-password-unlock.json 303 h['location']=='https://example.com/team/plan'"
   "redirect redirect-unknown.json  404      b['error']['code']=='not_found'"
   "stats    stats.json             200      b['total_visits']>=1 and len(b['daily'])>=1 and b['daily'][-1]['visits']>=1 and {'key':'google.com','visits':b['total_visits']} in b['breakdowns']['referrers'] and b['breakdowns']['countries'][0]['key']=='DE'"
+  "stats    stats-csv.json         200      b['csv'].startswith('date,dimension,key,visits\\r\\n') and ',total,visits,' in b['csv'] and ',referrers,google.com,' in b['csv']"
   "stats    stats-range.json       200      b['code']=='tyZfCy1' and all('2026-01-01'<=d['date']<='2026-12-31' for d in b['daily'])"
   "manage   link-get.json          200      b['code']=='tyZfCy1' and b['owner'] is None and b['total_visits']>=1"
   "manage   link-patch.json        200      b['disabled'] is False and b['max_visits'] is None"
   "manage   links-list.json        200      b['links']==[] and b['next_cursor'] is None"
+  "create   links-import.json      200      [r['status'] in (200, 201) for r in b['results']]==[True, True] and b['results'][1]['link']['tags']==['aws','rust']"
+  "manage   links-export.json      200      b['csv'].startswith('Long URL,Short code,Title,Tags,Short URL,Created at,Visits\\r\\n') and 'https://doc.rust-lang.org/book/,' in b['csv'] and 'x-next-cursor' not in h"
   "aggregate aggregate-stream.json event    b=={'batchItemFailures':[]}"
   "stats    rankings.json          200      b['period']=='all' and b['limit']==5 and b['date'] is None and len(b['links'])<=5 and all(l['visits']>=1 for l in b['links'])"
   "manage   link-delete.json       204      True"
@@ -58,8 +61,9 @@ if statuses == ["event"]:
 status = str(resp.get("statusCode"))
 body = resp.get("body") or ""
 headers = resp.get("headers") or {}
-html = headers.get("content-type", "").startswith("text/html")
-b = {"html": body} if html else json.loads(body) if body else {}
+ct = headers.get("content-type", "")
+b = ({"html": body} if ct.startswith("text/html") else {"csv": body} if ct.startswith("text/csv")
+     else json.loads(body) if body else {})
 if resp.get("isBase64Encoded"):
     raise SystemExit("unexpected base64 body")
 if status not in statuses:

@@ -11,7 +11,8 @@ use lambda_http::{Body, Response};
 /// Must stay the same as `CorsConfiguration` in template.yaml (a test compares them).
 pub const ALLOW_METHODS: &str = "GET, HEAD, POST, PATCH, DELETE, OPTIONS";
 pub const ALLOW_HEADERS: &str = "authorization, content-type";
-pub const EXPOSE_HEADERS: &str = "location, retry-after, www-authenticate";
+pub const EXPOSE_HEADERS: &str =
+    "location, retry-after, www-authenticate, x-next-cursor, content-disposition";
 pub const MAX_AGE_SECONDS: u32 = 600;
 
 /// `CORS_ALLOW_ORIGINS`: comma-separated origins, `*` for any, empty for none.

@@ -1,14 +1,18 @@
 //! What more than one function shows: a link's stats as the JSON route and the HTML page
 //! both present them, read and authorized in one place.
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use lambda_http::Request;
 use std::collections::BTreeMap;
 
 use crate::auth;
 use crate::domain::link::rfc3339;
+use crate::domain::sheet::{Cell, CsvWriter};
 use crate::domain::stats::KeyVisits;
-use crate::domain::{histogram, span, top_breakdowns, DailyVisits, DateRange, Link};
+use crate::domain::visit::Dimension;
+use crate::domain::{
+    day_string, histogram, span, top_breakdowns, DailyVisits, DateRange, DayBreakdowns, Link,
+};
 use crate::http::{path_code, query_param, ApiError};
 use crate::runtime::App;
 
@@ -19,6 +23,8 @@ pub struct LinkStats {
     pub bot_visits: u64,
     pub daily: Vec<DailyVisits>,
     pub breakdowns: BTreeMap<&'static str, Vec<KeyVisits>>,
+    /// Each day's breakdowns over the requested days (days without visits absent).
+    pub day_breakdowns: BTreeMap<NaiveDate, DayBreakdowns>,
 }
 
 /// `{code}`, `from`, `to` and the caller of `req`; one `Query`. Public for anonymous
@@ -36,7 +42,17 @@ pub async fn link_stats(app: &App, req: &Request) -> Result<LinkStats, ApiError>
     let today = Utc::now().date_naive();
     let created = found.link.created_at.date_naive();
     let (start, end) = span(created, today, range);
+    let day_breakdowns = if start <= end {
+        found
+            .breakdowns
+            .range(start..=end)
+            .map(|(d, b)| (*d, b.clone()))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
     Ok(LinkStats {
+        day_breakdowns,
         total_visits: found.total_visits(),
         bot_visits: found.total_bot_visits(),
         daily: histogram(&found.daily, &found.bot_daily, created, today, range),
@@ -56,5 +72,39 @@ impl LinkStats {
             "daily": self.daily,
             "breakdowns": self.breakdowns,
         })
+    }
+
+    /// `GET /links/{code}/stats.csv`: `date,dimension,key,visits`, a row per day and
+    /// breakdown key, oldest day first; each day with visits opens with its `total` rows
+    /// (`visits` and `bot_visits`), then each breakdown's keys, most visited first.
+    pub fn to_csv(&self) -> String {
+        let mut out = CsvWriter::new(&["date", "dimension", "key", "visits"]);
+        for day in &self.daily {
+            if day.visits == 0 && day.bot_visits == 0 {
+                continue;
+            }
+            let date = day_string(day.date);
+            let mut row = |dimension: &str, key: &str, visits: u64| {
+                out.row([
+                    Cell::Plain(date.clone()),
+                    Cell::Text(dimension),
+                    Cell::Text(key),
+                    Cell::Plain(visits.to_string()),
+                ])
+            };
+            row("total", "visits", day.visits);
+            row("total", "bot_visits", day.bot_visits);
+            let Some(maps) = self.day_breakdowns.get(&day.date) else {
+                continue;
+            };
+            for dim in Dimension::ALL {
+                let mut keys: Vec<(&String, &u64)> = maps.get(&dim).into_iter().flatten().collect();
+                keys.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                for (key, visits) in keys {
+                    row(dim.name(), key, *visits);
+                }
+            }
+        }
+        out.finish()
     }
 }

@@ -92,6 +92,7 @@ fn response_fields_are_the_handlers() {
             Utc::now().date_naive(),
             Utc::now().date_naive(),
         ),
+        day_breakdowns: Default::default(),
     };
     let json = stats.to_json();
     assert_eq!(keys(&json), keys(&schemas["Stats"]["properties"]));

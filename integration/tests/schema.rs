@@ -189,6 +189,7 @@ fn each_function_has_exactly_its_dynamodb_actions() {
         (
             "ManageFunction",
             vec![
+                "dynamodb:BatchGetItem",
                 "dynamodb:BatchWriteItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:GetItem",

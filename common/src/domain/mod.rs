@@ -8,6 +8,7 @@ pub mod link;
 pub mod password;
 pub mod ranking;
 pub mod rules;
+pub mod sheet;
 pub mod stats;
 pub mod url;
 pub mod visit;

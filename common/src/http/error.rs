@@ -10,6 +10,7 @@ use super::response::{json_response, NO_STORE};
 use crate::domain::forward::QueryTooLong;
 use crate::domain::password::PasswordError;
 use crate::domain::rules::RulesError;
+use crate::domain::sheet::CsvError;
 use crate::domain::{AliasError, DateError, Gone, PatchError, RankingError, UrlError};
 use crate::store::{CreateError, StoreError};
 
@@ -49,6 +50,9 @@ pub enum ErrorCode {
     InvalidCursor,
     InvalidSize,
     InvalidBatchSize,
+    InvalidCsv,
+    InvalidOnConflict,
+    InvalidFormat,
     Unauthorized,
     Forbidden,
     WrongPassword,
@@ -95,6 +99,9 @@ impl ErrorCode {
         ErrorCode::InvalidCursor,
         ErrorCode::InvalidSize,
         ErrorCode::InvalidBatchSize,
+        ErrorCode::InvalidCsv,
+        ErrorCode::InvalidOnConflict,
+        ErrorCode::InvalidFormat,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::WrongPassword,
@@ -141,6 +148,9 @@ impl ErrorCode {
             ErrorCode::InvalidCursor => "invalid_cursor",
             ErrorCode::InvalidSize => "invalid_size",
             ErrorCode::InvalidBatchSize => "invalid_batch_size",
+            ErrorCode::InvalidCsv => "invalid_csv",
+            ErrorCode::InvalidOnConflict => "invalid_on_conflict",
+            ErrorCode::InvalidFormat => "invalid_format",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::WrongPassword => "wrong_password",
@@ -395,6 +405,18 @@ impl From<RulesError> for ApiError {
             }
             _ => ApiError::bad_request(ErrorCode::InvalidRules, message),
         }
+    }
+}
+
+/// A body with too few or too many rows is `invalid_batch_size`, as a bulk create's;
+/// anything else wrong with the whole CSV is `invalid_csv`.
+impl From<CsvError> for ApiError {
+    fn from(e: CsvError) -> Self {
+        let code = match e {
+            CsvError::NoRows | CsvError::TooManyRows => ErrorCode::InvalidBatchSize,
+            _ => ErrorCode::InvalidCsv,
+        };
+        ApiError::bad_request(code, e.to_string())
     }
 }
 

@@ -8,11 +8,13 @@ mod response;
 
 pub use error::{ApiError, ErrorCode, MAX_BODY_BYTES, RETRY_AFTER_SECS};
 pub use request::{
-    base_url, form_field, header_str, json_body, json_body_of_at_most, json_object, path_code,
-    query_param, request_hosts, require_method, require_method_of_path, wants_html,
+    base_url, body_of_type, form_field, header_str, json_body, json_body_of_at_most, json_object,
+    path_code, query_param, request_hosts, require_method, require_method_of_path, wants_html,
     LINKS_PATH_METHODS, MAX_FORM_BYTES,
 };
-pub use response::{json_response, link_json, link_response, listed_link_json, NO_STORE};
+pub use response::{
+    csv_response, json_response, link_json, link_response, listed_link_json, NO_STORE,
+};
 
 #[cfg(test)]
 mod tests {

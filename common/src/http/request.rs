@@ -79,26 +79,32 @@ pub fn json_body_of_at_most<T: DeserializeOwned>(
     T::deserialize(value).map_err(invalid)
 }
 
+/// A body of content type `content_type` (its parameters aside; 415 for another or
+/// none) and at most `max_bytes` (413), as bytes.
+pub fn body_of_type<'a>(
+    req: &'a Request,
+    content_type: &'static str,
+    max_bytes: usize,
+) -> Result<&'a [u8], ApiError> {
+    let ct = header_str(req, "content-type").unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case(content_type) {
+        return Err(ApiError::UnsupportedMediaType(content_type));
+    }
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > max_bytes {
+        return Err(ApiError::PayloadTooLarge(max_bytes));
+    }
+    Ok(bytes)
+}
+
 /// Largest HTML form body accepted (a password form's, far below it).
 pub const MAX_FORM_BYTES: usize = 1024;
 
 /// The value of `field` in an `application/x-www-form-urlencoded` body of at most
 /// `MAX_FORM_BYTES` (413 above, 415 for another content type); `None` when absent.
 pub fn form_field(req: &Request, field: &str) -> Result<Option<String>, ApiError> {
-    const FORM: &str = "application/x-www-form-urlencoded";
-    let ct = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = ct.split(';').next().unwrap_or("").trim();
-    if !essence.eq_ignore_ascii_case(FORM) {
-        return Err(ApiError::UnsupportedMediaType(FORM));
-    }
-    let bytes: &[u8] = req.body().as_ref();
-    if bytes.len() > MAX_FORM_BYTES {
-        return Err(ApiError::PayloadTooLarge(MAX_FORM_BYTES));
-    }
+    let bytes = body_of_type(req, "application/x-www-form-urlencoded", MAX_FORM_BYTES)?;
     Ok(form_urlencoded::parse(bytes)
         .find(|(k, _)| k == field)
         .map(|(_, v)| v.into_owned()))

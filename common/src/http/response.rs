@@ -25,6 +25,22 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
     resp
 }
 
+/// A CSV document, offered for download as `filename` (the caller's own data: no cache
+/// may keep it).
+pub fn csv_response(csv: String, filename: &str) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(csv));
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+    resp
+}
+
 /// A link as the API shows it (never its password, only whether it has one).
 /// `total_visits` where the caller read the counters.
 pub fn link_json(link: &Link, base: &BaseUrl, total_visits: Option<u64>) -> serde_json::Value {

@@ -35,7 +35,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConsumedCapacity, KeysAndAttributes, ReturnConsumedCapacity,
+};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -343,6 +345,69 @@ impl Store {
             .call_plain(request, |o| o.consumed_capacity())
             .await?
             .item)
+    }
+
+    /// The items at `keys` (`pk`, `sk`) that exist, with the attributes of `projection`
+    /// (`names` its `#placeholders`): one `BatchGetItem` per 100 keys, with what DynamoDB
+    /// left unprocessed asked again. In no particular order.
+    async fn batch_get(
+        &self,
+        keys: &[(&str, &str)],
+        projection: &str,
+        names: &[(&str, &str)],
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|(pk, sk)| Item::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]))
+                .collect();
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .projection_expression(projection)
+                    .set_expression_attribute_names((!names.is_empty()).then(|| {
+                        names
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect()
+                    }))
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.into()))?,
+            );
+            for attempt in 0..5u32 {
+                let Some(req) = request.take() else { break };
+                let mut out = self
+                    .call_plain(
+                        self.client
+                            .batch_get_item()
+                            .request_items(&self.table, req)
+                            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                            .send(),
+                        |o| o.consumed_capacity().first(),
+                    )
+                    .await?;
+                found.extend(
+                    out.responses
+                        .as_mut()
+                        .and_then(|r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut m| m.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if request.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                }
+            }
+            if request.is_some() {
+                return Err(StoreError::Unavailable(
+                    "batch read left keys unprocessed".into(),
+                ));
+            }
+        }
+        Ok(found)
     }
 
     /// Opens the connection to DynamoDB (TCP, TLS, credentials, signing) during Init, which

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use chrono::{DateTime, Utc};
 
 use super::links::{LINK_SK, URL};
@@ -116,61 +116,17 @@ impl Store {
         })
     }
 
-    /// The URLs of existing links among `codes` (at most 100), in one `BatchGetItem`, with
-    /// what DynamoDB left unprocessed asked again.
+    /// The URLs of existing links among `codes`, in one `BatchGetItem` per 100.
     async fn urls_of<'a>(
         &self,
         codes: impl Iterator<Item = &'a str>,
     ) -> Result<HashMap<String, String>, StoreError> {
-        let keys: Vec<Item> = codes
-            .map(|c| Item::from([(PK.to_owned(), s(c)), (SK.to_owned(), s(LINK_SK))]))
-            .collect();
-        let mut request = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .projection_expression("pk, #url")
-                .expression_attribute_names("#url", URL)
-                .build()
-                .map_err(|e| StoreError::Unavailable(e.into()))?,
-        );
-        let mut urls = HashMap::new();
-        for attempt in 0..5u32 {
-            let Some(req) = request.take() else { break };
-            let out = self
-                .call_plain(
-                    self.client
-                        .batch_get_item()
-                        .request_items(&self.table, req)
-                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                        .send(),
-                    |o| o.consumed_capacity().first(),
-                )
-                .await;
-            let mut out = out?;
-            for item in out
-                .responses
-                .as_mut()
-                .and_then(|r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                if let (Some(pk), Some(url)) = (text(&item, PK), text(&item, URL)) {
-                    urls.insert(pk.to_owned(), url.to_owned());
-                }
-            }
-            request = out
-                .unprocessed_keys
-                .and_then(|mut m| m.remove(&self.table))
-                .filter(|k| !k.keys().is_empty());
-            if request.is_some() {
-                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-            }
-        }
-        if request.is_some() {
-            return Err(StoreError::Unavailable(
-                "batch read left keys unprocessed".into(),
-            ));
-        }
-        Ok(urls)
+        let keys: Vec<(&str, &str)> = codes.map(|c| (c, LINK_SK)).collect();
+        let items = self.batch_get(&keys, "pk, #url", &[("#url", URL)]).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| Some((text(item, PK)?.to_owned(), text(item, URL)?.to_owned())))
+            .collect())
     }
 }
 

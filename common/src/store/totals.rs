@@ -21,8 +21,8 @@ use super::counters::VISITS;
 use super::links::LINK_SK;
 use super::stream::SourceChange;
 use super::{
-    day_string, n, number, number_map, parse_day, s, service_error, unavailable, Item, Outcome,
-    Store, StoreError, PK, SK,
+    day_string, n, number, number_map, parse_day, s, service_error, text, unavailable, Item,
+    Outcome, Store, StoreError, PK, SK,
 };
 use crate::domain::link::rfc3339;
 use crate::domain::Code;
@@ -283,6 +283,20 @@ impl Store {
             .get_total(code)
             .await?
             .map_or(0, |item| totals_of(&item).visits))
+    }
+
+    /// The all-time human visits of each of `codes` as the aggregator last counted them
+    /// (absent: none yet), by code: one `BatchGetItem` per 100 links.
+    pub async fn aggregated_visits_of(
+        &self,
+        codes: &[&Code],
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        let keys: Vec<(&str, &str)> = codes.iter().map(|c| (c.as_str(), TOTAL_SK)).collect();
+        let items = self.batch_get(&keys, "pk, #v", &[("#v", VISITS)]).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| Some((text(item, PK)?.to_owned(), number(item, VISITS)?)))
+            .collect())
     }
 }
 

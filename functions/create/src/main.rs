@@ -4,15 +4,20 @@
 //!
 //! `POST /links/bulk` (a key needed): up to 100 of the same, each created exactly as a
 //! single create would be, with a result per item in input order.
+//!
+//! `POST /links/import` (a key needed): up to 1,000 rows of a CSV file in Shlink's export
+//! columns, each created as a bulk item, with the same results.
 
 use chrono::Utc;
 use common::auth;
 use common::domain::link::{check_tags, check_title};
 use common::domain::password::Password;
+use common::domain::sheet::{parse_import, MAX_IMPORT_BYTES};
 use common::domain::{rules, Alias, KeyId, Link, LongUrl};
 use common::http::{
-    base_url, json_body, json_body_of_at_most, json_response, link_json, link_response,
-    request_hosts, require_method, require_method_of_path, ApiError, ErrorCode, LINKS_PATH_METHODS,
+    base_url, body_of_type, json_body, json_body_of_at_most, json_response, link_json,
+    link_response, query_param, request_hosts, require_method, require_method_of_path, ApiError,
+    ErrorCode, LINKS_PATH_METHODS,
 };
 use common::store::{Created, LinkOptions};
 use common::App;
@@ -28,13 +33,14 @@ common::lambda_main!("create", create);
 const MAX_BULK_LINKS: usize = 100;
 /// Largest `POST /links/bulk` body.
 const MAX_BULK_BYTES: usize = 512 * 1024;
-/// Items of a batch created at once (each is one or a few conditional writes).
-const BULK_CONCURRENCY: usize = 8;
+/// Items of a batch (bulk or import) created at once, each one or a few conditional
+/// writes: 1,000 import rows are 63 rounds of 16.
+const BATCH_CONCURRENCY: usize = 16;
 /// Password links one batch may make: each costs a hash (about 0.3 s of a 128 MB
 /// function's CPU), and the batch must end well within the function's timeout.
 const MAX_BULK_PASSWORDS: usize = 10;
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateLink {
     url: String,
@@ -62,8 +68,12 @@ struct BulkCreate {
 }
 
 async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    if req.raw_http_path().ends_with("/bulk") {
+    let path = req.raw_http_path();
+    if path.ends_with("/bulk") {
         return bulk(app, req).await;
+    }
+    if path.ends_with("/import") {
+        return import(app, req).await;
     }
     require_method_of_path(&req, &[Method::POST], LINKS_PATH_METHODS)?;
     let caller = app.auth.caller(&app.store, &req).await?;
@@ -142,34 +152,129 @@ async fn bulk(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             format!("'links' must hold 1 to {MAX_BULK_LINKS} links"),
         ));
     }
-    let base = base_url(&req, &app.config)?;
-    let hosts = request_hosts(&req, &base);
-    let (owner, hosts, base) = (&caller.key_id, &hosts, &base);
     let mut passwords = 0;
-    let items: Vec<(usize, Value, bool)> = input
+    let items = input
         .links
         .into_iter()
         .enumerate()
         .map(|(index, item)| {
             let has_password = item.get("password").is_some_and(|p| !p.is_null());
             passwords += usize::from(has_password);
-            (index, item, has_password && passwords > MAX_BULK_PASSWORDS)
-        })
-        .collect();
-    let results: Vec<Value> = stream::iter(items)
-        .map(|(index, item, over_password_limit)| async move {
-            let created = match serde_json::from_value::<CreateLink>(item) {
-                Ok(_) if over_password_limit => Err(ApiError::bad_request(
-                    ErrorCode::InvalidPassword,
-                    format!(
+            let job = match serde_json::from_value::<CreateLink>(item) {
+                Ok(_) if has_password && passwords > MAX_BULK_PASSWORDS => {
+                    Job::Refused(ApiError::bad_request(
+                        ErrorCode::InvalidPassword,
+                        format!(
                         "at most {MAX_BULK_PASSWORDS} password links per batch (each costs a hash)"
                     ),
-                )),
-                Ok(one) => create_one(app, one, Some(owner), hosts).await,
-                Err(e) => Err(ApiError::bad_request(
+                    ))
+                }
+                Ok(input) => Job::Create {
+                    input,
+                    on_conflict: OnConflict::Skip,
+                },
+                Err(e) => Job::Refused(ApiError::bad_request(
                     ErrorCode::InvalidJson,
                     format!("invalid link: {e}"),
                 )),
+            };
+            (index, job)
+        })
+        .collect();
+    create_all(app, &req, &caller.key_id, items).await
+}
+
+/// `POST /links/import?on_conflict=skip|generate` (`text/csv`): a row per link in the
+/// columns of Shlink's export (`domain::sheet`), each created as a bulk item is, its
+/// `index` the data row's number (1 for the first after the header). A short code taken
+/// by another link (or reserved) is that row's 409 (or 400) with `skip`; with `generate`
+/// the link gets its own code.
+/// Importing the same file again finds every link already there and changes nothing.
+async fn import(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    require_method(&req, &[Method::POST])?;
+    let caller = auth::require(app.auth.caller(&app.store, &req).await?)?;
+    let on_conflict = match query_param(&req, "on_conflict") {
+        None | Some("skip") => OnConflict::Skip,
+        Some("generate") => OnConflict::Generate,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidOnConflict,
+                "'on_conflict' must be skip or generate",
+            ))
+        }
+    };
+    let rows = parse_import(body_of_type(&req, "text/csv", MAX_IMPORT_BYTES)?)?;
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let input = CreateLink {
+                url: row.url,
+                alias: row.short_code,
+                forward_query: None,
+                title: row.title,
+                tags: Some(row.tags),
+                password: None,
+                rules: None,
+            };
+            (row.number, Job::Create { input, on_conflict })
+        })
+        .collect();
+    create_all(app, &req, &caller.key_id, items).await
+}
+
+/// What a bulk item or an import row does with a code that is taken.
+#[derive(Debug, Clone, Copy)]
+enum OnConflict {
+    /// The item fails with 409 `alias_taken` (400 `reserved_alias`).
+    Skip,
+    /// The link is created without the code, under one of its own.
+    Generate,
+}
+
+/// One item of a batch: a create to make, or a refusal found while reading it.
+enum Job {
+    Create {
+        input: CreateLink,
+        on_conflict: OnConflict,
+    },
+    Refused(ApiError),
+}
+
+/// Runs a batch's creates, `BATCH_CONCURRENCY` at a time, each failing alone: 200
+/// `{"results": [...]}` in input order.
+async fn create_all(
+    app: &App,
+    req: &Request,
+    owner: &KeyId,
+    items: Vec<(usize, Job)>,
+) -> Result<Response<Body>, ApiError> {
+    let base = base_url(req, &app.config)?;
+    let hosts = request_hosts(req, &base);
+    let (hosts, base) = (&hosts, &base);
+    let results: Vec<Value> = stream::iter(items)
+        .map(|(index, job)| async move {
+            let created = match job {
+                Job::Refused(e) => Err(e),
+                Job::Create { input, on_conflict } => {
+                    let retry = match on_conflict {
+                        OnConflict::Generate if input.alias.is_some() => Some(CreateLink {
+                            alias: None,
+                            ..input.clone()
+                        }),
+                        _ => None,
+                    };
+                    match (create_one(app, input, Some(owner), hosts).await, retry) {
+                        (Err(e), Some(retry))
+                            if matches!(
+                                e.code(),
+                                ErrorCode::AliasTaken | ErrorCode::ReservedAlias
+                            ) =>
+                        {
+                            create_one(app, retry, Some(owner), hosts).await
+                        }
+                        (result, _) => result,
+                    }
+                }
             };
             match created {
                 Ok((link, created)) => json!({
@@ -179,7 +284,7 @@ async fn bulk(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
                 }),
                 Err(e) => {
                     if let Some(cause) = e.cause() {
-                        tracing::warn!(index, cause, "bulk item failed");
+                        tracing::warn!(index, cause, "batch item failed");
                     }
                     json!({
                         "index": index,
@@ -189,7 +294,7 @@ async fn bulk(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
                 }
             }
         })
-        .buffered(BULK_CONCURRENCY)
+        .buffered(BATCH_CONCURRENCY)
         .collect()
         .await;
     Ok(json_response(

@@ -2,18 +2,21 @@
 //! tag or text), `GET /links/{code}` (metadata), `PATCH /links/{code}` (JSON merge of url,
 //! expires_at, max_visits, disabled, forward_query, title, tags, password, rules; a new
 //! password is hashed only after the key may manage the link and every field passed),
-//! `DELETE /links/{code}` (the link, its counters and its password tries).
+//! `DELETE /links/{code}` (the link, its counters and its password tries), and
+//! `GET /links/export` (the caller's links with their visits, as CSV or JSON).
 
 use chrono::Utc;
 use common::auth;
-use common::domain::link::{check_tags, MAX_FILTER_TEXT};
-use common::domain::{LinkPatch, ListCursor, ListFilter};
+use common::domain::link::{check_tags, rfc3339, MAX_FILTER_TEXT};
+use common::domain::sheet::{Cell, CsvWriter, EXPORT_HEADER};
+use common::domain::{Code, Link, LinkPatch, ListCursor, ListFilter};
 use common::http::{
-    base_url, json_object, json_response, link_response, listed_link_json, path_code, query_param,
-    request_hosts, require_method, require_method_of_path, ApiError, ErrorCode, LINKS_PATH_METHODS,
+    base_url, csv_response, json_object, json_response, link_response, listed_link_json, path_code,
+    query_param, request_hosts, require_method, require_method_of_path, ApiError, ErrorCode,
+    LINKS_PATH_METHODS, NO_STORE,
 };
 use common::App;
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
@@ -21,12 +24,17 @@ common::lambda_main!("manage", manage);
 
 const DEFAULT_PAGE: u16 = 20;
 const MAX_PAGE: u16 = 100;
+/// Links per page of an export (and its default).
+const MAX_EXPORT_PAGE: u16 = 1000;
 
 async fn manage(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let on_a_link = req
         .path_parameters_ref()
         .is_some_and(|p| p.first("code").is_some());
     if !on_a_link {
+        if req.raw_http_path().ends_with("/links/export") {
+            return export(app, req).await;
+        }
         return list(app, req).await;
     }
     require_method(&req, &[Method::GET, Method::PATCH, Method::DELETE])?;
@@ -112,24 +120,26 @@ fn list_filter(req: &Request) -> Result<ListFilter, ApiError> {
     })
 }
 
-/// `GET /links?limit=&cursor=&tag=&tags_mode=&q=`: one page of the caller's links.
-async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    require_method_of_path(&req, &[Method::GET], LINKS_PATH_METHODS)?;
-    let caller = auth::require(app.auth.caller(&app.store, &req).await?)?;
-    let limit = match query_param(&req, "limit") {
-        None => DEFAULT_PAGE,
+/// `limit` of a listing: 1 to `max`, `default` when absent.
+fn page_limit(req: &Request, default: u16, max: u16) -> Result<u16, ApiError> {
+    match query_param(req, "limit") {
+        None => Ok(default),
         Some(l) => l
             .parse::<u16>()
             .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .filter(|n| (1..=max).contains(n))
             .ok_or_else(|| {
                 ApiError::bad_request(
                     ErrorCode::InvalidLimit,
-                    format!("'limit' must be 1 to {MAX_PAGE}"),
+                    format!("'limit' must be 1 to {max}"),
                 )
-            })?,
-    };
-    let cursor = query_param(&req, "cursor")
+            }),
+    }
+}
+
+/// `cursor` of a listing: one this API handed out.
+fn page_cursor(req: &Request) -> Result<Option<ListCursor>, ApiError> {
+    query_param(req, "cursor")
         .map(|c| {
             ListCursor::decode(c).ok_or_else(|| {
                 ApiError::bad_request(
@@ -138,7 +148,84 @@ async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
                 )
             })
         })
-        .transpose()?;
+        .transpose()
+}
+
+/// `GET /links/export?format=csv|json&limit=1..1000&cursor=` (and `GET /links`' filters):
+/// a page of the caller's links, newest first, with their all-time visits: one `Query` of
+/// the owner index and one `BatchGetItem` of the totals per 100 links; the next page's
+/// cursor in `X-Next-Cursor`. CSV in the import's columns (an export imports back as the
+/// same links), text cells neutralized against formula injection.
+async fn export(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    require_method(&req, &[Method::GET])?;
+    let caller = auth::require(app.auth.caller(&app.store, &req).await?)?;
+    let csv = match query_param(&req, "format") {
+        None | Some("csv") => true,
+        Some("json") => false,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidFormat,
+                "'format' must be csv or json",
+            ))
+        }
+    };
+    let limit = page_limit(&req, MAX_EXPORT_PAGE, MAX_EXPORT_PAGE)?;
+    let cursor = page_cursor(&req)?;
+    let filter = list_filter(&req)?;
+    let base = base_url(&req, &app.config)?;
+    let page = app
+        .store
+        .links_of(&caller.key_id, limit, cursor.as_ref(), &filter)
+        .await?;
+    let codes: Vec<&Code> = page.links.iter().map(|l| &l.code).collect();
+    let visits = app.store.aggregated_visits_of(&codes).await?;
+    let visits_of = |link: &Link| visits.get(link.code.as_str()).copied().unwrap_or(0);
+    let next = page.next.map(|c| c.encode());
+    let mut resp = if csv {
+        let mut out = CsvWriter::new(&EXPORT_HEADER);
+        for link in &page.links {
+            let tags = link.tags.join("|");
+            out.row([
+                Cell::Text(link.url.as_str()),
+                Cell::Text(link.code.as_str()),
+                Cell::Text(link.title.as_deref().unwrap_or("")),
+                Cell::Text(&tags),
+                Cell::Text(&base.short_url(link.code.as_str())),
+                Cell::Plain(rfc3339(link.created_at)),
+                Cell::Plain(visits_of(link).to_string()),
+            ]);
+        }
+        csv_response(out.finish(), "links.csv")
+    } else {
+        let links: Vec<_> = page
+            .links
+            .iter()
+            .map(|l| {
+                let mut json = listed_link_json(l, &base);
+                json["visits"] = visits_of(l).into();
+                json
+            })
+            .collect();
+        let mut resp = json_response(
+            StatusCode::OK,
+            &json!({"links": links, "next_cursor": next}),
+        );
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+        resp
+    };
+    if let Some(next) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        resp.headers_mut().insert("x-next-cursor", next);
+    }
+    Ok(resp)
+}
+
+/// `GET /links?limit=&cursor=&tag=&tags_mode=&q=`: one page of the caller's links.
+async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    require_method_of_path(&req, &[Method::GET], LINKS_PATH_METHODS)?;
+    let caller = auth::require(app.auth.caller(&app.store, &req).await?)?;
+    let limit = page_limit(&req, DEFAULT_PAGE, MAX_PAGE)?;
+    let cursor = page_cursor(&req)?;
     let filter = list_filter(&req)?;
     let base = base_url(&req, &app.config)?;
     let page = app

@@ -3,6 +3,8 @@
 //!   dense daily histogram and the breakdowns (referrers, sources, devices, browsers,
 //!   countries) over the range, from one `Query`. Public for anonymous links; an owned
 //!   link's owner or an admin otherwise (`common::views`).
+//! - `GET /links/{code}/stats.csv?from=&to=`: the same days as `date,dimension,key,visits`
+//!   rows, same access.
 //! - `GET /stats?period=day|all&date=&limit=`: the most visited links, as the `aggregate`
 //!   function last ranked them (seconds behind the redirects); one `GetItem` and one
 //!   `BatchGetItem`, whatever the number of links. An admin's: it shows every owner's links.
@@ -11,7 +13,7 @@ use chrono::Utc;
 use common::auth;
 use common::domain::link::rfc3339;
 use common::domain::{Period, RankingQuery};
-use common::http::{base_url, json_response, query_param, require_method, ApiError};
+use common::http::{base_url, csv_response, json_response, query_param, require_method, ApiError};
 use common::views::link_stats;
 use common::App;
 use lambda_http::http::{Method, StatusCode};
@@ -29,6 +31,10 @@ async fn stats(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         return ranking(app, &req).await;
     }
     let stats = link_stats(app, &req).await?;
+    if req.raw_http_path().ends_with("/stats.csv") {
+        let name = format!("{}-stats.csv", stats.link.code);
+        return Ok(csv_response(stats.to_csv(), &name));
+    }
     Ok(json_response(StatusCode::OK, &stats.to_json()))
 }
 
