@@ -32,6 +32,7 @@ cases=(
   "redirect redirect-unknown.json  404      b['error']['code']=='not_found'"
   "stats    stats.json             200      b['total_visits']>=1 and len(b['daily'])>=1 and b['daily'][-1]['visits']>=1 and {'key':'google.com','visits':b['total_visits']} in b['breakdowns']['referrers'] and b['breakdowns']['countries'][0]['key']=='DE'"
   "stats    stats-csv.json         200      b['csv'].startswith('date,dimension,key,visits\\r\\n') and ',total,visits,' in b['csv'] and ',referrers,google.com,' in b['csv']"
+  "stats    link-insights.json     200      b['code']=='tyZfCy1' and isinstance(b['insights'], list) and all(set(i)=={'type','message','figures'} for i in b['insights'])"
   "stats    stats-range.json       200      b['code']=='tyZfCy1' and all('2026-01-01'<=d['date']<='2026-12-31' for d in b['daily'])"
   "manage   link-get.json          200      b['code']=='tyZfCy1' and b['owner'] is None and b['total_visits']>=1"
   "manage   link-patch.json        200      b['disabled'] is False and b['max_visits'] is None"
@@ -40,6 +41,7 @@ cases=(
   "manage   links-export.json      200      b['csv'].startswith('Long URL,Short code,Title,Tags,Short URL,Created at,Visits\\r\\n') and 'https://doc.rust-lang.org/book/,' in b['csv'] and 'x-next-cursor' not in h"
   "aggregate aggregate-stream.json event    b=={'batchItemFailures':[]}"
   "stats    rankings.json          200      b['period']=='all' and b['limit']==5 and b['date'] is None and len(b['links'])<=5 and all(l['visits']>=1 for l in b['links'])"
+  "stats    insights.json          200      b['owner'] is None and isinstance(b['risers'], list) and isinstance(b['fallers'], list) and len(b['links'])<=3"
   "manage   link-delete.json       204      True"
   "health   health.json            200      b=={'status':'ok'}"
 )

@@ -8,7 +8,7 @@ use lambda_http::http::header;
 use lambda_http::Request;
 
 use crate::cache::{TtlCache, DEFAULT_CAPACITY};
-use crate::domain::{ApiKey, KeyHash, Link, Principal, Role};
+use crate::domain::{ApiKey, KeyHash, KeyId, Link, Principal, Role};
 use crate::http::ApiError;
 use crate::store::Store;
 
@@ -87,12 +87,18 @@ pub fn may_manage(caller: Option<&Principal>, link: &Link) -> Result<(), ApiErro
     }
 }
 
-/// The rankings of all links (`GET /stats`): they show every owner's links, so an admin's.
-pub fn may_read_rankings(caller: Option<&Principal>) -> Result<(), ApiError> {
-    match caller {
-        None => Err(ApiError::Unauthorized(MISSING)),
-        Some(p) if p.role == Role::Admin => Ok(()),
-        Some(_) => Err(ApiError::Forbidden),
+/// Whose ranking `GET /stats` shows (`None`: all links'): a user key's own links'
+/// (`owner` may only name itself); an admin's all links', or the `owner` it names.
+pub fn rankings_scope(
+    caller: Option<&Principal>,
+    owner: Option<&KeyId>,
+) -> Result<Option<KeyId>, ApiError> {
+    match (caller, owner) {
+        (None, _) => Err(ApiError::Unauthorized(MISSING)),
+        (Some(p), owner) if p.role == Role::Admin => Ok(owner.cloned()),
+        (Some(p), None) => Ok(Some(p.key_id.clone())),
+        (Some(p), Some(o)) if *o == p.key_id => Ok(Some(o.clone())),
+        (Some(_), Some(_)) => Err(ApiError::Forbidden),
     }
 }
 
@@ -187,5 +193,20 @@ mod tests {
         assert_eq!(status(may_manage(Some(&user), &link)), 403);
         assert!(may_manage(Some(&admin), &link).is_ok());
         assert_eq!(status(require(None)), 401);
+
+        // Rankings: a user's own links; an admin's all, or an owner's.
+        let (u, o) = (&user.key_id, &other.key_id);
+        assert_eq!(rankings_scope(Some(&user), None).unwrap(), Some(u.clone()));
+        assert_eq!(
+            rankings_scope(Some(&user), Some(u)).unwrap(),
+            Some(u.clone())
+        );
+        assert_eq!(status(rankings_scope(Some(&user), Some(o))), 403);
+        assert_eq!(rankings_scope(Some(&admin), None).unwrap(), None);
+        assert_eq!(
+            rankings_scope(Some(&admin), Some(o)).unwrap(),
+            Some(o.clone())
+        );
+        assert_eq!(status(rankings_scope(None, None)), 401);
     }
 }

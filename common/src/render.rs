@@ -8,6 +8,7 @@ use std::fmt::Write;
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 
+use crate::domain::insights::Insight;
 use crate::domain::rules::{self, Rule};
 use crate::domain::stats::KeyVisits;
 use crate::domain::DailyVisits;
@@ -124,6 +125,8 @@ pub struct StatsPage<'a> {
     pub breakdowns: &'a BTreeMap<&'static str, Vec<KeyVisits>>,
     pub password_protected: bool,
     pub rules: &'a [Rule],
+    /// What changed in the last 7 days (`domain::insights`).
+    pub insights: &'a [Insight],
 }
 
 /// The whole HTML document: self-contained, no script.
@@ -179,6 +182,19 @@ table{{border-collapse:collapse;width:100%;font-size:.9rem}} th,td{{text-align:l
         }
         html.push_str("</table><p>Other visitors go to the link's URL.</p>");
     }
+    html.push_str(r#"<h2>Insights</h2><ul id="insights">"#);
+    if p.insights.is_empty() {
+        html.push_str("<li>Nothing stands out in the last 7 days.</li>");
+    }
+    for insight in p.insights {
+        let _ = write!(
+            html,
+            r#"<li data-type="{}">{}</li>"#,
+            escape(insight.kind),
+            escape(&insight.message)
+        );
+    }
+    html.push_str("</ul>");
     let _ = write!(
         html,
         r#"<div class="totals"><div><b id="total-visits">{}</b>visits</div><div><b id="bot-visits">{}</b>bot visits</div><div><b>{}</b>days shown</div></div>"#,
@@ -327,7 +343,15 @@ mod tests {
                 &[],
             )
             .unwrap(),
+            insights: &[Insight {
+                kind: "new_referrer",
+                message: "new referrer <evil>.example".into(),
+                figures: serde_json::json!({}),
+            }],
         });
+        assert!(
+            html.contains(r#"<li data-type="new_referrer">new referrer &lt;evil&gt;.example</li>"#)
+        );
         assert!(html.contains(r#"id="password-protected""#));
         assert!(html.contains("device = mobile and query k = v"));
         assert!(

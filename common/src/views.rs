@@ -6,15 +6,18 @@ use lambda_http::Request;
 use std::collections::BTreeMap;
 
 use crate::auth;
+use crate::domain::insights::{self, Counters, Insight};
 use crate::domain::link::rfc3339;
 use crate::domain::sheet::{Cell, CsvWriter};
+use crate::domain::stats::parse_day;
 use crate::domain::stats::KeyVisits;
 use crate::domain::visit::Dimension;
 use crate::domain::{
     day_string, histogram, span, top_breakdowns, DailyVisits, DateRange, DayBreakdowns, Link,
 };
-use crate::http::{path_code, query_param, ApiError};
+use crate::http::{path_code, query_param, ApiError, ErrorCode};
 use crate::runtime::App;
+use crate::store::LinkWithHistory;
 
 /// A link's stats over the requested days.
 pub struct LinkStats {
@@ -25,13 +28,14 @@ pub struct LinkStats {
     pub breakdowns: BTreeMap<&'static str, Vec<KeyVisits>>,
     /// Each day's breakdowns over the requested days (days without visits absent).
     pub day_breakdowns: BTreeMap<NaiveDate, DayBreakdowns>,
+    /// What changed in the last 7 days to today (`domain::insights`).
+    pub insights: Vec<Insight>,
 }
 
-/// `{code}`, `from`, `to` and the caller of `req`; one `Query`. Public for anonymous
-/// links; an owned link's owner or an admin otherwise.
-pub async fn link_stats(app: &App, req: &Request) -> Result<LinkStats, ApiError> {
+/// The link of `{code}` with its history, if the caller of `req` may read its stats (one
+/// `Query`): public for anonymous links; an owned link's owner or an admin otherwise.
+async fn readable_link(app: &App, req: &Request) -> Result<LinkWithHistory, ApiError> {
     let code = path_code(req)?;
-    let range = DateRange::parse(query_param(req, "from"), query_param(req, "to"))?;
     let caller = app.auth.caller(&app.store, req).await?;
     let found = app
         .store
@@ -39,6 +43,57 @@ pub async fn link_stats(app: &App, req: &Request) -> Result<LinkStats, ApiError>
         .await?
         .ok_or(ApiError::NotFound)?;
     auth::may_read_stats(caller.as_ref(), &found.link)?;
+    Ok(found)
+}
+
+fn insights_of(found: &LinkWithHistory, date: NaiveDate) -> Vec<Insight> {
+    insights::of_link(
+        &Counters {
+            created: found.link.created_at.date_naive(),
+            daily: &found.daily,
+            bot_daily: &found.bot_daily,
+            breakdowns: &found.breakdowns,
+        },
+        date,
+    )
+}
+
+/// `?date=` of the insights: the last day of the week looked at; today by default, never
+/// after it.
+pub fn insights_date(req: &Request) -> Result<NaiveDate, ApiError> {
+    let today = Utc::now().date_naive();
+    match query_param(req, "date") {
+        None => Ok(today),
+        Some(d) => {
+            let day = parse_day(d, "date")?;
+            if day > today {
+                return Err(ApiError::bad_request(
+                    ErrorCode::InvalidDate,
+                    "'date' must not be after today (UTC)",
+                ));
+            }
+            Ok(day)
+        }
+    }
+}
+
+/// `GET /links/{code}/insights?date=`: the link and what changed in the week to `date`,
+/// from the same one `Query` as its stats, with the same access.
+pub async fn link_insights(
+    app: &App,
+    req: &Request,
+) -> Result<(Link, NaiveDate, Vec<Insight>), ApiError> {
+    let date = insights_date(req)?;
+    let found = readable_link(app, req).await?;
+    let insights = insights_of(&found, date);
+    Ok((found.link, date, insights))
+}
+
+/// `{code}`, `from`, `to` and the caller of `req`; one `Query`. Public for anonymous
+/// links; an owned link's owner or an admin otherwise.
+pub async fn link_stats(app: &App, req: &Request) -> Result<LinkStats, ApiError> {
+    let range = DateRange::parse(query_param(req, "from"), query_param(req, "to"))?;
+    let found = readable_link(app, req).await?;
     let today = Utc::now().date_naive();
     let created = found.link.created_at.date_naive();
     let (start, end) = span(created, today, range);
@@ -52,6 +107,7 @@ pub async fn link_stats(app: &App, req: &Request) -> Result<LinkStats, ApiError>
         BTreeMap::new()
     };
     Ok(LinkStats {
+        insights: insights_of(&found, today),
         day_breakdowns,
         total_visits: found.total_visits(),
         bot_visits: found.total_bot_visits(),

@@ -153,6 +153,8 @@ mod tests {
             ItemKind::Total,
             ItemKind::Ranking,
             ItemKind::ApiKey,
+            ItemKind::PasswordTries,
+            ItemKind::OwnerTotals,
         ] {
             assert!(
                 kinds.iter().any(|(k, ..)| *k == kind),

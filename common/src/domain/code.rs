@@ -31,6 +31,7 @@ pub const RESERVED: &[&str] = &[
     "health",
     "healthz",
     "import",
+    "insights",
     "links",
     "login",
     "logout",

@@ -3,6 +3,7 @@
 
 pub mod code;
 pub mod forward;
+pub mod insights;
 pub mod key;
 pub mod link;
 pub mod password;

@@ -1,13 +1,14 @@
 //! All-time totals and rankings, kept off the redirect's path by the `aggregate` function
 //! from the table's stream (each counter write comes with its old and new image): a batch
 //! is read (`stream.rs`), folded per link (`stream::plan`, pure), added to each link's
-//! total (`totals.rs`), then merged into each ranking it touched (`rankings.rs`).
+//! total and its owner's (`totals.rs`), then merged into each ranking it touched, all
+//! links' and each owner's (`rankings.rs`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::stream::{self as futures_stream, StreamExt};
 
 use super::stream::{boards, plan, StreamChange};
-use super::totals::KEPT_DAYS;
+use super::totals::{OwnerLocks, KEPT_DAYS};
 use super::Store;
 
 /// Links aggregated at once by one invocation.
@@ -28,6 +29,8 @@ impl Store {
     /// was already aggregated changes nothing.
     pub async fn aggregate(&self, changes: &[StreamChange], now: DateTime<Utc>) -> Aggregated {
         let plan = plan(changes);
+        let locks = OwnerLocks::default();
+        let locks = &locks;
         // Built in a loop, not a closure: the futures own their link's data.
         let mut writes = Vec::with_capacity(plan.links.len());
         for (code, (first, sources)) in plan.links {
@@ -35,7 +38,7 @@ impl Store {
                 let mut days: Vec<NaiveDate> = sources.values().map(|c| c.day).collect();
                 days.sort_unstable();
                 days.dedup();
-                let result = self.add_to_total(&code, &sources, now).await;
+                let result = self.add_to_total(&code, &sources, now, locks).await;
                 (first, code, days, result)
             });
         }
@@ -58,11 +61,25 @@ impl Store {
             }
         }
         let links = totals.len();
-        let deleted: Vec<String> = plan.deleted.iter().map(|(_, c)| c.to_string()).collect();
         let today = now.date_naive();
-        for (period, (first, counts)) in boards(&totals, &plan.deleted, today, KEPT_DAYS as u64) {
-            if let Err(e) = self.update_ranking(period, &counts, &deleted, now).await {
-                tracing::warn!(?period, error = %e, "ranking not updated");
+        let boards = boards(&totals, &plan.deleted, today, KEPT_DAYS as u64);
+        // Each ranking is one item read and written whole: several at once, each alone.
+        let updates = boards
+            .into_iter()
+            .map(|((scope, period), change)| async move {
+                let result = self
+                    .update_ranking(scope.as_ref(), period, &change.counts, &change.deleted, now)
+                    .await;
+                (scope, period, change.first, result)
+            });
+        let results: Vec<_> = futures_stream::iter(updates)
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for (scope, period, first, result) in results {
+            if let Err(e) = result {
+                let owner = scope.as_ref().map(|o| o.as_str());
+                tracing::warn!(?period, owner, error = %e, "ranking not updated");
                 fail(first);
             }
         }

@@ -54,7 +54,7 @@ pub use listing::LinksPage;
 pub use rankings::{RankedLink, Ranking};
 pub use schema::{ensure_table, example_keys, key_schema, ItemKind, OWNER_INDEX};
 pub use stream::StreamChange;
-pub use totals::LinkTotals;
+pub use totals::{LinkTotals, OwnerTotals};
 pub use tries::TryGate;
 
 /// Days remembered: a day's maps only grow, so what was learnt stays true for the day.

@@ -10,14 +10,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::links::{LINK_SK, URL};
+use super::totals::{owner_pk, owner_totals_of, owner_totals_sk, OwnerTotals, OWNER_TOTAL_SHARDS};
 use super::{
     day_string, n, number, number_map, s, text, time, Item, Outcome, Store, StoreError, PK, SK,
 };
 use crate::domain::link::rfc3339;
 use crate::domain::ranking::{merge_top, ordered, Period, RANK_KEPT};
+use crate::domain::KeyId;
 
 pub(super) const TOP_PK: &str = "#top";
 /// Of a day's ranking: never the counters' `day#`.
@@ -32,14 +34,16 @@ impl Store {
     /// that nobody wrote it in between (else again).
     pub(super) async fn update_ranking(
         &self,
+        owner: Option<&KeyId>,
         period: Period,
         counts: &[(String, u64)],
         deleted: &[String],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let pk = ranking_pk(owner);
         let sk = ranking_sk(period);
         for attempt in 0..ATTEMPTS {
-            let item = self.get_item(TOP_PK, &sk, true).await?;
+            let item = self.get_item(&pk, &sk, true).await?;
             let version = item.as_ref().and_then(|i| number(i, VERSION)).unwrap_or(0);
             let mut top = item.as_ref().map(entries_of).unwrap_or_default();
             if !merge_top(&mut top, counts, deleted, RANK_KEPT) {
@@ -50,7 +54,7 @@ impl Store {
                 .client
                 .put_item()
                 .table_name(&self.table)
-                .item(PK, s(TOP_PK))
+                .item(PK, s(&pk))
                 .item(SK, s(&sk))
                 .item(ENTRIES, AttributeValue::M(entries))
                 .item(VERSION, n(version + 1))
@@ -87,6 +91,50 @@ impl Store {
             .get_item(TOP_PK, &ranking_sk(period), false)
             .await?
             .unwrap_or_default();
+        self.ranked(item, limit).await
+    }
+
+    /// `top_links` among one owner's links, with the owner's totals of the period: the
+    /// ranking and the totals' shards in one `BatchGetItem`, the links in one more.
+    pub async fn owner_top_links(
+        &self,
+        owner: &KeyId,
+        period: Period,
+        limit: usize,
+    ) -> Result<(Ranking, OwnerTotals), StoreError> {
+        let pk = owner_pk(owner);
+        let ranking = ranking_sk(period);
+        let shards: Vec<String> = (0..OWNER_TOTAL_SHARDS)
+            .map(|shard| owner_totals_sk(period, shard))
+            .collect();
+        let keys: Vec<(&str, &str)> = std::iter::once(ranking.as_str())
+            .chain(shards.iter().map(String::as_str))
+            .map(|sk| (pk.as_str(), sk))
+            .collect();
+        let items = self
+            .batch_get(
+                &keys,
+                "#sk, #e, #v, #b, #l, #u",
+                &[
+                    ("#sk", SK),
+                    ("#e", ENTRIES),
+                    ("#v", "visits"),
+                    ("#b", "bot_visits"),
+                    ("#l", "links"),
+                    ("#u", UPDATED_AT),
+                ],
+            )
+            .await?;
+        let (ranked, totals): (Vec<Item>, Vec<Item>) = items
+            .into_iter()
+            .partition(|i| text(i, SK) == Some(ranking.as_str()));
+        let totals = owner_totals_of(totals.iter());
+        let item = ranked.into_iter().next().unwrap_or_default();
+        Ok((self.ranked(item, limit).await?, totals))
+    }
+
+    /// The first `limit` links of a ranking item that still exist, with their URLs.
+    async fn ranked(&self, item: Item, limit: usize) -> Result<Ranking, StoreError> {
         let top = entries_of(&item);
         let mut queue = ordered(&top).into_iter();
         let mut links = Vec::new();
@@ -116,8 +164,37 @@ impl Store {
         })
     }
 
+    /// The day rankings of the days from `first` to `last` (at most 100 days), all links'
+    /// or one owner's, by day: one `BatchGetItem`. A day nobody visited is absent.
+    pub async fn day_rankings(
+        &self,
+        owner: Option<&KeyId>,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<BTreeMap<NaiveDate, BTreeMap<String, u64>>, StoreError> {
+        let pk = ranking_pk(owner);
+        let days: Vec<NaiveDate> = first
+            .iter_days()
+            .take_while(|d| *d <= last)
+            .take(100)
+            .collect();
+        let sks: Vec<String> = days.iter().map(|d| ranking_sk(Period::Day(*d))).collect();
+        let keys: Vec<(&str, &str)> = sks.iter().map(|sk| (pk.as_str(), sk.as_str())).collect();
+        let items = self
+            .batch_get(&keys, "#sk, #e", &[("#sk", SK), ("#e", ENTRIES)])
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let sk = text(item, SK)?;
+                let day = days.iter().zip(&sks).find(|(_, s)| s.as_str() == sk)?.0;
+                Some((*day, entries_of(item)))
+            })
+            .collect())
+    }
+
     /// The URLs of existing links among `codes`, in one `BatchGetItem` per 100.
-    async fn urls_of<'a>(
+    pub async fn urls_of<'a>(
         &self,
         codes: impl Iterator<Item = &'a str>,
     ) -> Result<HashMap<String, String>, StoreError> {
@@ -143,6 +220,11 @@ pub struct RankedLink {
     pub code: String,
     pub url: String,
     pub visits: u64,
+}
+
+/// The partition of a ranking: all links', or an owner's.
+fn ranking_pk(owner: Option<&KeyId>) -> String {
+    owner.map_or_else(|| TOP_PK.to_owned(), owner_pk)
 }
 
 /// The sort key of a period's ranking.

@@ -18,7 +18,7 @@ use super::links::{
     TITLE, URL,
 };
 use super::rankings::{ranking_sk, TOP_PK};
-use super::totals::TOTAL_SK;
+use super::totals::{owner_pk, owner_totals_sk, TOTAL_SK};
 use super::{unavailable, StoreError, PK, SK};
 use crate::domain::{Code, KeyHash, Period};
 
@@ -191,6 +191,7 @@ pub enum ItemKind {
     Ranking,
     ApiKey,
     PasswordTries,
+    OwnerTotals,
 }
 
 impl ItemKind {
@@ -199,9 +200,11 @@ impl ItemKind {
         match self {
             ItemKind::DayCounter | ItemKind::ShardCounter => true,
             ItemKind::Link => event_name == "REMOVE",
-            ItemKind::Total | ItemKind::Ranking | ItemKind::ApiKey | ItemKind::PasswordTries => {
-                false
-            }
+            ItemKind::Total
+            | ItemKind::Ranking
+            | ItemKind::ApiKey
+            | ItemKind::PasswordTries
+            | ItemKind::OwnerTotals => false,
         }
     }
 }
@@ -237,6 +240,21 @@ pub fn example_keys(code: &Code, day: NaiveDate, key: &KeyHash) -> Vec<(ItemKind
             ItemKind::PasswordTries,
             code.as_str().to_owned(),
             super::tries::TRIES_SK.to_owned(),
+        ),
+        (
+            ItemKind::Ranking,
+            owner_pk(&key.id()),
+            ranking_sk(Period::Day(day)),
+        ),
+        (
+            ItemKind::OwnerTotals,
+            owner_pk(&key.id()),
+            owner_totals_sk(Period::Day(day), 3),
+        ),
+        (
+            ItemKind::OwnerTotals,
+            owner_pk(&key.id()),
+            owner_totals_sk(Period::All, 0),
         ),
     ]
 }

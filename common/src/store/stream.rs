@@ -6,24 +6,26 @@
 //! DynamoDB Local and Lambda do not always agree on the shape of attribute values (DynamoDB
 //! Local sends an empty map as `{}` where the table holds `{"M": {}}`), and one record that
 //! a strict decoder refused would fail its whole batch, again and again. Only the keys, the
-//! event name, the sequence number and the `visits` of both images are read; a record
-//! without readable keys is skipped with its reason, never failed.
+//! event name, the sequence number, the `visits` and `bot_visits` of both images and a
+//! deleted link's `owner` are read; a record without readable keys is skipped with its
+//! reason, never failed.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use super::counters::{day_of, parse_shard_pk, VISITS};
-use super::links::LINK_SK;
+use super::counters::{day_of, parse_shard_pk, BOT_VISITS, VISITS};
+use super::links::{LINK_SK, OWNER};
 use super::{day_string, PK, SK};
 use crate::domain::ranking::Period;
-use crate::domain::Code;
+use crate::domain::{Code, KeyId};
 
 /// What one stream record means for the aggregates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamChange {
-    /// A day counter item's human visits went from `old` to `new`.
+    /// A day counter item's human visits went from `old` to `new`, its bot visits from
+    /// `bots_old` to `bots_new` (one of them grew).
     Counter {
         code: Code,
         day: NaiveDate,
@@ -31,10 +33,12 @@ pub enum StreamChange {
         source: String,
         old: u64,
         new: u64,
+        bots_old: u64,
+        bots_new: u64,
     },
-    /// A link was deleted: it leaves the rankings.
-    LinkDeleted(Code),
-    /// Anything else (links, keys, totals and rankings themselves, bot visits).
+    /// A link was deleted (with its owner, if it had one): it leaves the rankings.
+    LinkDeleted(Code, Option<KeyId>),
+    /// Anything else (links, keys, totals and rankings themselves).
     Ignored,
 }
 
@@ -85,7 +89,11 @@ impl StreamChange {
             return Ok(StreamChange::Ignored);
         };
         if sk == LINK_SK && shard == 0 && event == "REMOVE" {
-            return Ok(StreamChange::LinkDeleted(code));
+            let owner = change
+                .get("OldImage")
+                .and_then(|image| string_attr(image, OWNER))
+                .and_then(KeyId::parse);
+            return Ok(StreamChange::LinkDeleted(code, owner));
         }
         let Some(Some(day)) = day_of(sk) else {
             return Ok(StreamChange::Ignored);
@@ -94,13 +102,17 @@ impl StreamChange {
         if event == "REMOVE" {
             return Ok(StreamChange::Ignored);
         }
-        let visits = |image: &str| match change.get(image) {
-            Some(image) => count_attr(image, VISITS).map(Option::unwrap_or_default),
+        let count = |image: &str, name: &str| match change.get(image) {
+            Some(image) => count_attr(image, name).map(Option::unwrap_or_default),
             None => Ok(0),
         };
-        let (old, new) = (visits("OldImage")?, visits("NewImage")?);
-        // A bot visit moves nothing.
-        if new <= old {
+        let (old, new) = (count("OldImage", VISITS)?, count("NewImage", VISITS)?);
+        let (bots_old, bots_new) = (
+            count("OldImage", BOT_VISITS)?,
+            count("NewImage", BOT_VISITS)?,
+        );
+        // Nothing grew (a capped link's refusal, a map's change alone).
+        if new <= old && bots_new <= bots_old {
             return Ok(StreamChange::Ignored);
         }
         let source = match shard {
@@ -111,8 +123,10 @@ impl StreamChange {
             code,
             day,
             source,
-            old,
+            old: old.min(new),
             new,
+            bots_old: bots_old.min(bots_new),
+            bots_new,
         })
     }
 }
@@ -122,12 +136,15 @@ pub fn sequence_number(record: &Value) -> Option<&str> {
     record.get("dynamodb")?.get("SequenceNumber")?.as_str()
 }
 
-/// One counter item's change over a batch: `old` of its first record, `new` of its last.
+/// One counter item's change over a batch: `old` of its first record, `new` of its last,
+/// for human visits and for bot visits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SourceChange {
     pub day: NaiveDate,
     pub old: u64,
     pub new: u64,
+    pub bots_old: u64,
+    pub bots_new: u64,
 }
 
 /// A batch folded per link: what to add to each total, and which links left.
@@ -135,8 +152,8 @@ pub struct SourceChange {
 pub struct BatchPlan {
     /// Per link: the position of its first record, and each counter item's change.
     pub links: BTreeMap<Code, (usize, BTreeMap<String, SourceChange>)>,
-    /// Deleted links, with their record's position.
-    pub deleted: Vec<(usize, Code)>,
+    /// Deleted links, with their record's position and their owner.
+    pub deleted: Vec<(usize, Code, Option<KeyId>)>,
 }
 
 /// Folds a batch (in stream order). A counter seen several times keeps its lowest `old`
@@ -151,6 +168,8 @@ pub fn plan(changes: &[StreamChange]) -> BatchPlan {
                 source,
                 old,
                 new,
+                bots_old,
+                bots_new,
             } => {
                 let (_, sources) = plan
                     .links
@@ -160,48 +179,84 @@ pub fn plan(changes: &[StreamChange]) -> BatchPlan {
                     day: *day,
                     old: *old,
                     new: *new,
+                    bots_old: *bots_old,
+                    bots_new: *bots_new,
                 });
                 c.old = c.old.min(*old);
                 c.new = c.new.max(*new);
+                c.bots_old = c.bots_old.min(*bots_old);
+                c.bots_new = c.bots_new.max(*bots_new);
             }
-            StreamChange::LinkDeleted(code) => plan.deleted.push((i, code.clone())),
+            StreamChange::LinkDeleted(code, owner) => {
+                plan.deleted.push((i, code.clone(), owner.clone()))
+            }
             StreamChange::Ignored => {}
         }
     }
     plan
 }
 
-/// The rankings a batch touches, each with the position of its first record and the
-/// counts to merge: every link's all-time total, its total of each day the batch counted
-/// visits on; and, when links were deleted, the all-time ranking and those of the last
-/// `kept_days` days before `today` (to take them out).
+/// Whose ranking: every link's (`None`), or one owner's links'.
+pub type Scope = Option<KeyId>;
+
+/// A ranking's changes from one batch: the position of its first record, the counts to
+/// merge and the links to take out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BoardChange {
+    pub first: usize,
+    pub counts: Vec<(String, u64)>,
+    pub deleted: Vec<String>,
+}
+
+/// The rankings a batch touches, in every scope (all links, and each owner's): every
+/// link's all-time total, its total of each day the batch counted visits on; and, when
+/// links were deleted, the all-time ranking and those of the last `kept_days` days before
+/// `today` (to take them out: all links', and their owner's).
 pub fn boards(
     totals: &[(usize, Code, Vec<NaiveDate>, super::LinkTotals)],
-    deleted: &[(usize, Code)],
+    deleted: &[(usize, Code, Option<KeyId>)],
     today: NaiveDate,
     kept_days: u64,
-) -> BTreeMap<Period, (usize, Vec<(String, u64)>)> {
-    let mut boards: BTreeMap<Period, (usize, Vec<(String, u64)>)> = BTreeMap::new();
+) -> BTreeMap<(Scope, Period), BoardChange> {
+    let mut boards: BTreeMap<(Scope, Period), BoardChange> = BTreeMap::new();
+    fn touch<'a>(
+        boards: &'a mut BTreeMap<(Scope, Period), BoardChange>,
+        scope: &Scope,
+        period: Period,
+        first: usize,
+    ) -> &'a mut BoardChange {
+        let b = boards
+            .entry((scope.clone(), period))
+            .or_insert_with(|| BoardChange {
+                first,
+                ..BoardChange::default()
+            });
+        b.first = b.first.min(first);
+        b
+    }
     for (first, code, days, totals) in totals {
-        let mut add = |period, visits| {
-            let (f, counts) = boards.entry(period).or_insert((*first, Vec::new()));
-            *f = (*f).min(*first);
-            counts.push((code.to_string(), visits));
-        };
-        add(Period::All, totals.visits);
-        for day in days {
-            add(
-                Period::Day(*day),
-                totals.days.get(day).copied().unwrap_or(0),
-            );
+        let scopes = std::iter::once(None).chain(totals.owner.clone().map(Some));
+        for scope in scopes {
+            touch(&mut boards, &scope, Period::All, *first)
+                .counts
+                .push((code.to_string(), totals.visits));
+            for day in days {
+                let visits = totals.days.get(day).copied().unwrap_or(0);
+                touch(&mut boards, &scope, Period::Day(*day), *first)
+                    .counts
+                    .push((code.to_string(), visits));
+            }
         }
     }
-    if let Some(&(first, _)) = deleted.first() {
+    for (first, code, owner) in deleted {
         let periods = std::iter::once(Period::All)
             .chain((0..=kept_days).map(|d| Period::Day(today - chrono::Days::new(d))));
         for period in periods {
-            let (f, _) = boards.entry(period).or_insert((first, Vec::new()));
-            *f = (*f).min(first);
+            for scope in std::iter::once(None).chain(owner.clone().map(Some)) {
+                touch(&mut boards, &scope, period, *first)
+                    .deleted
+                    .push(code.to_string());
+            }
         }
     }
     boards
@@ -231,6 +286,19 @@ mod tests {
         json!({"eventName": if old.is_some() { "MODIFY" } else { "INSERT" }, "dynamodb": d})
     }
 
+    fn counter_with_bots(pk: &str, sk: &str, old: Option<(u64, u64)>, new: (u64, u64)) -> Value {
+        let image = |(v, b): (u64, u64)| {
+            json!({"pk": {"S": pk}, "sk": {"S": sk}, "visits": {"N": v.to_string()},
+                   "bot_visits": {"N": b.to_string()}})
+        };
+        let mut d = json!({"Keys": {"pk": {"S": pk}, "sk": {"S": sk}}, "NewImage": image(new),
+                           "SequenceNumber": "100"});
+        if let Some(o) = old {
+            d["OldImage"] = image(o);
+        }
+        json!({"eventName": if old.is_some() { "MODIFY" } else { "INSERT" }, "dynamodb": d})
+    }
+
     #[test]
     fn counters_links_and_others_are_told_apart() {
         let c = StreamChange::of_json(&counter("abc", "day#2026-11-22", Some(4), 5)).unwrap();
@@ -241,16 +309,31 @@ mod tests {
                 day: day("2026-11-22"),
                 source: "2026-11-22".into(),
                 old: 4,
-                new: 5
+                new: 5,
+                bots_old: 0,
+                bots_new: 0,
             }
         );
         let shard = StreamChange::of_json(&counter("abc#4", "day#2026-11-22", None, 1)).unwrap();
         assert!(
             matches!(shard, StreamChange::Counter { ref source, old: 0, new: 1, .. } if source == "2026-11-22#4")
         );
-        // A bot visit (visits unchanged), a ranking, a total, a key: nothing to aggregate.
+        // A bot visit: its count moves (owners' totals count bot visits).
+        let bot = counter_with_bots("abc", "day#2026-11-22", Some((5, 1)), (5, 2));
+        assert!(matches!(
+            StreamChange::of_json(&bot),
+            Ok(StreamChange::Counter {
+                old: 5,
+                new: 5,
+                bots_old: 1,
+                bots_new: 2,
+                ..
+            })
+        ));
+        // Nothing grew, a ranking, a total, a key: nothing to aggregate.
         for record in [
             counter("abc", "day#2026-11-22", Some(5), 5),
+            counter_with_bots("abc", "day#2026-11-22", Some((5, 2)), (5, 2)),
             counter("#top", "date#2026-11-22", None, 3),
             counter("#top", "day#2026-11-22", None, 3),
             counter("abc", "total", None, 9),
@@ -261,8 +344,16 @@ mod tests {
         let removed = json!({"eventName": "REMOVE", "dynamodb": {"Keys": {"pk": {"S": "abc"}, "sk": {"S": "link"}}}});
         assert_eq!(
             StreamChange::of_json(&removed),
-            Ok(StreamChange::LinkDeleted(code("abc")))
+            Ok(StreamChange::LinkDeleted(code("abc"), None))
         );
+        let owner = "AbCdEfGhIjKl";
+        let owned = json!({"eventName": "REMOVE", "dynamodb": {"Keys": {"pk": {"S": "abc"}, "sk": {"S": "link"}},
+            "OldImage": {"pk": {"S": "abc"}, "sk": {"S": "link"}, "owner": {"S": owner}}}});
+        assert_eq!(
+            StreamChange::of_json(&owned),
+            Ok(StreamChange::LinkDeleted(code("abc"), KeyId::parse(owner)))
+        );
+        assert!(KeyId::parse(owner).is_some());
     }
 
     /// DynamoDB Local sends an empty map as `{}` (no type key): the record still reads, the
@@ -315,6 +406,8 @@ mod tests {
             source: source.into(),
             old,
             new,
+            bots_old: old / 2,
+            bots_new: new / 2,
         };
         let changes = vec![
             StreamChange::Ignored,
@@ -322,7 +415,7 @@ mod tests {
             c("xyz", "2026-11-22", 3, 4),
             c("abc", "2026-11-22", 1, 2),
             c("abc", "2026-11-22#2", 0, 1),
-            StreamChange::LinkDeleted(code("old")),
+            StreamChange::LinkDeleted(code("old"), None),
             // The same record delivered twice, and out of order.
             c("abc", "2026-11-22", 1, 2),
             c("abc", "2026-11-22", 0, 1),
@@ -335,36 +428,72 @@ mod tests {
             SourceChange {
                 day: d,
                 old: 0,
-                new: 2
+                new: 2,
+                bots_old: 0,
+                bots_new: 1,
             }
         );
         assert_eq!(sources["2026-11-22#2"].new, 1);
         assert_eq!(p.links[&code("xyz")].0, 2);
-        assert_eq!(p.deleted, vec![(5, code("old"))]);
+        assert_eq!(p.deleted, vec![(5, code("old"), None)]);
         assert_eq!(plan(&[]), BatchPlan::default());
     }
 
     #[test]
     fn boards_cover_each_period_touched_and_the_recent_days_on_a_delete() {
         let d = day("2026-11-22");
-        let totals = super::super::LinkTotals {
+        let owner = KeyId::parse("AbCdEfGhIjKl").unwrap();
+        let totals = |owner: Option<KeyId>| super::super::LinkTotals {
             visits: 10,
             days: BTreeMap::from([(d, 4)]),
+            owner,
         };
-        let b = boards(&[(3, code("abc"), vec![d], totals)], &[], d, 2);
+        let b = boards(&[(3, code("abc"), vec![d], totals(None))], &[], d, 2);
         assert_eq!(b.len(), 2);
-        assert_eq!(b[&Period::All], (3, vec![("abc".into(), 10)]));
-        assert_eq!(b[&Period::Day(d)], (3, vec![("abc".into(), 4)]));
-        let b = boards(&[], &[(1, code("gone"))], d, 2);
+        let change = |first, counts: Vec<(String, u64)>, deleted: Vec<String>| BoardChange {
+            first,
+            counts,
+            deleted,
+        };
         assert_eq!(
-            b.keys().copied().collect::<Vec<_>>(),
-            vec![
-                Period::All,
-                Period::Day(day("2026-11-20")),
-                Period::Day(day("2026-11-21")),
-                Period::Day(d)
-            ]
+            b[&(None, Period::All)],
+            change(3, vec![("abc".into(), 10)], vec![])
         );
-        assert!(b.values().all(|(f, counts)| *f == 1 && counts.is_empty()));
+        assert_eq!(
+            b[&(None, Period::Day(d))],
+            change(3, vec![("abc".into(), 4)], vec![])
+        );
+        // An owned link ranks among all links and among its owner's.
+        let b = boards(
+            &[
+                (3, code("abc"), vec![d], totals(Some(owner.clone()))),
+                (1, code("xyz"), vec![d], totals(None)),
+            ],
+            &[],
+            d,
+            2,
+        );
+        assert_eq!(b.len(), 4);
+        assert_eq!(
+            b[&(Some(owner.clone()), Period::All)],
+            change(3, vec![("abc".into(), 10)], vec![])
+        );
+        assert_eq!(b[&(None, Period::All)].first, 1);
+        assert_eq!(b[&(None, Period::All)].counts.len(), 2);
+        // A deleted link leaves the recent rankings, all links' and its owner's.
+        let b = boards(&[], &[(1, code("gone"), Some(owner.clone()))], d, 2);
+        let keys: Vec<_> = b.keys().cloned().collect();
+        let periods = [
+            Period::All,
+            Period::Day(day("2026-11-20")),
+            Period::Day(day("2026-11-21")),
+            Period::Day(d),
+        ];
+        let mut expected: Vec<_> = periods.iter().map(|p| (None, *p)).collect();
+        expected.extend(periods.iter().map(|p| (Some(owner.clone()), *p)));
+        assert_eq!(keys, expected);
+        assert!(b
+            .values()
+            .all(|c| c.first == 1 && c.counts.is_empty() && c.deleted == ["gone"]));
     }
 }

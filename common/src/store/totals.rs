@@ -1,10 +1,23 @@
 //! Each link's all-time total, `pk = <code>, sk = "total"`: `visits` (all human visits),
 //! `d` (visits per day, recent days only) and `w` (per counter item, "YYYY-MM-DD" or
-//! "YYYY-MM-DD#<shard>", the last value of its `visits` that was added in). A counter that
-//! went from `old` to `new` is added as `new - old` on the condition that `w` still says
-//! `old`: a batch delivered twice, or an older record after a newer one, finds `w` ahead and
-//! adds nothing, so the totals are exact and the aggregation idempotent. Entries older than
-//! `KEPT_DAYS` before the newest are dropped (the stream keeps records 24 hours).
+//! "YYYY-MM-DD#<shard>", the last value of its `visits` that was added in); for an owned
+//! link also `bot_visits` and `wb` (the same for `bot_visits`), and `link_owner` (the
+//! link's owner, "" for none, copied once from the link). A counter that went from `old`
+//! to `new` is added as `new - w`: a batch delivered twice, or an older record after a
+//! newer one, finds `w` ahead and adds nothing, so the totals are exact and the aggregation
+//! idempotent. Every write is made on the condition that the item is still the revision
+//! (`rev`) it was read at, so what it adds, and the totals it hands on, are exact however
+//! many invocations aggregate the same link. Entries older than `KEPT_DAYS` before the
+//! newest are dropped (the stream keeps records 24 hours).
+//!
+//! An owned link's visits are also added to its owner's totals, `pk = "#owner#<key id>"`,
+//! `sk = "totals#all#<shard>"` and `"totals#YYYY-MM-DD#<shard>"`: `visits`, `bot_visits`
+//! and `links` (the owner's links with human visits in the period), in one transaction
+//! with the link's total, so that they are exactly the sums of the owner's links'
+//! counters. Two transactions on one item at once cancel each other, so an owner's totals
+//! are spread over `OWNER_TOTAL_SHARDS` items by a hash of the code, and within one
+//! invocation the writes to one shard take turns (`OwnerLocks`); reading them sums the
+//! shards, in the same request as the owner's ranking.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -12,25 +25,29 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnConsumedCapacity, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, ConditionCheck, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::counters::VISITS;
-use super::links::LINK_SK;
+use super::counters::{BOT_VISITS, VISITS};
+use super::links::{LINK_SK, OWNER};
 use super::stream::SourceChange;
 use super::{
-    day_string, n, number, number_map, parse_day, s, service_error, text, unavailable, Item,
-    Outcome, Store, StoreError, PK, SK,
+    day_string, n, number, number_map, parse_day, s, service_error, text, unavailable, Item, Store,
+    StoreError, PK, SK,
 };
 use crate::domain::link::rfc3339;
-use crate::domain::Code;
+use crate::domain::{Code, KeyId, Period};
 
 pub(super) const TOTAL_SK: &str = "total";
 const DAYS: &str = "d";
 const SEEN: &str = "w";
+const BOTS_SEEN: &str = "wb";
+const LINK_OWNER: &str = "link_owner";
+const REV: &str = "rev";
 const UPDATED_AT: &str = "updated_at";
+/// Of an owner's totals: how many of the owner's links had human visits in the period.
+const LINKS: &str = "links";
 /// Days of `d` and `w` kept before the newest: a replayed record is at most a day old.
 pub(super) const KEPT_DAYS: i64 = 2;
 const ATTEMPTS: usize = 8;
@@ -40,64 +57,184 @@ const ATTEMPTS: usize = 8;
 pub struct LinkTotals {
     pub visits: u64,
     pub days: BTreeMap<NaiveDate, u64>,
+    /// The link's owner (its visits also rank among the owner's links).
+    pub owner: Option<KeyId>,
+}
+
+/// An owner's totals over a period, as `GET /stats` shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnerTotals {
+    pub visits: u64,
+    pub bot_visits: u64,
+    /// The owner's links with human visits in the period.
+    pub links: u64,
+}
+
+/// Items an owner's totals of a period are spread over.
+pub(super) const OWNER_TOTAL_SHARDS: u32 = 16;
+
+/// The partition of an owner's rankings and totals.
+pub(super) fn owner_pk(owner: &KeyId) -> String {
+    format!("#owner#{owner}")
+}
+
+/// The sort key of one shard of an owner's totals of `period`.
+pub(super) fn owner_totals_sk(period: Period, shard: u32) -> String {
+    match period {
+        Period::All => format!("totals#all#{shard}"),
+        Period::Day(day) => format!("totals#{}#{shard}", day_string(day)),
+    }
+}
+
+/// The shard of an owner's totals a link adds to: FNV-1a of its code.
+fn owner_shard(code: &Code) -> u32 {
+    let hash = code.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % OWNER_TOTAL_SHARDS
+}
+
+/// Turns for the writes to each shard of an owner's totals within one invocation.
+#[derive(Default)]
+pub(super) struct OwnerLocks(std::sync::Mutex<HashMap<(KeyId, u32), Turn>>);
+
+type Turn = std::sync::Arc<tokio::sync::Mutex<()>>;
+
+impl OwnerLocks {
+    fn of(&self, owner: &KeyId, shard: u32) -> Turn {
+        let mut locks = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.entry((owner.clone(), shard)).or_default().clone()
+    }
+}
+
+/// What one write adds to a link's total (and its owner's).
+struct Addition<'a> {
+    /// Each counter item that moved, `old`/`bots_old` being what the total holds.
+    sources: Vec<(&'a str, SourceChange)>,
+    visits: u64,
+    bots: u64,
+    /// Per day: human visits, bot visits.
+    per_day: BTreeMap<NaiveDate, (u64, u64)>,
+}
+
+impl<'a> Addition<'a> {
+    fn of(sources: Vec<(&'a str, SourceChange)>) -> Addition<'a> {
+        let mut per_day: BTreeMap<NaiveDate, (u64, u64)> = BTreeMap::new();
+        for (_, c) in &sources {
+            let day = per_day.entry(c.day).or_default();
+            day.0 += c.new - c.old;
+            day.1 += c.bots_new - c.bots_old;
+        }
+        Addition {
+            visits: per_day.values().map(|d| d.0).sum(),
+            bots: per_day.values().map(|d| d.1).sum(),
+            per_day,
+            sources,
+        }
+    }
+}
+
+/// How a total's write ended.
+enum Written {
+    Done,
+    /// The link does not exist (any more): nothing is aggregated.
+    LinkGone,
+    /// The total changed since it was read (or a transaction collided): read again.
+    Conflict,
 }
 
 impl Store {
-    /// Adds a link's counter changes to its total: one conditional `UpdateItem` when the
-    /// total is where the changes start from; after a failed condition, from what the item
-    /// says (a change it already holds adds nothing). Returns the totals now; `None` for a
-    /// link deleted meanwhile (its visits are not aggregated: no total outlives its link).
+    /// Adds a link's counter changes to its total (and its owner's): read the total, then
+    /// one conditional write of what it does not hold yet. Returns the totals now; `None`
+    /// for a link deleted meanwhile (its visits are not aggregated: no total outlives its
+    /// link).
     pub(super) async fn add_to_total(
         &self,
         code: &Code,
         sources: &BTreeMap<String, SourceChange>,
         now: DateTime<Utc>,
+        locks: &OwnerLocks,
     ) -> Result<Option<LinkTotals>, StoreError> {
-        // What the total item is known to hold: `None` not read yet, `Some(None)` absent.
-        let mut known: Option<Option<Item>> = None;
         for attempt in 0..ATTEMPTS {
-            let seen = |source: &str, change: &SourceChange| match &known {
-                None => Some(change.old),
-                Some(None) => Some(0),
-                Some(Some(item)) => item
-                    .get(SEEN)
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
+            }
+            let held = self.get_total(code).await?;
+            let stored_owner = held.as_ref().and_then(|i| text(i, LINK_OWNER));
+            let (owner, owner_unknown) = match stored_owner {
+                Some(o) => (KeyId::parse(o), false),
+                None => match self.get_item(code.as_str(), LINK_SK, true).await? {
+                    None => return Ok(None),
+                    Some(link) => (text(&link, OWNER).and_then(KeyId::parse), true),
+                },
+            };
+            let empty = Item::new();
+            let item = held.as_ref().unwrap_or(&empty);
+            let seen = |map: &str, source: &str| {
+                item.get(map)
                     .and_then(|w| w.as_m().ok())
                     .and_then(|w| w.get(source))
-                    .and_then(|v| v.as_n().ok()?.parse().ok())
-                    .or(Some(0)),
+                    .and_then(|v| v.as_n().ok()?.parse::<u64>().ok())
+                    .unwrap_or(0)
             };
+            // Bot visits are aggregated for owners' totals only.
+            let owned = owner.is_some();
             let pending: Vec<(&str, SourceChange)> = sources
                 .iter()
                 .filter_map(|(source, c)| {
-                    let old = seen(source, c)?;
-                    (c.new > old).then_some((source.as_str(), SourceChange { old, ..*c }))
+                    let old = seen(SEEN, source).min(c.new);
+                    let bots_old = if owned {
+                        seen(BOTS_SEEN, source).min(c.bots_new)
+                    } else {
+                        c.bots_new
+                    };
+                    let change = SourceChange {
+                        old,
+                        bots_old,
+                        ..*c
+                    };
+                    (c.new > old || c.bots_new > bots_old).then_some((source.as_str(), change))
                 })
                 .collect();
             if pending.is_empty() {
                 // All of it is in the total already (a batch delivered again).
-                let item = match known {
-                    Some(Some(item)) => item,
-                    _ => self.get_total(code).await?.unwrap_or_default(),
-                };
-                return Ok(Some(totals_of(&item)));
+                return Ok(Some(totals_of(item, owner)));
             }
-            let written = if matches!(known, Some(None)) {
-                self.create_total(code, &pending, now).await?
-            } else {
-                Some(self.write_total(code, &pending, now).await?)
+            let add = Addition::of(pending);
+            let turn = owner.as_ref().map(|o| locks.of(o, owner_shard(code)));
+            let guard = match &turn {
+                Some(turn) => Some(turn.lock().await),
+                None => None,
             };
+            let written = self
+                .write_total(
+                    code,
+                    held.as_ref(),
+                    owner.as_ref(),
+                    owner_unknown,
+                    &add,
+                    now,
+                )
+                .await;
+            drop(guard);
+            let written = written?;
             match written {
-                Some(Outcome::Applied(item)) => {
-                    self.prune_total(code, &item).await?;
-                    return Ok(Some(totals_of(&item)));
+                Written::Done => {
+                    let mut totals = totals_of(item, owner);
+                    totals.visits += add.visits;
+                    for (day, (visits, _)) in &add.per_day {
+                        *totals.days.entry(*day).or_insert(0) += visits;
+                    }
+                    if let Some(item) = &held {
+                        self.prune_total(code, item).await?;
+                    }
+                    return Ok(Some(totals));
                 }
-                // Its condition failed: the total as it was (`None`: there is none).
-                Some(Outcome::Refused(old)) => known = Some(old),
-                // The link does not exist (any more).
-                None => return Ok(None),
-            }
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
+                Written::LinkGone => return Ok(None),
+                Written::Conflict => {}
             }
         }
         Err(StoreError::Unavailable(
@@ -105,140 +242,219 @@ impl Store {
         ))
     }
 
-    /// One conditional update of an existing total, from where `pending` says it stands.
+    /// One write of `add`: the link's total (created, on the condition that the link
+    /// exists; or updated, on the condition that it is the revision read) and, for an
+    /// owned link, its owner's totals, in one transaction.
     async fn write_total(
         &self,
         code: &Code,
-        pending: &[(&str, SourceChange)],
+        held: Option<&Item>,
+        owner: Option<&KeyId>,
+        owner_unknown: bool,
+        add: &Addition<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Outcome<Item>, StoreError> {
-        let (added, per_day) = sums(pending);
-        let mut names = HashMap::new();
-        let mut values = Item::from([(":now".to_owned(), s(&rfc3339(now)))]);
-        let mut sets = vec![format!("{UPDATED_AT} = :now")];
-        let mut conditions = vec![format!("attribute_exists({SEEN})")];
-        for (i, (source, c)) in pending.iter().enumerate() {
-            names.insert(format!("#s{i}"), source.to_string());
-            values.insert(format!(":n{i}"), n(c.new));
-            sets.push(format!("{SEEN}.#s{i} = :n{i}"));
-            if c.old == 0 {
-                conditions.push(format!("attribute_not_exists({SEEN}.#s{i})"));
-            } else {
-                values.insert(format!(":o{i}"), n(c.old));
-                conditions.push(format!("{SEEN}.#s{i} = :o{i}"));
+    ) -> Result<Written, StoreError> {
+        let owned = owner.is_some();
+        let mut actions = Vec::new();
+        match held {
+            None => {
+                let seen = |f: fn(&SourceChange) -> u64| {
+                    AttributeValue::M(
+                        add.sources
+                            .iter()
+                            .map(|(src, c)| (src.to_string(), n(f(c))))
+                            .collect(),
+                    )
+                };
+                let days = add
+                    .per_day
+                    .iter()
+                    .filter(|(_, (v, _))| *v > 0)
+                    .map(|(d, (v, _))| (day_string(*d), n(*v)));
+                let mut item = Item::from([
+                    (PK.to_owned(), s(code.as_str())),
+                    (SK.to_owned(), s(TOTAL_SK)),
+                    (SEEN.to_owned(), seen(|c| c.new)),
+                    (DAYS.to_owned(), AttributeValue::M(days.collect())),
+                    (VISITS.to_owned(), n(add.visits)),
+                    (LINK_OWNER.to_owned(), s(owner.map_or("", |o| o.as_str()))),
+                    (REV.to_owned(), n(1)),
+                    (UPDATED_AT.to_owned(), s(&rfc3339(now))),
+                ]);
+                if owned {
+                    item.insert(BOTS_SEEN.to_owned(), seen(|c| c.bots_new));
+                    item.insert(BOT_VISITS.to_owned(), n(add.bots));
+                }
+                actions.push(
+                    TransactWriteItem::builder().condition_check(
+                        ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .key(PK, s(code.as_str()))
+                            .key(SK, s(LINK_SK))
+                            .condition_expression("attribute_exists(pk)")
+                            .build()
+                            .map_err(|e| StoreError::Unavailable(e.into()))?,
+                    ),
+                );
+                actions.push(
+                    TransactWriteItem::builder().put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .build()
+                            .map_err(|e| StoreError::Unavailable(e.into()))?,
+                    ),
+                );
+            }
+            Some(item) => {
+                let mut e = Expression::default();
+                e.values.insert(":now".into(), s(&rfc3339(now)));
+                e.sets.push(format!("{UPDATED_AT} = :now"));
+                match number(item, REV) {
+                    Some(rev) => {
+                        e.values.insert(":rev".into(), n(rev));
+                        e.values.insert(":next".into(), n(rev + 1));
+                        e.conditions.push(format!("{REV} = :rev"));
+                        e.sets.push(format!("{REV} = :next"));
+                    }
+                    None => {
+                        e.values.insert(":next".into(), n(1));
+                        e.conditions.push(format!(
+                            "attribute_exists(pk) AND attribute_not_exists({REV})"
+                        ));
+                        e.sets.push(format!("{REV} = :next"));
+                    }
+                }
+                e.set_entries(
+                    item,
+                    SEEN,
+                    add.sources.iter().map(|(src, c)| (src.to_string(), c.new)),
+                );
+                if owned {
+                    e.set_entries(
+                        item,
+                        BOTS_SEEN,
+                        add.sources
+                            .iter()
+                            .map(|(src, c)| (src.to_string(), c.bots_new)),
+                    );
+                }
+                let held_days = number_map(item, DAYS);
+                e.set_entries(
+                    item,
+                    DAYS,
+                    add.per_day
+                        .iter()
+                        .filter(|(_, (v, _))| *v > 0)
+                        .map(|(d, (v, _))| {
+                            let key = day_string(*d);
+                            let now = held_days.get(&key).copied().unwrap_or(0) + v;
+                            (key, now)
+                        }),
+                );
+                if owner_unknown {
+                    e.values
+                        .insert(":owner".into(), s(owner.map_or("", |o| o.as_str())));
+                    e.sets.push(format!("{LINK_OWNER} = :owner"));
+                }
+                e.adds.push((VISITS, add.visits));
+                if owned {
+                    e.adds.push((BOT_VISITS, add.bots));
+                }
+                actions.push(TransactWriteItem::builder().update(e.update(
+                    &self.table,
+                    code.as_str(),
+                    TOTAL_SK,
+                )?));
             }
         }
-        for (i, (day, visits)) in per_day.iter().enumerate() {
-            names.insert(format!("#d{i}"), day_string(*day));
-            values.insert(format!(":d{i}"), n(*visits));
-            sets.push(format!(
-                "{DAYS}.#d{i} = if_not_exists({DAYS}.#d{i}, :zero) + :d{i}"
-            ));
+        if let Some(owner) = owner {
+            let held_visits = held.and_then(|i| number(i, VISITS)).unwrap_or(0);
+            let held_days = held.map(|i| number_map(i, DAYS)).unwrap_or_default();
+            let mut periods = vec![(
+                Period::All,
+                add.visits,
+                add.bots,
+                held_visits == 0 && add.visits > 0,
+            )];
+            for (day, (visits, bots)) in &add.per_day {
+                let first = held_days.get(&day_string(*day)).copied().unwrap_or(0) == 0;
+                periods.push((Period::Day(*day), *visits, *bots, first && *visits > 0));
+            }
+            for (period, visits, bots, new_link) in periods {
+                let mut e = Expression::default();
+                e.values.insert(":now".into(), s(&rfc3339(now)));
+                e.sets.push(format!("{UPDATED_AT} = :now"));
+                e.adds.push((VISITS, visits));
+                e.adds.push((BOT_VISITS, bots));
+                e.adds.push((LINKS, u64::from(new_link)));
+                actions.push(TransactWriteItem::builder().update(e.update(
+                    &self.table,
+                    &owner_pk(owner),
+                    &owner_totals_sk(period, owner_shard(code)),
+                )?));
+            }
         }
-        values.insert(":zero".into(), n(0));
-        values.insert(":added".into(), n(added));
-        let expression = format!("SET {} ADD {VISITS} :added", sets.join(", "));
-        let condition = conditions.join(" AND ");
+        let actions: Vec<TransactWriteItem> = actions.into_iter().map(|a| a.build()).collect();
+        // A lone update (an anonymous link's existing total) needs no transaction.
+        if let [only] = actions.as_slice() {
+            if let Some(update) = only.update() {
+                return self.update_alone(update.clone()).await;
+            }
+        }
+        let started = Instant::now();
+        let out = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        self.record(started, &out, |o| o.consumed_capacity().first());
+        match out {
+            Ok(_) => Ok(Written::Done),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    self.usage.refused_write();
+                    let link_gone = held.is_none()
+                        && c.cancellation_reasons().first().and_then(|r| r.code())
+                            == Some("ConditionalCheckFailed");
+                    // Else the total changed since it was read, or another transaction
+                    // held one of the items: read again.
+                    Ok(if link_gone {
+                        Written::LinkGone
+                    } else {
+                        Written::Conflict
+                    })
+                }
+                other => Err(service_error(other)),
+            },
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// An anonymous link's total updated without a transaction (half the cost).
+    async fn update_alone(&self, u: Update) -> Result<Written, StoreError> {
         let out = self
             .call(
                 self.client
                     .update_item()
-                    .table_name(&self.table)
-                    .key(PK, s(code.as_str()))
-                    .key(SK, s(TOTAL_SK))
-                    .update_expression(expression)
-                    .condition_expression(condition)
-                    .set_expression_attribute_names(Some(names))
-                    .set_expression_attribute_values(Some(values))
-                    .return_values(ReturnValue::AllNew)
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
+                    .table_name(u.table_name())
+                    .set_key(Some(u.key().clone()))
+                    .update_expression(u.update_expression())
+                    .set_condition_expression(u.condition_expression().map(str::to_owned))
+                    .set_expression_attribute_names(u.expression_attribute_names().cloned())
+                    .set_expression_attribute_values(u.expression_attribute_values().cloned())
                     .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send(),
                 |o| o.consumed_capacity(),
             )
             .await?;
         Ok(match out {
-            Outcome::Applied(o) => Outcome::Applied(o.attributes.unwrap_or_default()),
-            Outcome::Refused(item) => Outcome::Refused(item),
+            super::Outcome::Applied(_) => Written::Done,
+            super::Outcome::Refused(_) => Written::Conflict,
         })
-    }
-
-    /// A link's first total, in one transaction with a check that the link still exists:
-    /// visits that arrive after a `DELETE` do not bring a total back (once per link, so the
-    /// transaction's double cost is paid once).
-    async fn create_total(
-        &self,
-        code: &Code,
-        pending: &[(&str, SourceChange)],
-        now: DateTime<Utc>,
-    ) -> Result<Option<Outcome<Item>>, StoreError> {
-        let (added, per_day) = sums(pending);
-        let seen = pending.iter().map(|(src, c)| (src.to_string(), n(c.new)));
-        let days = per_day.iter().map(|(d, v)| (day_string(*d), n(*v)));
-        let item = Item::from([
-            (PK.to_owned(), s(code.as_str())),
-            (SK.to_owned(), s(TOTAL_SK)),
-            (SEEN.to_owned(), AttributeValue::M(seen.collect())),
-            (DAYS.to_owned(), AttributeValue::M(days.collect())),
-            (VISITS.to_owned(), n(added)),
-            (UPDATED_AT.to_owned(), s(&rfc3339(now))),
-        ]);
-        let link_exists = ConditionCheck::builder()
-            .table_name(&self.table)
-            .key(PK, s(code.as_str()))
-            .key(SK, s(LINK_SK))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.into()))?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item.clone()))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.into()))?;
-        let started = Instant::now();
-        let out = self
-            .client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .condition_check(link_exists)
-                    .build(),
-            )
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity().first());
-        // The one request not sent through `Store::call`: a cancelled transaction says which
-        // of its conditions refused it, and the first one means the link is gone.
-        match out {
-            Ok(_) => Ok(Some(Outcome::Applied(item))),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                TransactWriteItemsError::TransactionCanceledException(c) => {
-                    self.usage.refused_write();
-                    let reasons = c.cancellation_reasons();
-                    let failed = |i: usize| {
-                        reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed")
-                    };
-                    if failed(0) {
-                        Ok(None)
-                    } else if failed(1) {
-                        Ok(Some(Outcome::Refused(
-                            reasons.get(1).and_then(|r| r.item().cloned()),
-                        )))
-                    } else {
-                        // A conflicting transaction or write in flight: again.
-                        Ok(Some(Outcome::Refused(None)))
-                    }
-                }
-                other => Err(service_error(other)),
-            },
-            Err(e) => Err(unavailable(e)),
-        }
     }
 
     /// Drops the entries of days long past from a total (once a day per link).
@@ -260,9 +476,14 @@ impl Store {
                     .table_name(&self.table)
                     .key(PK, s(code.as_str()))
                     .key(SK, s(TOTAL_SK))
-                    .update_expression(format!("REMOVE {}", paths.join(", ")))
+                    .update_expression(format!(
+                        "SET {REV} = if_not_exists({REV}, :zero) + :one REMOVE {}",
+                        paths.join(", ")
+                    ))
                     .condition_expression("attribute_exists(pk)")
                     .set_expression_attribute_names(Some(names))
+                    .expression_attribute_values(":zero", n(0))
+                    .expression_attribute_values(":one", n(1))
                     .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send(),
                 |o| o.consumed_capacity(),
@@ -282,7 +503,7 @@ impl Store {
         Ok(self
             .get_total(code)
             .await?
-            .map_or(0, |item| totals_of(&item).visits))
+            .map_or(0, |item| number(&item, VISITS).unwrap_or(0)))
     }
 
     /// The all-time human visits of each of `codes` as the aggregator last counted them
@@ -300,29 +521,99 @@ impl Store {
     }
 }
 
-/// The visits `pending` adds, in all and per day.
-fn sums(pending: &[(&str, SourceChange)]) -> (u64, BTreeMap<NaiveDate, u64>) {
-    let mut per_day: BTreeMap<NaiveDate, u64> = BTreeMap::new();
-    for (_, c) in pending {
-        *per_day.entry(c.day).or_insert(0) += c.new - c.old;
-    }
-    (per_day.values().sum(), per_day)
+/// An owner's totals: the sum of its shards' items.
+pub(super) fn owner_totals_of<'a>(shards: impl Iterator<Item = &'a Item>) -> OwnerTotals {
+    shards.fold(OwnerTotals::default(), |t, item| OwnerTotals {
+        visits: t.visits + number(item, VISITS).unwrap_or(0),
+        bot_visits: t.bot_visits + number(item, BOT_VISITS).unwrap_or(0),
+        links: t.links + number(item, LINKS).unwrap_or(0),
+    })
 }
 
-fn totals_of(item: &Item) -> LinkTotals {
+fn totals_of(item: &Item, owner: Option<KeyId>) -> LinkTotals {
     LinkTotals {
         visits: number(item, VISITS).unwrap_or(0),
         days: number_map(item, DAYS)
             .into_iter()
             .filter_map(|(d, v)| Some((parse_day(&d)?, v)))
             .collect(),
+        owner,
+    }
+}
+
+/// An `UpdateItem` being put together: `SET`s, `ADD`s and conditions with their names and
+/// values.
+#[derive(Default)]
+struct Expression {
+    sets: Vec<String>,
+    adds: Vec<(&'static str, u64)>,
+    conditions: Vec<String>,
+    names: HashMap<String, String>,
+    values: Item,
+}
+
+impl Expression {
+    /// Sets `map.<key> = value` for each entry, or the whole map when the item has none
+    /// (a path into a missing map is an error).
+    fn set_entries(
+        &mut self,
+        item: &Item,
+        map: &'static str,
+        entries: impl Iterator<Item = (String, u64)>,
+    ) {
+        let entries: Vec<(String, u64)> = entries.collect();
+        if entries.is_empty() {
+            return;
+        }
+        if item.get(map).is_some_and(|m| m.as_m().is_ok()) {
+            for (key, value) in entries {
+                let i = self.names.len();
+                self.names.insert(format!("#k{i}"), key);
+                self.values.insert(format!(":k{i}"), n(value));
+                self.sets.push(format!("{map}.#k{i} = :k{i}"));
+            }
+        } else {
+            let whole = entries.into_iter().map(|(k, v)| (k, n(v))).collect();
+            self.values
+                .insert(format!(":{map}"), AttributeValue::M(whole));
+            self.sets.push(format!("{map} = :{map}"));
+        }
+    }
+
+    fn update(self, table: &str, pk: &str, sk: &str) -> Result<Update, StoreError> {
+        let mut values = self.values;
+        let adds: Vec<String> = self
+            .adds
+            .iter()
+            .filter(|(_, v)| *v > 0)
+            .map(|(name, v)| {
+                values.insert(format!(":add_{name}"), n(*v));
+                format!("{name} :add_{name}")
+            })
+            .collect();
+        let mut expression = format!("SET {}", self.sets.join(", "));
+        if !adds.is_empty() {
+            expression.push_str(&format!(" ADD {}", adds.join(", ")));
+        }
+        Update::builder()
+            .table_name(table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression(expression)
+            .set_condition_expression(
+                (!self.conditions.is_empty()).then(|| self.conditions.join(" AND ")),
+            )
+            .set_expression_attribute_names((!self.names.is_empty()).then_some(self.names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.into()))
     }
 }
 
 /// The `(map, key)` entries of a total that are older than `KEPT_DAYS` before its newest day.
 fn stale_entries(item: &Item) -> Vec<(&'static str, String)> {
     let day_of_key = |k: &str| parse_day(k.split('#').next()?);
-    let keys: Vec<(&'static str, String)> = [SEEN, DAYS]
+    let keys: Vec<(&'static str, String)> = [SEEN, BOTS_SEEN, DAYS]
         .into_iter()
         .flat_map(|map| number_map(item, map).into_keys().map(move |k| (map, k)))
         .collect();

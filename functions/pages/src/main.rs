@@ -73,6 +73,7 @@ async fn page(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         breakdowns: &stats.breakdowns,
         password_protected: stats.link.password_protected(),
         rules: &stats.link.rules,
+        insights: &stats.insights,
     });
     Ok(reply(html, "text/html; charset=utf-8", "private, no-cache"))
 }
