@@ -10,6 +10,7 @@ use futures_util::stream::{self as futures_stream, StreamExt};
 use super::stream::{boards, plan, StreamChange};
 use super::totals::{OwnerLocks, KEPT_DAYS};
 use super::Store;
+use crate::domain::Code;
 
 /// Links aggregated at once by one invocation.
 const CONCURRENCY: usize = 16;
@@ -31,14 +32,24 @@ impl Store {
         let plan = plan(changes);
         let locks = OwnerLocks::default();
         let locks = &locks;
+        let codes: Vec<&Code> = plan.links.keys().collect();
+        // Read ahead for the whole batch; if that fails, each link reads its own.
+        let mut known = match self.prefetch(&codes).await {
+            Ok(known) => known,
+            Err(e) => {
+                tracing::warn!(error = %e, "batch read of totals failed, reading per link");
+                Default::default()
+            }
+        };
         // Built in a loop, not a closure: the futures own their link's data.
         let mut writes = Vec::with_capacity(plan.links.len());
         for (code, (first, sources)) in plan.links {
+            let known = known.remove(code.as_str());
             writes.push(async move {
                 let mut days: Vec<NaiveDate> = sources.values().map(|c| c.day).collect();
                 days.sort_unstable();
                 days.dedup();
-                let result = self.add_to_total(&code, &sources, now, locks).await;
+                let result = self.add_to_total(&code, &sources, now, locks, known).await;
                 (first, code, days, result)
             });
         }

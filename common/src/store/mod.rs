@@ -356,6 +356,17 @@ impl Store {
         projection: &str,
         names: &[(&str, &str)],
     ) -> Result<Vec<Item>, StoreError> {
+        self.batch_read(keys, Some(projection), names, false).await
+    }
+
+    /// `batch_get` of whole items (`projection` `None`), strongly consistent if asked.
+    async fn batch_read(
+        &self,
+        keys: &[(&str, &str)],
+        projection: Option<&str>,
+        names: &[(&str, &str)],
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
             let keys: Vec<Item> = chunk
@@ -365,7 +376,8 @@ impl Store {
             let mut request = Some(
                 KeysAndAttributes::builder()
                     .set_keys(Some(keys))
-                    .projection_expression(projection)
+                    .set_projection_expression(projection.map(str::to_owned))
+                    .set_consistent_read(consistent.then_some(true))
                     .set_expression_attribute_names((!names.is_empty()).then(|| {
                         names
                             .iter()

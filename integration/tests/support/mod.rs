@@ -290,3 +290,28 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Aggregates a batch as Lambda delivers it: when the aggregator reports a first failed
+/// record (a store timeout on a loaded machine), the batch is delivered again from there,
+/// at most `rounds` times. Returns the deliveries it took.
+pub async fn aggregate_as_lambda(
+    store: &common::Store,
+    changes: &[common::store::StreamChange],
+    now: chrono::DateTime<chrono::Utc>,
+) -> usize {
+    let mut from = 0;
+    for round in 1..=20 {
+        match store.aggregate(&changes[from..], now).await.first_failed {
+            None => return round,
+            Some(i) => {
+                eprintln!(
+                    "delivery {round}: failed from record {}, delivered again",
+                    from + i
+                );
+                from += i;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    panic!("the batch still failed after 20 deliveries");
+}
