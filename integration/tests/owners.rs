@@ -258,6 +258,49 @@ async fn concurrent_aggregations_of_one_link_stay_exact() {
         .unwrap();
 }
 
+/// A record older than what the total holds (a shard's lower visits) that still brings
+/// new bot visits: the bots are added, the human watermark is not lowered, and a later
+/// record adds only what is new.
+#[tokio::test]
+async fn an_older_record_with_new_bot_visits_lowers_nothing() {
+    let (store, client, table) = quiet_store().await;
+    let now = Utc::now();
+    let d = now.date_naive();
+    let owner = KeyId::parse("latebots0001").unwrap();
+    let u = LongUrl::parse(&unique_url("late-"), &UrlPolicy::default(), &[]).unwrap();
+    let (link, _) = store
+        .create_or_get(&u, None, Some(&owner), now)
+        .await
+        .unwrap();
+    let c = link.code.as_str();
+    for batch in [
+        vec![record(c, d, (4, 0), (5, 0), 1)],
+        vec![record(c, d, (2, 0), (3, 1), 2)],
+        vec![record(c, d, (5, 1), (6, 1), 3)],
+    ] {
+        aggregate_as_lambda(&store, &changes(&batch), now).await;
+    }
+    assert_eq!(store.aggregated_visits(&link.code).await.unwrap(), 6);
+    let (_, totals) = store
+        .owner_top_links(&owner, Period::All, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        totals,
+        OwnerTotals {
+            visits: 6,
+            bot_visits: 1,
+            links: 1
+        }
+    );
+    client
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+}
+
 // --- Through the API, with the stream poller running (make test) ---------------------
 
 #[tokio::test]

@@ -242,21 +242,26 @@ impl Store {
             };
             // Bot visits are aggregated for owners' totals only.
             let owned = owner.is_some();
+            // From what the total holds to what the records say, never backwards: an
+            // older record after a newer one adds nothing and lowers no watermark.
             let pending: Vec<(&str, SourceChange)> = sources
                 .iter()
                 .filter_map(|(source, c)| {
-                    let old = seen(SEEN, source).min(c.new);
-                    let bots_old = if owned {
-                        seen(BOTS_SEEN, source).min(c.bots_new)
+                    let old = seen(SEEN, source);
+                    let (bots_old, bots_new) = if owned {
+                        let b = seen(BOTS_SEEN, source);
+                        (b, c.bots_new.max(b))
                     } else {
-                        c.bots_new
+                        (0, 0)
                     };
                     let change = SourceChange {
+                        day: c.day,
                         old,
+                        new: c.new.max(old),
                         bots_old,
-                        ..*c
+                        bots_new,
                     };
-                    (c.new > old || c.bots_new > bots_old).then_some((source.as_str(), change))
+                    (change.new > old || bots_new > bots_old).then_some((source.as_str(), change))
                 })
                 .collect();
             if pending.is_empty() {
