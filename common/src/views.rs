@@ -46,7 +46,8 @@ async fn readable_link(app: &App, req: &Request) -> Result<LinkWithHistory, ApiE
     Ok(found)
 }
 
-fn insights_of(found: &LinkWithHistory, date: NaiveDate) -> Vec<Insight> {
+/// A link's insights for the week to `date`, from its history.
+pub fn insights_of(found: &LinkWithHistory, date: NaiveDate) -> Vec<Insight> {
     insights::of_link(
         &Counters {
             created: found.link.created_at.date_naive(),

@@ -22,7 +22,7 @@ use common::domain::{day_string, insights, Code, KeyId, Period, RankingQuery};
 use common::http::{
     base_url, csv_response, json_response, query_param, require_method, ApiError, ErrorCode,
 };
-use common::views::{insights_date, link_insights, link_stats};
+use common::views::{insights_date, insights_of, link_insights, link_stats};
 use common::App;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -115,13 +115,7 @@ async fn owner_insights(app: &App, req: &Request) -> Result<Response<Body>, ApiE
         let Some(found) = app.store.stats_for(&code).await? else {
             continue;
         };
-        let counters = insights::Counters {
-            created: found.link.created_at.date_naive(),
-            daily: &found.daily,
-            bot_daily: &found.bot_daily,
-            breakdowns: &found.breakdowns,
-        };
-        entry["insights"] = json!(insights::of_link(&counters, date));
+        entry["insights"] = json!(insights_of(&found, date));
         links.push(entry);
     }
     Ok(json_response(
