@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::day_string;
-use super::stats::DayBreakdowns;
+use super::stats::{breakdown_sums, DayBreakdowns};
 use super::visit::{Dimension, OTHER};
 
 /// A day's visits at least this many, and at least `SPIKE_FACTOR` times the median of the
@@ -84,29 +84,21 @@ fn percent(part: u64, whole: u64) -> u64 {
 }
 
 /// One breakdown summed over the days from `first` to `last`, `other` left out.
-fn keys_over(
-    c: &Counters<'_>,
+fn keys_over<'a>(
+    c: &Counters<'a>,
     dim: Dimension,
     first: NaiveDate,
     last: NaiveDate,
-) -> BTreeMap<String, u64> {
-    let mut sums = BTreeMap::new();
-    if first <= last {
-        for day in c.breakdowns.range(first..=last).map(|(_, d)| d) {
-            for (key, visits) in day.get(&dim).into_iter().flatten() {
-                if key != OTHER {
-                    *sums.entry(key.clone()).or_insert(0) += visits;
-                }
-            }
-        }
-    }
+) -> BTreeMap<&'a str, u64> {
+    let mut sums = breakdown_sums(c.breakdowns, dim, first, last);
+    sums.remove(OTHER);
     sums
 }
 
 /// The most visited key (ties: the first in key order).
-fn top(keys: &BTreeMap<String, u64>) -> Option<(&str, u64)> {
+fn top<'a>(keys: &BTreeMap<&'a str, u64>) -> Option<(&'a str, u64)> {
     keys.iter()
-        .map(|(k, v)| (k.as_str(), *v))
+        .map(|(k, v)| (*k, *v))
         .fold(None, |best: Option<(&str, u64)>, (k, v)| match best {
             Some((_, bv)) if bv >= v => best,
             _ => Some((k, v)),
@@ -197,16 +189,16 @@ pub fn of_link(c: &Counters<'_>, date: NaiveDate) -> Vec<Insight> {
 
     // new_referrer: absent the 28 days before the week, a real part of it now.
     let earlier = keys_over(c, Dimension::Referrer, back(date, 34), prev_end);
-    let mut fresh: Vec<(String, u64)> = keys_over(c, Dimension::Referrer, week_start, date)
+    let mut fresh: Vec<(&str, u64)> = keys_over(c, Dimension::Referrer, week_start, date)
         .into_iter()
         .filter(|(key, visits)| {
-            key != "direct"
+            *key != "direct"
                 && !earlier.contains_key(key)
                 && *visits >= NEW_REFERRER_MIN_VISITS
                 && *visits * 100 >= this_week * NEW_REFERRER_MIN_PERCENT
         })
         .collect();
-    fresh.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    fresh.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     for (key, visits) in fresh {
         out.push(Insight {
             kind: "new_referrer",

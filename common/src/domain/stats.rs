@@ -76,6 +76,25 @@ pub struct KeyVisits {
     pub visits: u64,
 }
 
+/// One breakdown's keys summed over the days from `start` to `end` (both included; none
+/// when `end` is before `start`), `other` among them.
+pub fn breakdown_sums(
+    days: &BTreeMap<NaiveDate, DayBreakdowns>,
+    dim: Dimension,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> BTreeMap<&str, u64> {
+    let mut sums: BTreeMap<&str, u64> = BTreeMap::new();
+    if start <= end {
+        for day in days.range(start..=end).map(|(_, d)| d) {
+            for (key, visits) in day.get(&dim).into_iter().flatten() {
+                *sums.entry(key.as_str()).or_default() += visits;
+            }
+        }
+    }
+    sums
+}
+
 /// Each breakdown summed over the days from `start` to `end`: the `TOP` keys with the most
 /// visits (ties in key order), then `other` with the rest, the days' own `other` included.
 pub fn top_breakdowns(
@@ -85,14 +104,7 @@ pub fn top_breakdowns(
 ) -> BTreeMap<&'static str, Vec<KeyVisits>> {
     let mut out = BTreeMap::new();
     for dim in Dimension::ALL {
-        let mut sums: BTreeMap<&str, u64> = BTreeMap::new();
-        if start <= end {
-            for day in days.range(start..=end).map(|(_, d)| d) {
-                for (key, visits) in day.get(&dim).into_iter().flatten() {
-                    *sums.entry(key.as_str()).or_default() += visits;
-                }
-            }
-        }
+        let mut sums = breakdown_sums(days, dim, start, end);
         let other = sums.remove(OTHER).unwrap_or(0);
         let mut ranked: Vec<(&str, u64)> = sums.into_iter().collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
