@@ -28,8 +28,6 @@ pub struct LinkStats {
     pub breakdowns: BTreeMap<&'static str, Vec<KeyVisits>>,
     /// Each day's breakdowns over the requested days (days without visits absent).
     pub day_breakdowns: BTreeMap<NaiveDate, DayBreakdowns>,
-    /// What changed in the last 7 days to today (`domain::insights`).
-    pub insights: Vec<Insight>,
 }
 
 /// The link of `{code}` with its history, if the caller of `req` may read its stats (one
@@ -95,6 +93,22 @@ pub async fn link_insights(
 pub async fn link_stats(app: &App, req: &Request) -> Result<LinkStats, ApiError> {
     let range = DateRange::parse(query_param(req, "from"), query_param(req, "to"))?;
     let found = readable_link(app, req).await?;
+    Ok(stats_of(found, range))
+}
+
+/// What the stats page shows: `link_stats`, and what changed in the last 7 days to today,
+/// from the same one `Query`.
+pub async fn link_stats_and_insights(
+    app: &App,
+    req: &Request,
+) -> Result<(LinkStats, Vec<Insight>), ApiError> {
+    let range = DateRange::parse(query_param(req, "from"), query_param(req, "to"))?;
+    let found = readable_link(app, req).await?;
+    let insights = insights_of(&found, Utc::now().date_naive());
+    Ok((stats_of(found, range), insights))
+}
+
+fn stats_of(found: LinkWithHistory, range: DateRange) -> LinkStats {
     let today = Utc::now().date_naive();
     let created = found.link.created_at.date_naive();
     let (start, end) = span(created, today, range);
@@ -107,15 +121,14 @@ pub async fn link_stats(app: &App, req: &Request) -> Result<LinkStats, ApiError>
     } else {
         BTreeMap::new()
     };
-    Ok(LinkStats {
-        insights: insights_of(&found, today),
+    LinkStats {
         day_breakdowns,
         total_visits: found.total_visits(),
         bot_visits: found.total_bot_visits(),
         daily: histogram(&found.daily, &found.bot_daily, created, today, range),
         breakdowns: top_breakdowns(&found.breakdowns, start, end),
         link: found.link,
-    })
+    }
 }
 
 impl LinkStats {

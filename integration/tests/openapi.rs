@@ -93,7 +93,6 @@ fn response_fields_are_the_handlers() {
             Utc::now().date_naive(),
         ),
         day_breakdowns: Default::default(),
-        insights: Vec::new(),
     };
     let json = stats.to_json();
     assert_eq!(keys(&json), keys(&schemas["Stats"]["properties"]));

@@ -5,7 +5,7 @@
 
 use common::http::{base_url, path_code, query_param, require_method, ApiError, ErrorCode};
 use common::render::{qr_svg, stats_page, StatsPage, QR_DEFAULT_SIZE, QR_MAX_SIZE, QR_MIN_SIZE};
-use common::views::link_stats;
+use common::views::link_stats_and_insights;
 use common::App;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -59,7 +59,7 @@ async fn qr(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
 }
 
 async fn page(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let stats = link_stats(app, req).await?;
+    let (stats, insights) = link_stats_and_insights(app, req).await?;
     let base = base_url(req, &app.config)?;
     let short_url = base.short_url(stats.link.code.as_str());
     let html = stats_page(&StatsPage {
@@ -73,7 +73,7 @@ async fn page(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         breakdowns: &stats.breakdowns,
         password_protected: stats.link.password_protected(),
         rules: &stats.link.rules,
-        insights: &stats.insights,
+        insights: &insights,
     });
     Ok(reply(html, "text/html; charset=utf-8", "private, no-cache"))
 }
