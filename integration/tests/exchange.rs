@@ -10,23 +10,7 @@ use std::time::Duration;
 use common::domain::Role;
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{unique, unique_url, within, Api, Reply, BROWSER_UA};
-
-/// A plain-text answer (CSV), with its status and headers.
-struct Text {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
-impl Text {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
+use support::{unique, unique_url, within, Api, Page, Reply, BROWSER_UA};
 
 /// Reads a CSV document the way a spreadsheet would (RFC 4180).
 fn csv_rows(text: &str) -> Vec<Vec<String>> {
@@ -51,17 +35,12 @@ impl Api {
         Reply::of(req).await
     }
 
-    async fn text(&self, path: &str, key: Option<&str>) -> Text {
+    async fn text(&self, path: &str, key: Option<&str>) -> Page {
         let mut req = self.http.get(format!("{}{path}", self.base));
         if let Some(key) = key {
             req = req.bearer_auth(key);
         }
-        let resp = req.send().await.unwrap();
-        Text {
-            status: resp.status().as_u16(),
-            headers: resp.headers().clone(),
-            body: resp.text().await.unwrap(),
-        }
+        self.page(req).await
     }
 }
 
@@ -336,12 +315,12 @@ async fn export_csv_round_trips_and_is_safe_to_open() {
     .await;
 
     let t = api.text("/links/export", Some(&key)).await;
-    assert_eq!(t.status, 200, "{}", t.body);
+    assert_eq!(t.status, 200, "{}", t.text);
     assert!(t.header("content-type").starts_with("text/csv"));
     assert!(t.header("content-disposition").contains("links.csv"));
     assert_eq!(t.header("x-next-cursor"), "");
-    assert!(t.body.contains("\r\n"));
-    let rows = csv_rows(&t.body);
+    assert!(t.text.contains("\r\n"));
+    let rows = csv_rows(&t.text);
     assert_eq!(
         rows[0],
         [
@@ -373,7 +352,7 @@ async fn export_csv_round_trips_and_is_safe_to_open() {
     }
 
     // Imported back by the same key: the same links, nothing new, the text as it was.
-    let back = api.import(Some(&key), "", "text/csv", &t.body).await;
+    let back = api.import(Some(&key), "", "text/csv", &t.text).await;
     assert_eq!(statuses(&back), [(200, "".into()), (200, "".into())]);
     assert_eq!(back.body["results"][1]["link"]["code"], code.as_str());
     assert_eq!(
@@ -381,7 +360,7 @@ async fn export_csv_round_trips_and_is_safe_to_open() {
         "=HYPERLINK(\"https://evil.example\")"
     );
     // By another key: the codes are taken.
-    let theirs = api.import(Some(&other), "", "text/csv", &t.body).await;
+    let theirs = api.import(Some(&other), "", "text/csv", &t.text).await;
     assert_eq!(statuses(&theirs)[1], (409, "alias_taken".into()));
 
     // JSON, one link a page.
@@ -451,7 +430,7 @@ async fn export_refusals() {
     // No links yet: the header row alone.
     let t = api.text("/links/export", Some(&key)).await;
     assert_eq!(t.status, 200);
-    assert_eq!(csv_rows(&t.body).len(), 1);
+    assert_eq!(csv_rows(&t.text).len(), 1);
 }
 
 #[tokio::test]
@@ -485,12 +464,12 @@ async fn stats_csv_has_a_row_per_day_and_key_with_the_stats_access() {
     let t = api
         .text(&format!("/links/{code}/stats.csv"), Some(&key))
         .await;
-    assert_eq!(t.status, 200, "{}", t.body);
+    assert_eq!(t.status, 200, "{}", t.text);
     assert!(t.header("content-type").starts_with("text/csv"));
     assert!(t
         .header("content-disposition")
         .contains(&format!("{code}-stats.csv")));
-    let rows = csv_rows(&t.body);
+    let rows = csv_rows(&t.text);
     assert_eq!(rows[0], ["date", "dimension", "key", "visits"]);
     let today = chrono::Utc::now()
         .date_naive()
@@ -546,7 +525,7 @@ async fn stats_csv_has_a_row_per_day_and_key_with_the_stats_access() {
             Some(&key),
         )
         .await;
-    assert_eq!(csv_rows(&t.body).len(), 1);
+    assert_eq!(csv_rows(&t.text).len(), 1);
     // The access of the stats: another key, none, a bad range, an unknown code.
     assert_eq!(
         api.text(&format!("/links/{code}/stats.csv"), Some(&other))

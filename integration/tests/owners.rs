@@ -43,19 +43,7 @@ fn changes(records: &[Value]) -> Vec<StreamChange> {
 /// A fresh table without its stream (the test hands the aggregator its records itself).
 async fn quiet_store() -> (Store, aws_sdk_dynamodb::Client, String) {
     let client = support::dynamodb();
-    let table = support::fresh_table(&client).await;
-    client
-        .update_table()
-        .table_name(&table)
-        .stream_specification(
-            aws_sdk_dynamodb::types::StreamSpecification::builder()
-                .stream_enabled(false)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let table = support::quiet_table(&client).await;
     (Store::new(client.clone(), table.clone()), client, table)
 }
 

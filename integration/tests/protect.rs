@@ -7,40 +7,14 @@ mod support;
 
 use common::domain::Role;
 use futures::future::join_all;
-use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{link_cache, unique_url, within, Api, Reply};
+use support::{link_cache, unique_url, within, Api, Page, Reply};
 
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
 const FORM: &str = "application/x-www-form-urlencoded";
 
-/// An answer read as text, whatever its type (the password form is HTML).
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Page {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
 impl Api {
-    async fn page(&self, req: reqwest::RequestBuilder) -> Page {
-        let resp = req.send().await.expect("the API answers");
-        Page {
-            status: resp.status().as_u16(),
-            headers: resp.headers().clone(),
-            text: resp.text().await.unwrap(),
-        }
-    }
-
     async fn create_link(&self, key: &str, body: Value) -> Reply {
         self.send(Method::POST, "/links", Some(key), Some(body))
             .await

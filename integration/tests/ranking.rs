@@ -303,19 +303,7 @@ async fn ranking_of_20000_links_costs_two_requests() {
     // and DynamoDB Local slows down for every test after it while it holds some 60,000
     // stream records. The table is dropped at the end for the same reason.
     let client = support::dynamodb();
-    let table = support::fresh_table(&client).await;
-    client
-        .update_table()
-        .table_name(&table)
-        .stream_specification(
-            aws_sdk_dynamodb::types::StreamSpecification::builder()
-                .stream_enabled(false)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let table = support::quiet_table(&client).await;
     let store = Store::new(client.clone(), table.clone());
     let now = Utc::now();
     let d = now.date_naive();

@@ -9,12 +9,13 @@ use chrono::Utc;
 use common::auth;
 use common::domain::link::{check_tags, rfc3339, MAX_FILTER_TEXT};
 use common::domain::sheet::{Cell, CsvWriter, EXPORT_HEADER};
-use common::domain::{Code, Link, LinkPatch, ListCursor, ListFilter};
+use common::domain::{Code, Link, LinkPatch, ListCursor, ListFilter, Principal};
 use common::http::{
     base_url, csv_response, json_object, json_response, link_response, listed_link_json, path_code,
     query_param, request_hosts, require_method, require_method_of_path, ApiError, ErrorCode,
     LINKS_PATH_METHODS, NO_STORE,
 };
+use common::store::LinksPage;
 use common::App;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -151,6 +152,24 @@ fn page_cursor(req: &Request) -> Result<Option<ListCursor>, ApiError> {
         .transpose()
 }
 
+/// The page of the caller's links that `limit` (`default`, at most `max`), `cursor` and
+/// the filters of `req` ask for: one `Query` of the owner index.
+async fn caller_page(
+    app: &App,
+    req: &Request,
+    caller: &Principal,
+    default: u16,
+    max: u16,
+) -> Result<LinksPage, ApiError> {
+    let limit = page_limit(req, default, max)?;
+    let cursor = page_cursor(req)?;
+    let filter = list_filter(req)?;
+    Ok(app
+        .store
+        .links_of(&caller.key_id, limit, cursor.as_ref(), &filter)
+        .await?)
+}
+
 /// `GET /links/export?format=csv|json&limit=1..1000&cursor=` (and `GET /links`' filters):
 /// a page of the caller's links, newest first, with their all-time visits: one `Query` of
 /// the owner index and one `BatchGetItem` of the totals per 100 links; the next page's
@@ -169,14 +188,8 @@ async fn export(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             ))
         }
     };
-    let limit = page_limit(&req, MAX_EXPORT_PAGE, MAX_EXPORT_PAGE)?;
-    let cursor = page_cursor(&req)?;
-    let filter = list_filter(&req)?;
+    let page = caller_page(app, &req, &caller, MAX_EXPORT_PAGE, MAX_EXPORT_PAGE).await?;
     let base = base_url(&req, &app.config)?;
-    let page = app
-        .store
-        .links_of(&caller.key_id, limit, cursor.as_ref(), &filter)
-        .await?;
     let codes: Vec<&Code> = page.links.iter().map(|l| &l.code).collect();
     let visits = app.store.aggregated_visits_of(&codes).await?;
     let visits_of = |link: &Link| visits.get(link.code.as_str()).copied().unwrap_or(0);
@@ -224,14 +237,8 @@ async fn export(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
 async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     require_method_of_path(&req, &[Method::GET], LINKS_PATH_METHODS)?;
     let caller = auth::require(app.auth.caller(&app.store, &req).await?)?;
-    let limit = page_limit(&req, DEFAULT_PAGE, MAX_PAGE)?;
-    let cursor = page_cursor(&req)?;
-    let filter = list_filter(&req)?;
+    let page = caller_page(app, &req, &caller, DEFAULT_PAGE, MAX_PAGE).await?;
     let base = base_url(&req, &app.config)?;
-    let page = app
-        .store
-        .links_of(&caller.key_id, limit, cursor.as_ref(), &filter)
-        .await?;
     let links: Vec<_> = page
         .links
         .iter()

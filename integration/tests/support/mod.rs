@@ -167,6 +167,22 @@ impl Reply {
     }
 }
 
+/// An answer read as text, whatever its type (an HTML form, a CSV document).
+pub struct Page {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
 /// A client of the API under test, with the store behind it (to issue keys as `make key`
 /// does). Each test file adds the helpers of its own routes in an `impl Api` of its own.
 pub struct Api {
@@ -202,6 +218,16 @@ impl Api {
                 .body(body.to_string());
         }
         Reply::of(req).await
+    }
+
+    /// Sends `req` and reads the answer as text.
+    pub async fn page(&self, req: reqwest::RequestBuilder) -> Page {
+        let resp = req.send().await.expect("the API answers");
+        Page {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            text: resp.text().await.unwrap(),
+        }
     }
 
     /// A request with any content type and body, as a hostile client sends them.
@@ -314,4 +340,24 @@ pub async fn aggregate_as_lambda(
         }
     }
     panic!("the batch still failed after 20 deliveries");
+}
+
+/// A fresh table without its stream, for tests that hand the aggregator its records
+/// themselves: DynamoDB Local slows down for every test after one that leaves tens of
+/// thousands of stream records behind. Drop it at the end for the same reason.
+pub async fn quiet_table(client: &Client) -> String {
+    let table = fresh_table(client).await;
+    client
+        .update_table()
+        .table_name(&table)
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(false)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    table
 }
