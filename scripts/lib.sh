@@ -87,6 +87,22 @@ ensure_chromium() {
     || die "apt-get install chromium failed"
 }
 
+# The console's browser tests: Playwright for Python (driving Debian's chromium through
+# executable_path, never its own browser download) and axe-core (one axe.min.js, injected
+# by the tests only), both pinned, into .tools/.
+PLAYWRIGHT_VERSION="1.65.0"
+AXE_CORE_VERSION="4.11.1"
+ensure_playwright() { ensure_chromium; venv_pin browser "playwright==$PLAYWRIGHT_VERSION"; }
+ensure_axe() {
+  [ -f "$TOOLS/axe/node_modules/axe-core/axe.min.js" ] \
+    && grep -q "\"version\": \"$AXE_CORE_VERSION\"" "$TOOLS/axe/node_modules/axe-core/package.json" && return 0
+  command -v npm >/dev/null || die "npm is needed to fetch axe-core (apt-get install -y npm)"
+  log "installing axe-core $AXE_CORE_VERSION into .tools/axe"
+  mkdir -p "$TOOLS/axe"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS/axe" "axe-core@$AXE_CORE_VERSION" >/dev/null \
+    || die "npm install axe-core failed"
+}
+
 ensure_java() {
   if ! command -v java >/dev/null 2>&1; then
     die "Java 17 or later is needed to run DynamoDB Local, and none is on PATH.

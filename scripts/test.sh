@@ -81,6 +81,9 @@ st_key="$(DDB_PORT="$DDB_PORT" TABLE_NAME='' "$ROOT/scripts/keys.sh" create --na
 log "the stats page in headless Chromium (screenshot: target/test-logs/page/stats-page.png)"
 "$ROOT/scripts/test-page.sh" "$API_PORT" "$LOGS/page"
 
+log "the console (/admin) in Chromium: node --test, then every scenario through Playwright with axe-core (screenshots: target/test-logs/console/)"
+"$ROOT/scripts/test-console.sh" "$API_PORT" "$DDB_PORT" "$LOGS/console"
+
 log "CORS in headless Chromium: fetch from an allowed origin and from another"
 "$ROOT/scripts/test-cors.sh" "$API_PORT" "$DDB_PORT" "$CORS_PORT" "$((CORS_PORT + 1))" "$LOGS/cors"
 

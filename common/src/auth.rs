@@ -8,7 +8,7 @@ use lambda_http::http::header;
 use lambda_http::Request;
 
 use crate::cache::{TtlCache, DEFAULT_CAPACITY};
-use crate::domain::{ApiKey, KeyHash, KeyId, Link, Principal, Role};
+use crate::domain::{ApiKey, KeyHash, KeyId, KeyRecord, Link, Principal, Role};
 use crate::http::ApiError;
 use crate::store::Store;
 
@@ -50,6 +50,17 @@ impl Authenticator {
         };
         principal.map(Some).ok_or(ApiError::Unauthorized(UNKNOWN))
     }
+}
+
+/// The record of the caller's key, read now (not from the cache): 401 without a key, with
+/// a malformed, unknown or revoked one.
+pub async fn key_record(store: &Store, req: &Request) -> Result<KeyRecord, ApiError> {
+    let key = bearer_key(req)?.ok_or(ApiError::Unauthorized(MISSING))?;
+    store
+        .find_key(&key.hash())
+        .await?
+        .filter(|r| r.principal().is_some())
+        .ok_or(ApiError::Unauthorized(UNKNOWN))
 }
 
 /// The key of an `Authorization: Bearer <key>` header, if there is such a header.

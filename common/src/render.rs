@@ -129,20 +129,41 @@ pub struct StatsPage<'a> {
     pub insights: &'a [Insight],
 }
 
+/// The stats page's only style (no attribute styles: its CSP allows this block by hash).
+pub const STATS_STYLE: &str = r#"body{font-family:system-ui,-apple-system,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#1a202c}
+h1{font-size:1.5rem;margin-bottom:.25rem} .url{color:#4a5568;word-break:break-all}
+.totals{display:flex;gap:2rem;margin:1rem 0} .totals div{font-size:.9rem;color:#4a5568} .totals b{display:block;font-size:1.75rem;color:#1a202c}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(14rem,1fr));gap:1rem}
+table{border-collapse:collapse;width:100%;font-size:.9rem} th,td{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #e2e8f0} td.n{text-align:right}
+.qr{float:right;margin-left:1rem} 
+.sw{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem;vertical-align:middle} .sw-h{background:#2b6cb0} .sw-b{background:#a0aec0}
+"#;
+
+/// The password form's only style.
+pub const PASSWORD_STYLE: &str = r#"body{font-family:system-ui,-apple-system,sans-serif;margin:4rem auto;max-width:24rem;padding:0 1rem;color:#1a202c}
+input,button{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;margin:.25rem 0} .error{color:#c53030}
+"#;
+
+/// The Content-Security-Policy of a server-made page whose one inline `<style>` is
+/// `style`: nothing loads (but its own empty `data:` icon, so that browsers ask for no
+/// /favicon.ico), nothing runs, nothing frames it; forms post only back here.
+pub fn page_csp(style: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
 /// The whole HTML document: self-contained, no script.
 pub fn stats_page(p: &StatsPage<'_>) -> String {
     let mut html = String::new();
     let code = escape(p.code);
     let _ = write!(
         html,
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>Stats of {code}</title><style>
-body{{font-family:system-ui,-apple-system,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#1a202c}}
-h1{{font-size:1.5rem;margin-bottom:.25rem}} .url{{color:#4a5568;word-break:break-all}}
-.totals{{display:flex;gap:2rem;margin:1rem 0}} .totals div{{font-size:.9rem;color:#4a5568}} .totals b{{display:block;font-size:1.75rem;color:#1a202c}}
-.grid{{display:grid;grid-template-columns:repeat(auto-fill,minmax(14rem,1fr));gap:1rem}}
-table{{border-collapse:collapse;width:100%;font-size:.9rem}} th,td{{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #e2e8f0}} td.n{{text-align:right}}
-.qr{{float:right;margin-left:1rem}} .legend span{{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem;vertical-align:middle}}
-</style></head><body>"#
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,"><meta name="robots" content="noindex"><title>Stats of {code}</title><style>{STATS_STYLE}</style></head><body>"#
     );
     let _ = write!(
         html,
@@ -204,7 +225,7 @@ table{{border-collapse:collapse;width:100%;font-size:.9rem}} th,td{{text-align:l
     );
     let _ = write!(
         html,
-        r##"<h2>Visits per day</h2><p class="legend"><span style="background:#2b6cb0"></span>visits<span style="background:#a0aec0"></span>bot visits</p>{}<h2>Breakdowns</h2><div class="grid">"##,
+        r##"<h2>Visits per day</h2><p class="legend"><span class="sw sw-h"></span>visits<span class="sw sw-b"></span>bot visits</p>{}<h2>Breakdowns</h2><div class="grid">"##,
         daily_chart(p.daily)
     );
     for (name, list) in p.breakdowns {
@@ -237,10 +258,7 @@ pub fn password_page(code: &str, error: Option<&str>) -> String {
         .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, escape(e)))
         .unwrap_or_default();
     format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex, nofollow"><title>Password required</title><style>
-body{{font-family:system-ui,-apple-system,sans-serif;margin:4rem auto;max-width:24rem;padding:0 1rem;color:#1a202c}}
-input,button{{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;margin:.25rem 0}} .error{{color:#c53030}}
-</style></head><body><h1>Password required</h1><p>The link <b>{code}</b> is protected by a password.</p>{error}<form method="post"><label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required minlength="{min}" maxlength="{max}" autofocus><button type="submit">Continue</button></form></body></html>"#,
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,"><meta name="robots" content="noindex, nofollow"><title>Password required</title><style>{PASSWORD_STYLE}</style></head><body><h1>Password required</h1><p>The link <b>{code}</b> is protected by a password.</p>{error}<form method="post"><label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required minlength="{min}" maxlength="{max}" autofocus><button type="submit">Continue</button></form></body></html>"#,
         code = escape(code),
         min = crate::domain::password::MIN_PASSWORD_CHARS,
         max = crate::domain::password::MAX_PASSWORD_CHARS,
@@ -361,10 +379,57 @@ mod tests {
         assert!(!html.contains("<script"), "no script, and none injected");
         assert!(html.contains("&lt;script&gt;") && html.contains("&lt;b&gt;x&lt;/b&gt;"));
         assert!(
-            !html.contains("src=\"http") && !html.contains("<link "),
+            !html.contains("src=\"http")
+                && html.matches("<link ").count()
+                    == html.matches(r#"<link rel="icon" href="data:,">"#).count(),
             "no external assets"
         );
         assert!(html.contains(r#"<b id="total-visits">1</b>"#));
         assert_eq!(html.matches("<svg").count(), 2, "the chart and the QR code");
+    }
+
+    #[test]
+    fn each_page_csp_allows_exactly_its_own_style_block() {
+        use base64::Engine;
+        use sha2::Digest;
+        let pages = [
+            (password_page("abc", None), PASSWORD_STYLE),
+            (
+                stats_page(&StatsPage {
+                    code: "abc",
+                    short_url: "https://sho.rt/abc",
+                    url: "https://example.com/",
+                    created_at: "2026-12-02T00:00:00Z",
+                    total_visits: 0,
+                    bot_visits: 0,
+                    daily: &[],
+                    breakdowns: &BTreeMap::new(),
+                    password_protected: false,
+                    rules: &[],
+                    insights: &[],
+                }),
+                STATS_STYLE,
+            ),
+        ];
+        for (html, style) in pages {
+            let inline = html
+                .split_once("<style>")
+                .and_then(|(_, rest)| rest.split_once("</style>"))
+                .map(|(css, _)| css)
+                .unwrap();
+            assert_eq!(html.matches("<style").count(), 1);
+            assert!(
+                !html.contains(" style="),
+                "no attribute style: the CSP forbids it"
+            );
+            let hash = base64::engine::general_purpose::STANDARD
+                .encode(sha2::Sha256::digest(inline.as_bytes()));
+            let csp = page_csp(style);
+            assert!(csp.contains(&format!("'sha256-{hash}'")), "{csp}");
+            assert!(
+                csp.starts_with("default-src 'none'") && csp.contains("frame-ancestors 'none'")
+            );
+            assert!(!csp.contains("unsafe"));
+        }
     }
 }

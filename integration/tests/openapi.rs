@@ -78,7 +78,7 @@ fn response_fields_are_the_handlers() {
     assert_eq!(keys(&json), strings(&schemas["Link"]["required"]));
     let with_total = link_json(&link, &base, Some(3));
     assert_eq!(keys(&with_total), keys(&schemas["Link"]["properties"]));
-    let listed = listed_link_json(&link, &base);
+    let listed = listed_link_json(&link, &base, None);
     assert_eq!(keys(&listed), strings(&schemas["ListedLink"]["required"]));
     assert_eq!(keys(&listed), keys(&schemas["ListedLink"]["properties"]));
 

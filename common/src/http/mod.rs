@@ -13,7 +13,8 @@ pub use request::{
     LINKS_PATH_METHODS, MAX_FORM_BYTES,
 };
 pub use response::{
-    csv_response, json_response, link_json, link_response, listed_link_json, NO_STORE,
+    csv_response, html_response, json_response, link_json, link_response, listed_link_json,
+    security_headers, NO_STORE,
 };
 
 #[cfg(test)]

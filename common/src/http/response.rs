@@ -25,6 +25,42 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
     resp
 }
 
+/// What every HTML answer (and every console asset) carries beside its own
+/// Content-Security-Policy: no MIME sniffing, no referrer sent from it, never framed.
+pub fn security_headers(headers: &mut lambda_http::http::HeaderMap, csp: &str) {
+    if let Ok(v) = HeaderValue::from_str(csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+}
+
+/// An HTML document under `csp`, with the security headers and `cache`.
+pub fn html_response(
+    status: StatusCode,
+    body: Body,
+    csp: &str,
+    cache: &'static str,
+) -> Response<Body> {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    security_headers(headers, csp);
+    resp
+}
+
 /// A CSV document, offered for download as `filename` (the caller's own data: no cache
 /// may keep it).
 pub fn csv_response(csv: String, filename: &str) -> Response<Body> {
@@ -66,14 +102,18 @@ pub fn link_json(link: &Link, base: &BaseUrl, total_visits: Option<u64>) -> serd
     body
 }
 
-/// A link as `GET /links` shows it: from the owner index, which does not carry the
-/// password or the rules (README: listing), so neither is claimed either way.
-pub fn listed_link_json(link: &Link, base: &BaseUrl) -> serde_json::Value {
+/// A link as `GET /links` and the JSON export show it: the owner index's fields, and what
+/// `extras` read beside it (the password's presence, the rules, all-time `visits`).
+pub fn listed_link_json(
+    link: &Link,
+    base: &BaseUrl,
+    extras: Option<&crate::store::ListedExtras>,
+) -> serde_json::Value {
     let mut body = link_json(link, base, None);
-    if let Some(fields) = body.as_object_mut() {
-        fields.remove("password_protected");
-        fields.remove("rules");
-    }
+    let extras = extras.cloned().unwrap_or_default();
+    body["password_protected"] = extras.password_protected.into();
+    body["rules"] = crate::domain::rules::to_json(&extras.rules);
+    body["visits"] = extras.visits.into();
     body
 }
 

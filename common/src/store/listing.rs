@@ -2,11 +2,27 @@
 
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 
-use super::links::{link_from_item, CREATED_AT, LINK_SK, OWNER, TAGS, TITLE, URL};
+use std::collections::HashMap;
+
+use super::counters::VISITS;
+use super::links::{
+    link_from_item, CREATED_AT, LINK_SK, OWNER, PASSWORD_HASH, RULES, TAGS, TITLE, URL,
+};
 use super::schema::OWNER_INDEX;
-use super::{s, text, time, Item, Store, StoreError, PK, SK};
+use super::totals::TOTAL_SK;
+use super::{number, s, text, time, Item, Store, StoreError, PK, SK};
 use crate::domain::link::rfc3339;
+use crate::domain::rules::{self, Rule};
 use crate::domain::{Code, KeyId, Link, ListCursor, ListFilter};
+
+/// What a listed link shows beyond the owner index: its all-time visits (as the
+/// aggregator last counted them) and what the index does not carry.
+#[derive(Debug, Clone, Default)]
+pub struct ListedExtras {
+    pub visits: u64,
+    pub password_protected: bool,
+    pub rules: Vec<Rule>,
+}
 
 /// One page of a key's links, newest first.
 #[derive(Debug, Clone)]
@@ -104,5 +120,39 @@ impl Store {
             None => None,
         };
         Ok(LinksPage { links, next })
+    }
+
+    /// The extras of each of `codes`, by code: one `BatchGetItem` per 50 links of their
+    /// totals and of two attributes of their link items (the password's presence, the
+    /// rules), eventually consistent.
+    pub async fn listed_extras_of(
+        &self,
+        codes: &[&Code],
+    ) -> Result<HashMap<String, ListedExtras>, StoreError> {
+        let keys: Vec<(&str, &str)> = codes
+            .iter()
+            .flat_map(|c| [(c.as_str(), TOTAL_SK), (c.as_str(), LINK_SK)])
+            .collect();
+        let items = self
+            .batch_get(
+                &keys,
+                "pk, sk, #v, #pw, #rules",
+                &[("#v", VISITS), ("#pw", PASSWORD_HASH), ("#rules", RULES)],
+            )
+            .await?;
+        let mut extras: HashMap<String, ListedExtras> = HashMap::new();
+        for item in &items {
+            let Some(code) = text(item, PK) else { continue };
+            let entry = extras.entry(code.to_owned()).or_default();
+            if text(item, SK) == Some(TOTAL_SK) {
+                entry.visits = number(item, VISITS).unwrap_or(0);
+            } else {
+                entry.password_protected = item.contains_key(PASSWORD_HASH);
+                entry.rules = text(item, RULES)
+                    .and_then(rules::from_stored)
+                    .unwrap_or_default();
+            }
+        }
+        Ok(extras)
     }
 }

@@ -570,20 +570,6 @@ impl Store {
             .await?
             .map_or(0, |item| number(&item, VISITS).unwrap_or(0)))
     }
-
-    /// The all-time human visits of each of `codes` as the aggregator last counted them
-    /// (absent: none yet), by code: one `BatchGetItem` per 100 links.
-    pub async fn aggregated_visits_of(
-        &self,
-        codes: &[&Code],
-    ) -> Result<HashMap<String, u64>, StoreError> {
-        let keys: Vec<(&str, &str)> = codes.iter().map(|c| (c.as_str(), TOTAL_SK)).collect();
-        let items = self.batch_get(&keys, "pk, #v", &[("#v", VISITS)]).await?;
-        Ok(items
-            .iter()
-            .filter_map(|item| Some((text(item, PK)?.to_owned(), number(item, VISITS)?)))
-            .collect())
-    }
 }
 
 /// An owner's totals: the sum of its shards' items.

@@ -3,7 +3,8 @@
 //! expires_at, max_visits, disabled, forward_query, title, tags, password, rules; a new
 //! password is hashed only after the key may manage the link and every field passed),
 //! `DELETE /links/{code}` (the link, its counters and its password tries), and
-//! `GET /links/export` (the caller's links with their visits, as CSV or JSON).
+//! `GET /links/export` (the caller's links with their visits, as CSV or JSON), and
+//! `GET /keys/me` (who the caller's key is: what the console signs in with).
 
 use chrono::Utc;
 use common::auth;
@@ -33,6 +34,9 @@ async fn manage(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         .path_parameters_ref()
         .is_some_and(|p| p.first("code").is_some());
     if !on_a_link {
+        if req.raw_http_path() == "/keys/me" {
+            return whoami(app, req).await;
+        }
         if req.raw_http_path().ends_with("/links/export") {
             return export(app, req).await;
         }
@@ -85,6 +89,25 @@ async fn manage(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             Some(total),
         )),
     }
+}
+
+/// `GET /keys/me`: the caller's key id, name and role (one `GetItem` of the key, never
+/// cached, so a revoked key is told so at once); 401 without a key or with a revoked one.
+async fn whoami(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    require_method(&req, &[Method::GET])?;
+    let record = auth::key_record(&app.store, &req).await?;
+    let mut resp = json_response(
+        StatusCode::OK,
+        &json!({
+            "id": record.id().as_str(),
+            "name": record.name,
+            "role": record.role.as_str(),
+            "created_at": rfc3339(record.created_at),
+        }),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+    Ok(resp)
 }
 
 /// `?tag=a&tag=b&tags_mode=any|all&q=text` of `GET /links`.
@@ -191,8 +214,8 @@ async fn export(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let page = caller_page(app, &req, &caller, MAX_EXPORT_PAGE, MAX_EXPORT_PAGE).await?;
     let base = base_url(&req, &app.config)?;
     let codes: Vec<&Code> = page.links.iter().map(|l| &l.code).collect();
-    let visits = app.store.aggregated_visits_of(&codes).await?;
-    let visits_of = |link: &Link| visits.get(link.code.as_str()).copied().unwrap_or(0);
+    let extras = app.store.listed_extras_of(&codes).await?;
+    let visits_of = |link: &Link| extras.get(link.code.as_str()).map_or(0, |e| e.visits);
     let next = page.next.map(|c| c.encode());
     let mut resp = if csv {
         let mut out = CsvWriter::new(&EXPORT_HEADER);
@@ -213,11 +236,7 @@ async fn export(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         let links: Vec<_> = page
             .links
             .iter()
-            .map(|l| {
-                let mut json = listed_link_json(l, &base);
-                json["visits"] = visits_of(l).into();
-                json
-            })
+            .map(|l| listed_link_json(l, &base, extras.get(l.code.as_str())))
             .collect();
         let mut resp = json_response(
             StatusCode::OK,
@@ -239,10 +258,12 @@ async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = auth::require(app.auth.caller(&app.store, &req).await?)?;
     let page = caller_page(app, &req, &caller, DEFAULT_PAGE, MAX_PAGE).await?;
     let base = base_url(&req, &app.config)?;
+    let codes: Vec<&Code> = page.links.iter().map(|l| &l.code).collect();
+    let extras = app.store.listed_extras_of(&codes).await?;
     let links: Vec<_> = page
         .links
         .iter()
-        .map(|l| listed_link_json(l, &base))
+        .map(|l| listed_link_json(l, &base, extras.get(l.code.as_str())))
         .collect();
     let body = json!({
         "links": links,

@@ -1,10 +1,18 @@
 //! What people and tools look at: `GET /links/{code}/qr.svg?size=` (the short URL as a QR
 //! code, cacheable, not a visit), `GET /links/{code}/page?from=&to=` (the stats as a page
 //! with a chart, same access rules as the JSON stats) and `GET /openapi.json` (the API's
-//! OpenAPI 3.1 document).
+//! OpenAPI 3.1 document), and the console for people: `GET /admin` and its assets under
+//! `GET /assets/{version}/{name}` (`console.rs`).
 
-use common::http::{base_url, path_code, query_param, require_method, ApiError, ErrorCode};
-use common::render::{qr_svg, stats_page, StatsPage, QR_DEFAULT_SIZE, QR_MAX_SIZE, QR_MIN_SIZE};
+mod console;
+
+use common::http::{
+    base_url, html_response, path_code, query_param, require_method, security_headers, ApiError,
+    ErrorCode, NO_STORE,
+};
+use common::render::{
+    page_csp, qr_svg, stats_page, StatsPage, QR_DEFAULT_SIZE, QR_MAX_SIZE, QR_MIN_SIZE, STATS_STYLE,
+};
 use common::views::link_stats_and_insights;
 use common::App;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
@@ -23,6 +31,15 @@ async fn pages(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         qr(app, &req).await
     } else if path.ends_with("/page") {
         page(app, &req).await
+    } else if path == "/admin" {
+        Ok(html_response(
+            StatusCode::OK,
+            head_or(&req, console::page()),
+            console::CSP,
+            NO_STORE,
+        ))
+    } else if let Some(rest) = path.strip_prefix("/assets/") {
+        console_asset(&req, rest)
     } else if path == "/openapi.json" {
         Ok(reply(
             OPENAPI.to_owned(),
@@ -75,7 +92,64 @@ async fn page(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         rules: &stats.link.rules,
         insights: &insights,
     });
-    Ok(reply(html, "text/html; charset=utf-8", "private, no-cache"))
+    Ok(html_response(
+        StatusCode::OK,
+        Body::Text(html),
+        stats_csp(),
+        "private, no-cache",
+    ))
+}
+
+/// The stats page's Content-Security-Policy, made once per process.
+fn stats_csp() -> &'static str {
+    static CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| page_csp(STATS_STYLE))
+}
+
+/// `HEAD` gets the headers only.
+fn head_or(req: &Request, body: &'static str) -> Body {
+    if req.method() == Method::HEAD {
+        Body::Empty
+    } else {
+        Body::Text(body.to_owned())
+    }
+}
+
+/// `/assets/{version}/{name}`: kept a year by any cache (the version names the content),
+/// `304` for a browser that has it, under the console's CSP like the page.
+fn console_asset(req: &Request, rest: &str) -> Result<Response<Body>, ApiError> {
+    let (version, name) = rest.split_once('/').ok_or(ApiError::NotFound)?;
+    let asset = console::asset(version, name).ok_or(ApiError::NotFound)?;
+    let etag = format!("\"{}\"", console::version());
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut resp = if fresh {
+        let mut r = Response::new(Body::Empty);
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        reply_static(head_or(req, asset.body), asset.content_type)
+    };
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, v);
+    }
+    security_headers(headers, console::CSP);
+    Ok(resp)
+}
+
+fn reply_static(body: Body, content_type: &'static str) -> Response<Body> {
+    let mut resp = Response::new(body);
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
 }
 
 fn reply(body: String, content_type: &'static str, cache: &'static str) -> Response<Body> {

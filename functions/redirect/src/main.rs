@@ -15,11 +15,11 @@ use common::domain::forward::forward_query;
 use common::domain::rules;
 use common::domain::{password, Code, Link, Visit, VisitRequest};
 use common::http::{
-    form_field, header_str, path_code, query_param, require_method, wants_html, ApiError,
-    ErrorCode, NO_STORE,
+    form_field, header_str, html_response, path_code, query_param, require_method, wants_html,
+    ApiError, ErrorCode, NO_STORE,
 };
 use common::metrics::BotVisit;
-use common::render::password_page;
+use common::render::{page_csp, password_page, PASSWORD_STYLE};
 use common::store::TryGate;
 use common::App;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
@@ -143,17 +143,16 @@ fn form_page(
     } else {
         Body::Text(password_page(code.as_str(), error))
     };
-    let mut resp = Response::new(body);
-    *resp.status_mut() = status;
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
-    headers.insert(
+    let mut resp = html_response(status, body, password_csp(), NO_STORE);
+    resp.headers_mut().insert(
         "x-robots-tag",
         HeaderValue::from_static("noindex, nofollow"),
     );
     resp
+}
+
+/// The password form's Content-Security-Policy, made once per process.
+fn password_csp() -> &'static str {
+    static CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| page_csp(PASSWORD_STYLE))
 }
