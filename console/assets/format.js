@@ -52,7 +52,7 @@ export function badges(link, now = new Date()) {
     const visits = link.visits ?? link.total_visits ?? 0;
     out.push({ id: "capped", label: visits >= link.max_visits ? "cap reached" : `cap ${count(link.max_visits)}` });
   }
-  if (link.taken_down) out.push({ id: "disabled", label: "taken down" });
+  if (link.taken_down_at) out.push({ id: "disabled", label: "taken down" });
   else if (link.disabled) out.push({ id: "disabled", label: "disabled" });
   return out;
 }

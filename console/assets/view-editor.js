@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { h, mount, announce } from "./dom.js";
 import { openDialog } from "./dialog.js";
 import { placeError } from "./errors.js";
-import { fromLocalInput, toLocalInput } from "./format.js";
+import { dateTime, fromLocalInput, toLocalInput } from "./format.js";
 import * as R from "./rules.js";
 import { splitTags } from "./state.js";
 
@@ -230,14 +230,19 @@ export function openEditor({ me, link = null, onSaved }) {
     editing
       ? check(
           "disabled",
-          me.role === "admin" ? "Disabled (taken down: visitors get 410)" : "Disabled (visitors get 410)",
+          me.role === "admin" ? "Disabled (by an admin: a takedown only an admin lifts)" : "Disabled (visitors get 410)",
           disabled,
-          link.taken_down && me.role !== "admin" ? "An admin took this link down: only an admin can lift it." : null,
+          link.taken_down_at ? `Taken down by an admin on ${dateTime(link.taken_down_at)}: only an admin can enable it or change its target or rules.` : null,
         )
       : null,
     h("div", { class: "actions" }, save, h("button", { type: "button", onclick: () => dlg.close() }, "Cancel")),
   );
   drawRules();
+  if (link?.taken_down_at && me.role !== "admin") {
+    // What the takedown freezes cannot be changed here; the API would refuse it anyway.
+    for (const input of [url, disabled]) input.disabled = true;
+    for (const el of rulesBox.querySelectorAll("input,select,button")) el.disabled = true;
+  }
 
   form.addEventListener("submit", async (e) => {
     e.preventDefault();

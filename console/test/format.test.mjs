@@ -18,7 +18,7 @@ test("a plain link has no badge; each option its own", () => {
   assert.equal(badges({ ...plain, max_visits: 5, visits: 5 }, now)[0].label, "cap reached");
   assert.equal(badges({ ...plain, max_visits: 5, visits: 1 }, now)[0].label, "cap 5");
   assert.deepEqual(ids({ disabled: true }), ["disabled"]);
-  assert.equal(badges({ ...plain, disabled: true, taken_down: true }, now)[0].label, "taken down");
+  assert.equal(badges({ ...plain, disabled: true, taken_down_at: "2026-12-01T00:00:00Z" }, now)[0].label, "taken down");
 });
 
 test("import and bulk results in words, in input order", () => {

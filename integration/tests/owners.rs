@@ -168,7 +168,8 @@ async fn each_owner_ranked_and_totalled_exactly_in_two_requests() {
         .owner_top_links(&owner, Period::All, 100)
         .await
         .unwrap();
-    store.delete_link(gone).await.unwrap();
+    let link = store.find_link(gone).await.unwrap().unwrap();
+    store.delete_link(&link, true).await.unwrap();
     let deleted = [StreamChange::LinkDeleted(gone.clone(), Some(owner.clone()))];
     aggregate_as_lambda(&store, &deleted, now).await;
     let (ranking, after) = store

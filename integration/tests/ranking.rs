@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use common::domain::{Code, LongUrl, Period, Role, UrlPolicy, Visit};
-use common::store::{Store, StreamChange};
+use common::store::{Store, StreamChange, Updated};
 use futures::stream::{self, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -191,7 +191,11 @@ async fn aggregation_is_exact_and_a_batch_delivered_again_changes_nothing() {
     assert_eq!(changes(&[link_record]), vec![StreamChange::Ignored]);
 
     // Visits aggregated after their link was deleted bring no total back.
-    assert!(store.delete_link(&codes[1]).await.unwrap());
+    let link1 = store.find_link(&codes[1]).await.unwrap().unwrap();
+    assert!(matches!(
+        store.delete_link(&link1, true).await.unwrap(),
+        Updated::Applied(_)
+    ));
     let late = counter_record(codes[1].as_str(), d, 4, 1000);
     let done = store.aggregate(&changes(&[late]), now).await;
     assert_eq!((done.links, done.first_failed), (0, None));
@@ -258,7 +262,11 @@ async fn shard_counters_are_summed_by_stats_the_aggregator_and_delete() {
         visits + 1
     );
     // Deleting the link deletes every shard's partition.
-    assert!(store.delete_link(&link.code).await.unwrap());
+    let as_read = store.find_link(&link.code).await.unwrap().unwrap();
+    assert!(matches!(
+        store.delete_link(&as_read, true).await.unwrap(),
+        Updated::Applied(_)
+    ));
     for shard in 1..4 {
         let pk = format!("{}#{shard}", link.code);
         assert_eq!(items_in(&store, &pk).await, 0, "shard {shard}");

@@ -61,6 +61,9 @@ pub struct Link {
     pub password_hash: Option<String>,
     /// Where some visitors go instead of `url` (`domain::rules`), first match wins.
     pub rules: Vec<Rule>,
+    /// When an admin took it down (disabled it): until an admin enables it again, its
+    /// owner can neither enable it, change its target or rules, nor delete it.
+    pub taken_down_at: Option<DateTime<Utc>>,
 }
 
 impl Link {
@@ -88,6 +91,7 @@ impl Link {
             tags: Vec::new(),
             password_hash: None,
             rules: Vec::new(),
+            taken_down_at: None,
         }
     }
 
@@ -309,6 +313,12 @@ impl LinkPatch {
 
     pub fn is_empty(&self) -> bool {
         *self == LinkPatch::default()
+    }
+
+    /// Whether it changes what a takedown freezes: whether the link answers, where it
+    /// sends visitors (its target, its rules).
+    pub fn touches_takedown(&self) -> bool {
+        self.disabled.is_some() || self.url.is_some() || self.rules.is_some()
     }
 }
 

@@ -19,157 +19,76 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u32 = 1;
 
-/// Every `error.code` the API answers with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    InvalidJson,
-    InvalidUrl,
-    UnsupportedScheme,
-    UrlTooLong,
-    BlockedHost,
-    SelfLink,
-    PrivateTarget,
-    InvalidHost,
-    InvalidAlias,
-    ReservedAlias,
-    InvalidDate,
-    InvalidRange,
-    InvalidPeriod,
-    InvalidExpiresAt,
-    InvalidMaxVisits,
-    InvalidDisabled,
-    InvalidForwardQuery,
-    InvalidTitle,
-    InvalidTags,
-    InvalidPassword,
-    InvalidRules,
-    InvalidForm,
-    InvalidFilter,
-    UnknownField,
-    InvalidLimit,
-    InvalidCursor,
-    InvalidSize,
-    InvalidBatchSize,
-    InvalidCsv,
-    InvalidOnConflict,
-    InvalidFormat,
-    InvalidOwner,
-    Unauthorized,
-    Forbidden,
-    WrongPassword,
-    TooManyAttempts,
-    NotFound,
-    MethodNotAllowed,
-    AliasTaken,
-    QueryTooLong,
-    LinkExpired,
-    LinkDisabled,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    StoreUnavailable,
-    InternalError,
+/// Declares `ErrorCode` once: each variant with its code, `ALL` and `as_str` made from the
+/// same list, so that no code can be missing from either.
+macro_rules! error_codes {
+    ($($variant:ident => $code:literal,)+) => {
+        /// Every `error.code` the API answers with.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($variant,)+
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)+
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    pub const ALL: &'static [ErrorCode] = &[
-        ErrorCode::InvalidJson,
-        ErrorCode::InvalidUrl,
-        ErrorCode::UnsupportedScheme,
-        ErrorCode::UrlTooLong,
-        ErrorCode::BlockedHost,
-        ErrorCode::SelfLink,
-        ErrorCode::PrivateTarget,
-        ErrorCode::InvalidHost,
-        ErrorCode::InvalidAlias,
-        ErrorCode::ReservedAlias,
-        ErrorCode::InvalidDate,
-        ErrorCode::InvalidRange,
-        ErrorCode::InvalidPeriod,
-        ErrorCode::InvalidExpiresAt,
-        ErrorCode::InvalidMaxVisits,
-        ErrorCode::InvalidDisabled,
-        ErrorCode::InvalidForwardQuery,
-        ErrorCode::InvalidTitle,
-        ErrorCode::InvalidTags,
-        ErrorCode::InvalidPassword,
-        ErrorCode::InvalidRules,
-        ErrorCode::InvalidForm,
-        ErrorCode::InvalidFilter,
-        ErrorCode::UnknownField,
-        ErrorCode::InvalidLimit,
-        ErrorCode::InvalidCursor,
-        ErrorCode::InvalidSize,
-        ErrorCode::InvalidBatchSize,
-        ErrorCode::InvalidCsv,
-        ErrorCode::InvalidOnConflict,
-        ErrorCode::InvalidFormat,
-        ErrorCode::InvalidOwner,
-        ErrorCode::Unauthorized,
-        ErrorCode::Forbidden,
-        ErrorCode::WrongPassword,
-        ErrorCode::TooManyAttempts,
-        ErrorCode::NotFound,
-        ErrorCode::MethodNotAllowed,
-        ErrorCode::AliasTaken,
-        ErrorCode::QueryTooLong,
-        ErrorCode::LinkExpired,
-        ErrorCode::LinkDisabled,
-        ErrorCode::PayloadTooLarge,
-        ErrorCode::UnsupportedMediaType,
-        ErrorCode::StoreUnavailable,
-        ErrorCode::InternalError,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidJson => "invalid_json",
-            ErrorCode::InvalidUrl => "invalid_url",
-            ErrorCode::UnsupportedScheme => "unsupported_scheme",
-            ErrorCode::UrlTooLong => "url_too_long",
-            ErrorCode::BlockedHost => "blocked_host",
-            ErrorCode::SelfLink => "self_link",
-            ErrorCode::PrivateTarget => "private_target",
-            ErrorCode::InvalidHost => "invalid_host",
-            ErrorCode::InvalidAlias => "invalid_alias",
-            ErrorCode::ReservedAlias => "reserved_alias",
-            ErrorCode::InvalidDate => "invalid_date",
-            ErrorCode::InvalidRange => "invalid_range",
-            ErrorCode::InvalidPeriod => "invalid_period",
-            ErrorCode::InvalidExpiresAt => "invalid_expires_at",
-            ErrorCode::InvalidMaxVisits => "invalid_max_visits",
-            ErrorCode::InvalidDisabled => "invalid_disabled",
-            ErrorCode::InvalidForwardQuery => "invalid_forward_query",
-            ErrorCode::InvalidTitle => "invalid_title",
-            ErrorCode::InvalidTags => "invalid_tags",
-            ErrorCode::InvalidPassword => "invalid_password",
-            ErrorCode::InvalidRules => "invalid_rules",
-            ErrorCode::InvalidForm => "invalid_form",
-            ErrorCode::InvalidFilter => "invalid_filter",
-            ErrorCode::UnknownField => "unknown_field",
-            ErrorCode::InvalidLimit => "invalid_limit",
-            ErrorCode::InvalidCursor => "invalid_cursor",
-            ErrorCode::InvalidSize => "invalid_size",
-            ErrorCode::InvalidBatchSize => "invalid_batch_size",
-            ErrorCode::InvalidCsv => "invalid_csv",
-            ErrorCode::InvalidOnConflict => "invalid_on_conflict",
-            ErrorCode::InvalidFormat => "invalid_format",
-            ErrorCode::InvalidOwner => "invalid_owner",
-            ErrorCode::Unauthorized => "unauthorized",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::WrongPassword => "wrong_password",
-            ErrorCode::TooManyAttempts => "too_many_attempts",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::MethodNotAllowed => "method_not_allowed",
-            ErrorCode::AliasTaken => "alias_taken",
-            ErrorCode::QueryTooLong => "query_too_long",
-            ErrorCode::LinkExpired => "link_expired",
-            ErrorCode::LinkDisabled => "link_disabled",
-            ErrorCode::PayloadTooLarge => "payload_too_large",
-            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
-            ErrorCode::StoreUnavailable => "store_unavailable",
-            ErrorCode::InternalError => "internal_error",
-        }
-    }
+error_codes! {
+    InvalidJson => "invalid_json",
+    InvalidUrl => "invalid_url",
+    UnsupportedScheme => "unsupported_scheme",
+    UrlTooLong => "url_too_long",
+    BlockedHost => "blocked_host",
+    SelfLink => "self_link",
+    PrivateTarget => "private_target",
+    InvalidHost => "invalid_host",
+    InvalidAlias => "invalid_alias",
+    ReservedAlias => "reserved_alias",
+    InvalidDate => "invalid_date",
+    InvalidRange => "invalid_range",
+    InvalidPeriod => "invalid_period",
+    InvalidExpiresAt => "invalid_expires_at",
+    InvalidMaxVisits => "invalid_max_visits",
+    InvalidDisabled => "invalid_disabled",
+    InvalidForwardQuery => "invalid_forward_query",
+    InvalidTitle => "invalid_title",
+    InvalidTags => "invalid_tags",
+    InvalidPassword => "invalid_password",
+    InvalidRules => "invalid_rules",
+    InvalidForm => "invalid_form",
+    InvalidFilter => "invalid_filter",
+    UnknownField => "unknown_field",
+    InvalidLimit => "invalid_limit",
+    InvalidCursor => "invalid_cursor",
+    InvalidSize => "invalid_size",
+    InvalidBatchSize => "invalid_batch_size",
+    InvalidCsv => "invalid_csv",
+    InvalidOnConflict => "invalid_on_conflict",
+    InvalidFormat => "invalid_format",
+    InvalidOwner => "invalid_owner",
+    Unauthorized => "unauthorized",
+    Forbidden => "forbidden",
+    WrongPassword => "wrong_password",
+    TooManyAttempts => "too_many_attempts",
+    NotFound => "not_found",
+    MethodNotAllowed => "method_not_allowed",
+    AliasTaken => "alias_taken",
+    QueryTooLong => "query_too_long",
+    LinkExpired => "link_expired",
+    LinkDisabled => "link_disabled",
+    LinkTakenDown => "link_taken_down",
+    PayloadTooLarge => "payload_too_large",
+    UnsupportedMediaType => "unsupported_media_type",
+    StoreUnavailable => "store_unavailable",
+    InternalError => "internal_error",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -194,6 +113,8 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("this key may not do this (another owner's link, or an admin's route)")]
     Forbidden,
+    #[error("an admin took this link down: only an admin can enable it, change its target or rules, or delete it")]
+    TakenDown,
     #[error("wrong password")]
     WrongPassword,
     #[error("too many wrong passwords for this link: try again in {retry_after} s")]
@@ -230,7 +151,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden | ApiError::WrongPassword => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::TakenDown | ApiError::WrongPassword => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
@@ -249,6 +172,7 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => *code,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
             ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::TakenDown => ErrorCode::LinkTakenDown,
             ApiError::WrongPassword => ErrorCode::WrongPassword,
             ApiError::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
             ApiError::NotFound => ErrorCode::NotFound,

@@ -95,6 +95,7 @@ pub fn link_json(link: &Link, base: &BaseUrl, total_visits: Option<u64>) -> serd
         "tags": link.tags,
         "password_protected": link.password_protected(),
         "rules": crate::domain::rules::to_json(&link.rules),
+        "taken_down_at": link.taken_down_at.map(rfc3339),
     });
     if let Some(total) = total_visits {
         body["total_visits"] = total.into();
@@ -113,6 +114,7 @@ pub fn listed_link_json(
     let extras = extras.cloned().unwrap_or_default();
     body["password_protected"] = extras.password_protected.into();
     body["rules"] = crate::domain::rules::to_json(&extras.rules);
+    body["taken_down_at"] = extras.taken_down_at.map(rfc3339).into();
     body["visits"] = extras.visits.into();
     body
 }

@@ -45,6 +45,10 @@ pub(super) const TAGS: &str = "tags";
 pub(super) const PASSWORD_HASH: &str = "password_hash";
 /// A link's redirect rules as JSON text (`domain::rules::to_stored`; absent: none).
 pub(super) const RULES: &str = "rules";
+/// When a `DELETE` of the link began (`Store::delete_link`).
+pub(super) const DELETING_AT: &str = "deleting_at";
+/// When an admin disabled the link (`Link::taken_down_at`).
+pub(super) const TAKEN_DOWN_AT: &str = "taken_down_at";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
@@ -328,16 +332,22 @@ impl Store {
         self.history(code, false).await
     }
 
-    /// Applies `patch` in one conditional `UpdateItem` and returns the link as it is now;
-    /// `None` when the link was deleted meanwhile. A new cap starts from `visits_so_far`
+    /// Applies `patch` in one conditional `UpdateItem` and returns the link as it is now.
+    /// The write happens only to the link that was authorized (`as_read`: the same
+    /// creation time and owner, so a delete and a new link of the code in between is
+    /// `Gone`), and, for a caller that is not an admin, only while no admin has taken it
+    /// down if the patch touches what a takedown freezes (`TakenDown`). An admin's
+    /// `disabled` sets or lifts the takedown. A new cap starts from `visits_so_far`
     /// (visits already made count against it); removing the cap forgets the count.
     pub async fn update_link(
         &self,
-        code: &Code,
+        as_read: &Link,
         patch: &LinkPatch,
+        by_admin: bool,
         visits_so_far: u64,
         now: DateTime<Utc>,
-    ) -> Result<Option<Link>, StoreError> {
+    ) -> Result<Updated, StoreError> {
+        let code = &as_read.code;
         let mut set = vec![format!("{UPDATED_AT} = :now")];
         let mut remove = Vec::new();
         let mut values: Item = Item::from([(":now".into(), s(&rfc3339(now)))]);
@@ -374,6 +384,13 @@ impl Store {
         if let Some(disabled) = patch.disabled {
             set.push(format!("{DISABLED} = :disabled"));
             values.insert(":disabled".into(), AttributeValue::Bool(disabled));
+            match (by_admin, disabled) {
+                (true, true) => set.push(format!(
+                    "{TAKEN_DOWN_AT} = if_not_exists({TAKEN_DOWN_AT}, :now)"
+                )),
+                (true, false) => remove.push(TAKEN_DOWN_AT),
+                (false, _) => {}
+            }
         }
         match patch.forward_query {
             Some(true) => {
@@ -428,6 +445,11 @@ impl Store {
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
+        let mut condition = same_link_condition(as_read, &mut names, &mut values);
+        let frozen = !by_admin && patch.touches_takedown();
+        if frozen {
+            condition.push_str(&format!(" AND attribute_not_exists({TAKEN_DOWN_AT})"));
+        }
         let request = self
             .client
             .update_item()
@@ -435,25 +457,51 @@ impl Store {
             .key(PK, s(code.as_str()))
             .key(SK, s(LINK_SK))
             .update_expression(expression)
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(condition)
             .set_expression_attribute_names((!names.is_empty()).then_some(names))
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send();
         match self.call(request, |o| o.consumed_capacity()).await? {
             Outcome::Applied(out) => {
                 let item = out.attributes.unwrap_or_default();
-                Ok(Some(link_from_item(code, &item)?))
+                Ok(Updated::Applied(Box::new(link_from_item(code, &item)?)))
             }
-            Outcome::Refused(_) => Ok(None),
+            Outcome::Refused(old) => Ok(refusal(as_read, old.as_ref())),
         }
     }
 
-    /// Deletes the link and every item of its partition (its counters), counters first, so
-    /// that a failure half-way leaves a link that a second `DELETE` finishes. Returns
-    /// whether there was a link.
-    pub async fn delete_link(&self, code: &Code) -> Result<bool, StoreError> {
+    /// Deletes `as_read` and every item of its partition (its counters), if it is still
+    /// the link that was authorized and, for a caller that is not an admin, not taken down:
+    /// first one conditional write marks it (`Gone` or `TakenDown` when refused), then the
+    /// counters go, then the link, so that a failure half-way leaves a marked link that a
+    /// second `DELETE` finishes.
+    pub async fn delete_link(&self, as_read: &Link, by_admin: bool) -> Result<Updated, StoreError> {
+        let code = &as_read.code;
+        let mut names = std::collections::HashMap::new();
+        let mut values = Item::from([(":now".to_owned(), s(&rfc3339(Utc::now())))]);
+        let mut condition = same_link_condition(as_read, &mut names, &mut values);
+        if !by_admin {
+            condition.push_str(&format!(" AND attribute_not_exists({TAKEN_DOWN_AT})"));
+        }
+        let mark = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(code.as_str()))
+            .key(SK, s(LINK_SK))
+            .update_expression(format!("SET {DELETING_AT} = :now"))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send();
+        if let Outcome::Refused(old) = self.call(mark, |o| o.consumed_capacity()).await? {
+            return Ok(refusal(as_read, old.as_ref()));
+        }
         let items = self
             .query_partition(code.as_str(), Some("sk, counter_shards"), true)
             .await?;
@@ -496,13 +544,16 @@ impl Store {
                     .table_name(&self.table)
                     .key(PK, s(code.as_str()))
                     .key(SK, s(LINK_SK))
-                    .condition_expression("attribute_exists(pk)")
+                    .condition_expression(format!("attribute_exists({DELETING_AT})"))
                     .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send(),
                 |o| o.consumed_capacity(),
             )
             .await?;
-        Ok(matches!(out, Outcome::Applied(_)))
+        Ok(match out {
+            Outcome::Applied(_) => Updated::Applied(Box::new(as_read.clone())),
+            Outcome::Refused(_) => Updated::Gone,
+        })
     }
 
     /// One `BatchWriteItem`, with what DynamoDB left unprocessed sent again (a few times,
@@ -651,5 +702,49 @@ pub(super) fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreErro
         tags,
         password_hash,
         rules,
+        taken_down_at: time(item, TAKEN_DOWN_AT),
     })
+}
+
+/// What a conditional change of a link did.
+#[derive(Debug)]
+pub enum Updated {
+    Applied(Box<Link>),
+    /// The link that was authorized is no longer there: deleted, or deleted and made
+    /// again (by anyone) since it was read.
+    Gone,
+    /// An admin took it down meanwhile, and the change was the owner's.
+    TakenDown,
+}
+
+/// `attribute_exists(pk)` and the creation time and owner of `link` as read: the item is
+/// still that link, not a new one of the same code.
+fn same_link_condition(
+    link: &Link,
+    names: &mut std::collections::HashMap<String, String>,
+    values: &mut Item,
+) -> String {
+    names.insert("#created".into(), CREATED_AT.into());
+    names.insert("#owner".into(), OWNER.into());
+    values.insert(":created".into(), s(&rfc3339(link.created_at)));
+    let owner = match &link.owner {
+        Some(o) => {
+            values.insert(":owner".into(), s(o.as_str()));
+            "#owner = :owner"
+        }
+        None => "attribute_not_exists(#owner)",
+    };
+    format!("attribute_exists(pk) AND #created = :created AND {owner}")
+}
+
+/// Why a conditional change of `as_read` was refused, from the item as it was then.
+fn refusal(as_read: &Link, old: Option<&Item>) -> Updated {
+    let same = old.is_some_and(|item| {
+        time(item, CREATED_AT) == Some(as_read.created_at)
+            && text(item, OWNER) == as_read.owner.as_ref().map(|o| o.as_str())
+    });
+    match old {
+        Some(item) if same && item.contains_key(TAKEN_DOWN_AT) => Updated::TakenDown,
+        _ => Updated::Gone,
+    }
 }

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use super::counters::VISITS;
 use super::links::{
-    link_from_item, CREATED_AT, LINK_SK, OWNER, PASSWORD_HASH, RULES, TAGS, TITLE, URL,
+    link_from_item, CREATED_AT, LINK_SK, OWNER, PASSWORD_HASH, RULES, TAGS, TAKEN_DOWN_AT, TITLE,
+    URL,
 };
 use super::schema::OWNER_INDEX;
 use super::totals::TOTAL_SK;
@@ -22,6 +23,7 @@ pub struct ListedExtras {
     pub visits: u64,
     pub password_protected: bool,
     pub rules: Vec<Rule>,
+    pub taken_down_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One page of a key's links, newest first.
@@ -123,8 +125,8 @@ impl Store {
     }
 
     /// The extras of each of `codes`, by code: one `BatchGetItem` per 50 links of their
-    /// totals and of two attributes of their link items (the password's presence, the
-    /// rules), eventually consistent.
+    /// totals and of three attributes of their link items (the password's presence, the
+    /// rules, the takedown), eventually consistent.
     pub async fn listed_extras_of(
         &self,
         codes: &[&Code],
@@ -136,8 +138,13 @@ impl Store {
         let items = self
             .batch_get(
                 &keys,
-                "pk, sk, #v, #pw, #rules",
-                &[("#v", VISITS), ("#pw", PASSWORD_HASH), ("#rules", RULES)],
+                "pk, sk, #v, #pw, #rules, #down",
+                &[
+                    ("#v", VISITS),
+                    ("#pw", PASSWORD_HASH),
+                    ("#rules", RULES),
+                    ("#down", TAKEN_DOWN_AT),
+                ],
             )
             .await?;
         let mut extras: HashMap<String, ListedExtras> = HashMap::new();
@@ -151,6 +158,7 @@ impl Store {
                 entry.rules = text(item, RULES)
                     .and_then(rules::from_stored)
                     .unwrap_or_default();
+                entry.taken_down_at = time(item, TAKEN_DOWN_AT);
             }
         }
         Ok(extras)

@@ -49,7 +49,9 @@ pub use caps::VisitGate;
 pub use client::{dynamodb_client, dynamodb_client_from};
 pub use counters::{Counted, MAX_COUNTER_SHARDS};
 pub use keys::RevokeError;
-pub use links::{CreateError, Created, LinkHistory, LinkOptions, LinkWithHistory, EXPIRED_GRACE};
+pub use links::{
+    CreateError, Created, LinkHistory, LinkOptions, LinkWithHistory, Updated, EXPIRED_GRACE,
+};
 pub use listing::{LinksPage, ListedExtras};
 pub use rankings::{RankedLink, Ranking};
 pub use schema::{ensure_table, example_keys, key_schema, ItemKind, OWNER_INDEX};

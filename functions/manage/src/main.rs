@@ -10,13 +10,13 @@ use chrono::Utc;
 use common::auth;
 use common::domain::link::{check_tags, rfc3339, MAX_FILTER_TEXT};
 use common::domain::sheet::{Cell, CsvWriter, EXPORT_HEADER};
-use common::domain::{Code, Link, LinkPatch, ListCursor, ListFilter, Principal};
+use common::domain::{Code, Link, LinkPatch, ListCursor, ListFilter, Principal, Role};
 use common::http::{
     base_url, csv_response, json_object, json_response, link_response, listed_link_json, path_code,
     query_param, request_hosts, require_method, require_method_of_path, ApiError, ErrorCode,
     LINKS_PATH_METHODS, NO_STORE,
 };
-use common::store::LinksPage;
+use common::store::{LinksPage, Updated};
 use common::App;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -55,9 +55,13 @@ async fn manage(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     auth::may_manage(Some(&caller), &history.link)?;
     let total = history.total_visits();
 
+    let admin = caller.role == Role::Admin;
     match *req.method() {
         Method::DELETE => {
-            app.store.delete_link(&code).await?;
+            if history.link.taken_down_at.is_some() && !admin {
+                return Err(ApiError::TakenDown);
+            }
+            changed(app.store.delete_link(&history.link, admin).await?)?;
             let mut resp = Response::new(Body::Empty);
             *resp.status_mut() = StatusCode::NO_CONTENT;
             Ok(resp)
@@ -75,11 +79,14 @@ async fn manage(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
                     Some(total),
                 ));
             }
-            let link = app
-                .store
-                .update_link(&code, &patch, total, Utc::now())
-                .await?
-                .ok_or(ApiError::NotFound)?;
+            if history.link.taken_down_at.is_some() && !admin && patch.touches_takedown() {
+                return Err(ApiError::TakenDown);
+            }
+            let link = changed(
+                app.store
+                    .update_link(&history.link, &patch, admin, total, Utc::now())
+                    .await?,
+            )?;
             Ok(link_response(StatusCode::OK, &link, &base, Some(total)))
         }
         _ => Ok(link_response(
@@ -88,6 +95,17 @@ async fn manage(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             &base,
             Some(total),
         )),
+    }
+}
+
+/// A change the store refused: the link that was authorized is gone (deleted, or deleted
+/// and made again: never write to a link the caller was not authorized for), or an admin
+/// took it down meanwhile.
+fn changed(outcome: Updated) -> Result<Link, ApiError> {
+    match outcome {
+        Updated::Applied(link) => Ok(*link),
+        Updated::Gone => Err(ApiError::NotFound),
+        Updated::TakenDown => Err(ApiError::TakenDown),
     }
 }
 

@@ -1,0 +1,238 @@
+//! End to end, what people trust the service with stays theirs (issue 26), through
+//! `cargo lambda watch` and the real DynamoDB Local, tested as an attacker would: a takedown
+//! stays down; a change authorized for one link never lands on another link of the same
+//! code; a password link's target is shown to its owner and admins only, by every route.
+
+mod support;
+
+use common::domain::Role;
+use futures::future::join_all;
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::{unique_url, Api, Reply};
+
+impl Api {
+    async fn post_link(&self, key: Option<&str>, body: Value) -> Reply {
+        self.send(Method::POST, "/links", key, Some(body)).await
+    }
+
+    async fn patch(&self, code: &str, key: &str, body: Value) -> Reply {
+        self.send(
+            Method::PATCH,
+            &format!("/links/{code}"),
+            Some(key),
+            Some(body),
+        )
+        .await
+    }
+
+    async fn get(&self, path: &str, key: Option<&str>) -> Reply {
+        self.send(Method::GET, path, key, None).await
+    }
+
+    async fn delete(&self, code: &str, key: &str) -> Reply {
+        self.send(Method::DELETE, &format!("/links/{code}"), Some(key), None)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_takedown_is_lifted_by_an_admin_only() {
+    let api = Api::new();
+    let (owner, _) = api.issue_key(Role::User).await;
+    let (admin, _) = api.issue_key(Role::Admin).await;
+    let r = api
+        .post_link(Some(&owner), json!({"url": unique_url("down-")}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let code = r.body["code"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["taken_down_at"], Value::Null);
+
+    // The owner's own disable is no takedown: the owner lifts it.
+    let off = api.patch(&code, &owner, json!({"disabled": true})).await;
+    assert_eq!(off.status, 200);
+    assert_eq!(off.body["taken_down_at"], Value::Null);
+    assert_eq!(
+        api.patch(&code, &owner, json!({"disabled": false}))
+            .await
+            .status,
+        200
+    );
+
+    // An admin's is.
+    let down = api.patch(&code, &admin, json!({"disabled": true})).await;
+    assert_eq!(down.status, 200, "{}", down.body);
+    let when = down.body["taken_down_at"].as_str().unwrap().to_owned();
+    assert!(when.ends_with('Z'), "{when}");
+    let before = api.partition(&code).await;
+    for (what, body) in [
+        ("re-enable", json!({"disabled": false})),
+        (
+            "disable again (a no-op is still a change of the takedown)",
+            json!({"disabled": true}),
+        ),
+        (
+            "change the target",
+            json!({"url": unique_url("elsewhere-")}),
+        ),
+        (
+            "add rules",
+            json!({"rules": [{"url": "https://example.com/x", "conditions": [{"type": "device", "value": "mobile"}]}]}),
+        ),
+        (
+            "the target with a harmless title",
+            json!({"url": unique_url("x-"), "title": "t"}),
+        ),
+    ] {
+        let r = api.patch(&code, &owner, body).await;
+        r.assert_error(403, "link_taken_down");
+        assert_eq!(
+            api.partition(&code).await,
+            before,
+            "{what}: nothing written"
+        );
+    }
+    api.delete(&code, &owner)
+        .await
+        .assert_error(403, "link_taken_down");
+    assert_eq!(
+        api.partition(&code).await,
+        before,
+        "delete: nothing written"
+    );
+    // What a takedown does not freeze, the owner still changes.
+    let titled = api
+        .patch(&code, &owner, json!({"title": "still mine"}))
+        .await;
+    assert_eq!(titled.status, 200, "{}", titled.body);
+    assert_eq!(
+        titled.body["taken_down_at"],
+        when.as_str(),
+        "the takedown stays"
+    );
+    assert_eq!(titled.body["disabled"], true);
+    // The owner sees it in the list and the link itself.
+    let got = api.get(&format!("/links/{code}"), Some(&owner)).await;
+    assert_eq!(got.body["taken_down_at"], when.as_str());
+    let listed = api.get("/links?limit=100", Some(&owner)).await;
+    let row = listed.body["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["code"] == code.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["taken_down_at"], when.as_str());
+    // Visitors get the refusal.
+    let visit = api
+        .send_raw(Method::GET, &format!("/{code}"), None, None)
+        .await;
+    assert_eq!(visit.status, 410);
+    // An admin lifts it; then the owner may again.
+    let up = api.patch(&code, &admin, json!({"disabled": false})).await;
+    assert_eq!(up.status, 200);
+    assert_eq!(up.body["taken_down_at"], Value::Null);
+    assert_eq!(
+        api.patch(&code, &owner, json!({"disabled": true}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(api.delete(&code, &owner).await.status, 204);
+}
+
+#[tokio::test]
+async fn a_change_authorized_for_one_link_never_lands_on_the_next_of_its_code() {
+    let api = Api::new();
+    let (first, _) = api.issue_key(Role::User).await;
+    let (second, _) = api.issue_key(Role::User).await;
+    let (admin, _) = api.issue_key(Role::Admin).await;
+    // Rounds of: the first owner's PATCH and DELETE race against its own delete and the
+    // second owner's create of the same alias. Whatever interleaving happens, the second
+    // owner's link keeps its own URL and title, and is never deleted by the first.
+    for round in 0..6 {
+        let alias = support::unique(&format!("gen{round}-"));
+        let r = api
+            .post_link(
+                Some(&first),
+                json!({"url": unique_url("g1-"), "alias": alias}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let theirs = unique_url("g2-");
+        let patch = api.patch(
+            &alias,
+            &first,
+            json!({"url": unique_url("hijack-"), "title": "first owner's"}),
+        );
+        let swap = async {
+            // 404 when the late DELETE below went first.
+            let gone = api.delete(&alias, &first).await.status;
+            assert!([204, 404].contains(&gone), "{gone}");
+            api.post_link(Some(&second), json!({"url": theirs, "alias": alias}))
+                .await
+        };
+        let late_delete = api.delete(&alias, &first);
+        let (patched, created, deleted) = tokio::join!(patch, swap, late_delete);
+        assert!(
+            [200, 403, 404].contains(&patched.status),
+            "a PATCH of a link that went: {} {}",
+            patched.status,
+            patched.body
+        );
+        assert!([204, 404].contains(&deleted.status), "{}", deleted.body);
+        if created.status != 201 {
+            // The first owner's late DELETE removed its own link before the create: fine,
+            // as long as nothing of the second owner's was touched (it has none).
+            continue;
+        }
+        let now = api.get(&format!("/links/{alias}"), Some(&second)).await;
+        assert_eq!(now.status, 200, "round {round}: {}", now.body);
+        assert_eq!(
+            now.body["url"],
+            theirs.as_str(),
+            "round {round}: the URL is the second owner's"
+        );
+        assert_eq!(
+            now.body["title"],
+            Value::Null,
+            "round {round}: no title of the first owner"
+        );
+        // The first owner cannot reach it at all now.
+        api.get(&format!("/links/{alias}"), Some(&first))
+            .await
+            .assert_error(403, "forbidden");
+        assert_eq!(api.delete(&alias, &admin).await.status, 204);
+    }
+    // And many PATCHes at once against one delete + create: none lands on the new link.
+    let alias = support::unique("genmany-");
+    let r = api
+        .post_link(
+            Some(&first),
+            json!({"url": unique_url("m1-"), "alias": alias}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let theirs = unique_url("m2-");
+    let patches = join_all(
+        (0..12).map(|i| api.patch(&alias, &first, json!({"title": format!("first {i}")}))),
+    );
+    let swap = async {
+        assert_eq!(api.delete(&alias, &first).await.status, 204);
+        api.post_link(Some(&second), json!({"url": theirs, "alias": alias}))
+            .await
+    };
+    let (patched, created) = tokio::join!(patches, swap);
+    assert_eq!(created.status, 201, "{}", created.body);
+    for p in &patched {
+        assert!(
+            [200, 403, 404].contains(&p.status),
+            "{} {}",
+            p.status,
+            p.body
+        );
+    }
+    let now = api.get(&format!("/links/{alias}"), Some(&second)).await;
+    assert_eq!(now.body["title"], Value::Null, "{}", now.body);
+    assert_eq!(now.body["url"], theirs.as_str());
+}
