@@ -113,6 +113,14 @@ pub fn rankings_scope(
     }
 }
 
+/// Whether `caller` may see where `link` sends visitors (its URL and its rules' URLs):
+/// always, but for a password link, whose target is the secret the password guards: its
+/// owner's and admins' only (an anonymous password link's: admins' only). Every route
+/// that shows a link to someone who may not manage it asks this (`views::LinkStats`).
+pub fn may_see_target(caller: Option<&Principal>, link: &Link) -> bool {
+    !link.password_protected() || may_manage(caller, link).is_ok()
+}
+
 /// Stats: public for anonymous links, as management for owned ones.
 pub fn may_read_stats(caller: Option<&Principal>, link: &Link) -> Result<(), ApiError> {
     match link.owner {

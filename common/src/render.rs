@@ -117,7 +117,8 @@ pub fn daily_chart(days: &[DailyVisits]) -> String {
 pub struct StatsPage<'a> {
     pub code: &'a str,
     pub short_url: &'a str,
-    pub url: &'a str,
+    /// `None`: the caller may not see it (a password link's target).
+    pub url: Option<&'a str>,
     pub created_at: &'a str,
     pub total_visits: u64,
     pub bot_visits: u64,
@@ -169,7 +170,10 @@ pub fn stats_page(p: &StatsPage<'_>) -> String {
         html,
         r#"<div class="qr" title="QR code of {short}">{qr}</div><h1>{code}</h1><p><a href="{short}">{short}</a> &rarr; <span class="url">{url}</span></p><p>Created {created}</p>"#,
         short = escape(p.short_url),
-        url = escape(p.url),
+        url = match p.url {
+            Some(url) => escape(url),
+            None => "<i>hidden: only the owner sees a password link's target</i>".to_owned(),
+        },
         created = escape(p.created_at),
         qr = qr_svg(p.short_url, 160).unwrap_or_default(),
     );
@@ -348,7 +352,7 @@ mod tests {
         let html = stats_page(&StatsPage {
             code: "abc",
             short_url: "https://sho.rt/abc",
-            url: "https://example.com/?q=<script>alert(1)</script>",
+            url: Some("https://example.com/?q=<script>alert(1)</script>"),
             created_at: "2026-01-01T00:00:00.000Z",
             total_visits: 1,
             bot_visits: 0,
@@ -398,7 +402,7 @@ mod tests {
                 stats_page(&StatsPage {
                     code: "abc",
                     short_url: "https://sho.rt/abc",
-                    url: "https://example.com/",
+                    url: Some("https://example.com/"),
                     created_at: "2026-12-02T00:00:00Z",
                     total_visits: 0,
                     bot_visits: 0,

@@ -19,9 +19,12 @@ use crate::http::{path_code, query_param, ApiError, ErrorCode};
 use crate::runtime::App;
 use crate::store::LinkWithHistory;
 
-/// A link's stats over the requested days.
+/// A link's stats over the requested days, as its caller may see them.
 pub struct LinkStats {
     pub link: Link,
+    /// Whether the caller may see the link's target and rules (`auth::may_see_target`):
+    /// read them through `target` and `rules`, never from `link`.
+    pub target_visible: bool,
     pub total_visits: u64,
     pub bot_visits: u64,
     pub daily: Vec<DailyVisits>,
@@ -31,8 +34,9 @@ pub struct LinkStats {
 }
 
 /// The link of `{code}` with its history, if the caller of `req` may read its stats (one
-/// `Query`): public for anonymous links; an owned link's owner or an admin otherwise.
-async fn readable_link(app: &App, req: &Request) -> Result<LinkWithHistory, ApiError> {
+/// `Query`): public for anonymous links; an owned link's owner or an admin otherwise; and
+/// whether the caller may see its target (`auth::may_see_target`).
+async fn readable_link(app: &App, req: &Request) -> Result<(LinkWithHistory, bool), ApiError> {
     let code = path_code(req)?;
     let caller = app.auth.caller(&app.store, req).await?;
     let found = app
@@ -41,7 +45,8 @@ async fn readable_link(app: &App, req: &Request) -> Result<LinkWithHistory, ApiE
         .await?
         .ok_or(ApiError::NotFound)?;
     auth::may_read_stats(caller.as_ref(), &found.link)?;
-    Ok(found)
+    let visible = auth::may_see_target(caller.as_ref(), &found.link);
+    Ok((found, visible))
 }
 
 /// A link's insights for the week to `date`, from its history.
@@ -83,7 +88,7 @@ pub async fn link_insights(
     req: &Request,
 ) -> Result<(Link, NaiveDate, Vec<Insight>), ApiError> {
     let date = insights_date(req)?;
-    let found = readable_link(app, req).await?;
+    let (found, _) = readable_link(app, req).await?;
     let insights = insights_of(&found, date);
     Ok((found.link, date, insights))
 }
@@ -92,8 +97,8 @@ pub async fn link_insights(
 /// links; an owned link's owner or an admin otherwise.
 pub async fn link_stats(app: &App, req: &Request) -> Result<LinkStats, ApiError> {
     let range = DateRange::parse(query_param(req, "from"), query_param(req, "to"))?;
-    let found = readable_link(app, req).await?;
-    Ok(stats_of(found, range))
+    let (found, visible) = readable_link(app, req).await?;
+    Ok(stats_of(found, range, visible))
 }
 
 /// What the stats page shows: `link_stats`, and what changed in the last 7 days to today,
@@ -103,12 +108,12 @@ pub async fn link_stats_and_insights(
     req: &Request,
 ) -> Result<(LinkStats, Vec<Insight>), ApiError> {
     let range = DateRange::parse(query_param(req, "from"), query_param(req, "to"))?;
-    let found = readable_link(app, req).await?;
+    let (found, visible) = readable_link(app, req).await?;
     let insights = insights_of(&found, Utc::now().date_naive());
-    Ok((stats_of(found, range), insights))
+    Ok((stats_of(found, range, visible), insights))
 }
 
-fn stats_of(found: LinkWithHistory, range: DateRange) -> LinkStats {
+fn stats_of(found: LinkWithHistory, range: DateRange, target_visible: bool) -> LinkStats {
     let today = Utc::now().date_naive();
     let created = found.link.created_at.date_naive();
     let (start, end) = span(created, today, range);
@@ -122,6 +127,7 @@ fn stats_of(found: LinkWithHistory, range: DateRange) -> LinkStats {
         BTreeMap::new()
     };
     LinkStats {
+        target_visible,
         day_breakdowns,
         total_visits: found.total_visits(),
         bot_visits: found.total_bot_visits(),
@@ -132,10 +138,24 @@ fn stats_of(found: LinkWithHistory, range: DateRange) -> LinkStats {
 }
 
 impl LinkStats {
+    /// The link's target, if the caller may see it.
+    pub fn target(&self) -> Option<&str> {
+        self.target_visible.then(|| self.link.url.as_str())
+    }
+
+    /// The link's rules, if the caller may see them (none otherwise).
+    pub fn rules(&self) -> &[crate::domain::rules::Rule] {
+        if self.target_visible {
+            &self.link.rules
+        } else {
+            &[]
+        }
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "code": self.link.code.as_str(),
-            "url": self.link.url.as_str(),
+            "url": self.target(),
             "created_at": rfc3339(self.link.created_at),
             "total_visits": self.total_visits,
             "bot_visits": self.bot_visits,

@@ -83,6 +83,7 @@ fn response_fields_are_the_handlers() {
     assert_eq!(keys(&listed), keys(&schemas["ListedLink"]["properties"]));
 
     let stats = LinkStats {
+        target_visible: true,
         link,
         total_visits: 0,
         bot_visits: 0,

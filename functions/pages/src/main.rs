@@ -82,14 +82,14 @@ async fn page(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let html = stats_page(&StatsPage {
         code: stats.link.code.as_str(),
         short_url: &short_url,
-        url: stats.link.url.as_str(),
+        url: stats.target(),
         created_at: &common::domain::link::rfc3339(stats.link.created_at),
         total_visits: stats.total_visits,
         bot_visits: stats.bot_visits,
         daily: &stats.daily,
         breakdowns: &stats.breakdowns,
         password_protected: stats.link.password_protected(),
-        rules: &stats.link.rules,
+        rules: stats.rules(),
         insights: &insights,
     });
     Ok(html_response(

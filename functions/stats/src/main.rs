@@ -92,7 +92,7 @@ async fn owner_insights(app: &App, req: &Request) -> Result<Response<Body>, ApiE
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let urls = app.store.urls_of(codes.into_iter()).await?;
+    let urls = app.store.urls_of(codes.into_iter(), owner.as_ref()).await?;
     let base = base_url(req, &app.config)?;
     // Deleted links (no URL any more) are left out.
     let mover = |m: &insights::Mover| {
