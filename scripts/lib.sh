@@ -13,6 +13,11 @@ SAM_CLI_VERSION="1.170.0"
 CFN_LINT_VERSION="1.58.0"
 CHECKOV_VERSION="3.3.30"
 
+# What the CloudFront edge adds to every request it forwards (X-Origin-Verify), as make dev
+# and make test simulate it: a request that carries it is trusted with the headers the edge
+# sets (CloudFront-Viewer-Country). The sample events in events/ carry it too.
+LOCAL_EDGE_SECRET="local-edge-secret-0123456789"
+
 # The Lambda functions, named once (make build, make test's build).
 FUNCTIONS=(create redirect stats manage health pages aggregate)
 
@@ -201,6 +206,7 @@ start_watch() {
   (cd "$ROOT" && exec "$GUARD" -- cargo lambda watch -A 127.0.0.1 -P "$port" --disable-cors \
       --env-var "AWS_ENDPOINT_URL=http://127.0.0.1:$ddb_port" \
       --env-var "PUBLIC_BASE_URL=http://127.0.0.1:$port" \
+      --env-var "EDGE_SECRET=$LOCAL_EDGE_SECRET" \
       ${CORS_ALLOW_ORIGINS:+--env-var "CORS_ALLOW_ORIGINS=$CORS_ALLOW_ORIGINS"} "$@" >"$logfile" 2>&1) &
   STARTED_PIDS+=("$!")
 }

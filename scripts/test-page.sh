@@ -15,9 +15,9 @@ alias="page-$(date +%s%N)"
 curl -sf -o /dev/null -X POST "$api/links" -H 'content-type: application/json' \
   -d "{\"url\":\"https://www.rust-lang.org/learn\",\"alias\":\"$alias\"}"
 for i in $(seq 9); do
-  curl -sf -o /dev/null -A "$UA" -H "referer: https://news.ycombinator.com/" -H 'cloudfront-viewer-country: DE' "$api/$alias?utm_source=hn"
+  curl -sf -o /dev/null -A "$UA" -H "referer: https://news.ycombinator.com/" -H 'cloudfront-viewer-country: DE' -H "x-origin-verify: $LOCAL_EDGE_SECRET" "$api/$alias?utm_source=hn"
 done
-for i in $(seq 4); do curl -sf -o /dev/null -A "$IPHONE" -H 'cloudfront-viewer-country: US' "$api/$alias"; done
+for i in $(seq 4); do curl -sf -o /dev/null -A "$IPHONE" -H 'cloudfront-viewer-country: US' -H "x-origin-verify: $LOCAL_EDGE_SECRET" "$api/$alias"; done
 for i in $(seq 3); do curl -sf -o /dev/null "$api/$alias"; done   # curl: bot visits
 
 chrome=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run

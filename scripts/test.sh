@@ -48,6 +48,10 @@ ensure_table "http://127.0.0.1:$DDB_PORT" links
 # Short cache lifetimes, so that the tests can prove a change or a revoked key reaches
 # every warm function within them (60 s each by default).
 export LINK_CACHE_SECONDS=2 KEY_CACHE_SECONDS=1
+# As behind the CloudFront edge: requests that carry the local edge secret (the tests'
+# clients add it) are trusted with CloudFront-Viewer-Country; others are not
+# (integration/tests/trust.rs).
+export EDGE_SECRET="$LOCAL_EDGE_SECRET"
 # CORS for one origin, as CorsAllowOrigins would set it (the browser test below).
 CORS_PORT="${TEST_CORS_PORT:-9155}"
 export CORS_ALLOW_ORIGINS="http://127.0.0.1:$CORS_PORT"

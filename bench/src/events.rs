@@ -6,6 +6,10 @@ use crate::{BENCH_CODE, BODY_MARKER};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+/// The edge's secret the bench's functions are given (and its events carry), as behind the
+/// CloudFront edge.
+pub const EDGE_SECRET: &str = "bench-edge-secret-0123456789";
+
 pub(crate) fn api_event(
     method: &str,
     path: &str,
@@ -201,6 +205,7 @@ pub(crate) fn events_for(function: &str) -> Box<dyn FnMut(usize) -> (Bytes, u16)
             if let Some(c) = country {
                 headers["cloudfront-viewer-country"] = json!(c);
             }
+            headers["x-origin-verify"] = json!(EDGE_SECRET);
             if i % 25 == 24 {
                 headers["sec-purpose"] = json!("prefetch");
             }

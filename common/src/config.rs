@@ -69,6 +69,14 @@ pub struct Config {
     pub metrics_namespace: String,
     /// `CORS_ALLOW_ORIGINS`: the origins whose browser apps may call the API.
     pub cors: crate::cors::CorsPolicy,
+    /// `EDGE_SECRET`: the value of the `X-Origin-Verify` header that the stack's CloudFront
+    /// edge adds to every request it forwards. Only a request carrying it is trusted with
+    /// the headers the edge sets (`CloudFront-Viewer-Country`, the viewer's host); without
+    /// it (no edge), those headers are ignored.
+    pub edge_secret: Option<String>,
+    /// `EDGE_ONLY`: refuse every request that did not come through the edge (403), so
+    /// that the API's own endpoint cannot be used around it.
+    pub edge_only: bool,
 }
 
 pub const DEFAULT_CACHE_SECONDS: u64 = 60;
@@ -158,7 +166,31 @@ impl Config {
                 )))
             }
         };
+        let edge_secret = match get("EDGE_SECRET").map(|v| v.trim().to_owned()) {
+            None => None,
+            Some(v) if v.is_empty() => None,
+            Some(v) if v.len() >= 16 && v.bytes().all(|b| b.is_ascii_graphic()) => Some(v),
+            Some(_) => {
+                return Err(ConfigError(
+                    "EDGE_SECRET must be at least 16 printable ASCII characters".into(),
+                ))
+            }
+        };
+        let edge_only = match get("EDGE_ONLY").as_deref().map(str::trim) {
+            None | Some("" | "false") => false,
+            Some("true") if edge_secret.is_some() => true,
+            Some("true") => {
+                return Err(ConfigError("EDGE_ONLY=true needs EDGE_SECRET".into()));
+            }
+            Some(v) => {
+                return Err(ConfigError(format!(
+                    "EDGE_ONLY '{v}' must be true or false"
+                )))
+            }
+        };
         Ok(Config {
+            edge_secret,
+            edge_only,
             table_name,
             public_base_url,
             redirect_status,
@@ -185,6 +217,31 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_edge_secret() {
+        let c = config(&[("TABLE_NAME", "t")]).unwrap();
+        assert!(c.edge_secret.is_none() && !c.edge_only);
+        let c = config(&[("TABLE_NAME", "t"), ("EDGE_SECRET", "")]).unwrap();
+        assert!(c.edge_secret.is_none());
+        let c = config(&[
+            ("TABLE_NAME", "t"),
+            ("EDGE_SECRET", "0c7e7d5a-5b1f-4d2e-9f3a-8e2b1c4d6a7f"),
+            ("EDGE_ONLY", "true"),
+        ])
+        .unwrap();
+        assert!(c.edge_secret.is_some() && c.edge_only);
+        for bad in [
+            vec![("EDGE_SECRET", "short")],
+            vec![("EDGE_SECRET", "has a space in it ok")],
+            vec![("EDGE_ONLY", "true")],
+            vec![("EDGE_SECRET", "0123456789abcdef"), ("EDGE_ONLY", "yes")],
+        ] {
+            let mut vars = vec![("TABLE_NAME", "t")];
+            vars.extend(bad.iter().copied());
+            assert!(config(&vars).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -190,6 +190,14 @@ where
         init();
         let handler = &handler;
         lambda_http::run(service_fn(|req: Request| async move {
+            // With the edge on, nothing is answered around it (not even a preflight).
+            if app.config.edge_only && !crate::http::through_edge(&req, &app.config) {
+                let namespace = &app.config.metrics_namespace;
+                let refused = respond(route, namespace, &app.store, req, |_| async {
+                    Err(ApiError::EdgeOnly)
+                });
+                return Ok::<_, Error>(refused.await);
+            }
             let cors = &app.config.cors;
             if let Some(preflight) = cors.preflight(req.method(), req.headers()) {
                 return Ok::<_, Error>(preflight);

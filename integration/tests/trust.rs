@@ -372,3 +372,71 @@ async fn a_password_links_target_is_shown_to_its_owner_and_admins_only_by_every_
         .await;
     assert_eq!(mine.body["url"], links[0].2.as_str());
 }
+
+#[tokio::test]
+async fn headers_of_the_edge_are_trusted_only_from_the_edge() {
+    let api = Api::new();
+    let around = support::http_around_edge();
+    let secret = std::env::var("EDGE_SECRET").expect(
+        "EDGE_SECRET: the local stack's edge secret (make test and make dev set it; scripts/lib.sh)",
+    );
+    let alias = support::unique("edge-");
+    let r = api
+        .post_link(
+            None,
+            json!({"url": unique_url("edge-"), "alias": alias,
+                   "rules": [{"url": "https://example.com/de", "conditions": [{"type": "country", "value": "DE"}]}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Spoofed around the edge: the rule does not match and nothing is counted under DE.
+    for _ in 0..3 {
+        let resp = around
+            .get(format!("{}/{alias}", api.base))
+            .header("cloudfront-viewer-country", "DE")
+            .header("x-origin-verify", "not-the-secret-0123456789")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 302);
+        assert_ne!(resp.headers()["location"], "https://example.com/de");
+    }
+    // Through the edge (the secret): the rule matches and the country counts.
+    let through = around
+        .get(format!("{}/{alias}", api.base))
+        .header("cloudfront-viewer-country", "DE")
+        .header("x-origin-verify", &secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(through.headers()["location"], "https://example.com/de");
+    let stats = api.get(&format!("/links/{alias}/stats"), None).await;
+    assert_eq!(stats.body["total_visits"], 4, "{}", stats.body);
+    assert_eq!(
+        stats.body["breakdowns"]["countries"],
+        json!([{"key": "DE", "visits": 1}]),
+        "only the visit through the edge has a country"
+    );
+    // The edge's own domain (the viewer's host it passes on) is a loop, through the edge
+    // only: around it, the same header names nothing.
+    let loop_body = json!({"url": "https://d111111abcdef8.cloudfront.net/x"});
+    let refused = around
+        .post(format!("{}/links", api.base))
+        .header("x-origin-verify", &secret)
+        .header("x-viewer-host", "d111111abcdef8.cloudfront.net")
+        .json(&loop_body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "self_link", "{body}");
+    let spoofed = around
+        .post(format!("{}/links", api.base))
+        .header("x-viewer-host", "d111111abcdef8.cloudfront.net")
+        .json(&loop_body)
+        .send()
+        .await
+        .unwrap();
+    assert!([200, 201].contains(&spoofed.status().as_u16()));
+}

@@ -136,9 +136,11 @@ fn parse_host(host: &str) -> Result<Host<String>, UrlError> {
     Ok(parsed)
 }
 
-/// Names that only resolve inside a network: single labels (`printer`, `localhost`) and
-/// the special-use suffixes.
-const PRIVATE_SUFFIXES: [&str; 4] = ["localhost", "local", "internal", "home.arpa"];
+/// Names that only resolve inside a network: single labels (`printer`, `localhost`,
+/// `ip6-localhost`, `instance-data`), the special-use suffixes, and `localdomain` (what
+/// `/etc/hosts` calls `localhost.localdomain`). The cloud metadata names are under them
+/// (`metadata.google.internal`, `instance-data.ec2.internal`).
+const PRIVATE_SUFFIXES: [&str; 5] = ["localhost", "localdomain", "local", "internal", "home.arpa"];
 
 /// Whether `host` (as `parse_host` returned it) names something private, loopback,
 /// link-local or reserved rather than a public site. Judged on the literal only: the
@@ -690,6 +692,16 @@ mod tests {
             "http://internal/",
             "http://router.home.arpa/",
             "http://metadata.google.internal/",
+            "http://localhost.localdomain/",
+            "http://LocalHost.LocalDomain./x",
+            "http://ip6-localhost/",
+            "http://ip6-loopback/",
+            "http://instance-data/latest/meta-data/",
+            "http://instance-data.ec2.internal/",
+            "http://a.b.localhost/",
+            "http://[fd00:ec2::254]/latest/meta-data/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::ffff:169.254.169.254]/",
         ] {
             assert!(
                 matches!(refused(raw), Err(UrlError::PrivateTarget(_))),
@@ -703,6 +715,8 @@ mod tests {
             "https://local.example/",
             "https://internal.example.org/",
             "https://home.arpa.example/",
+            "https://localdomain.example/",
+            "https://instance-data.example.com/",
         ] {
             assert!(refused(raw).is_ok(), "{raw}: {:?}", refused(raw));
         }

@@ -113,6 +113,8 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("this key may not do this (another owner's link, or an admin's route)")]
     Forbidden,
+    #[error("this API answers through its CloudFront edge only")]
+    EdgeOnly,
     #[error("an admin took this link down: only an admin can enable it, change its target or rules, or delete it")]
     TakenDown,
     #[error("wrong password")]
@@ -151,9 +153,10 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden | ApiError::TakenDown | ApiError::WrongPassword => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::Forbidden
+            | ApiError::EdgeOnly
+            | ApiError::TakenDown
+            | ApiError::WrongPassword => StatusCode::FORBIDDEN,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
@@ -171,7 +174,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { code, .. } => *code,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
-            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::Forbidden | ApiError::EdgeOnly => ErrorCode::Forbidden,
             ApiError::TakenDown => ErrorCode::LinkTakenDown,
             ApiError::WrongPassword => ErrorCode::WrongPassword,
             ApiError::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,

@@ -8,9 +8,9 @@ mod response;
 
 pub use error::{ApiError, ErrorCode, MAX_BODY_BYTES, RETRY_AFTER_SECS};
 pub use request::{
-    base_url, body_of_type, form_field, header_str, json_body, json_body_of_at_most, json_object,
-    path_code, query_param, request_hosts, require_method, require_method_of_path, wants_html,
-    LINKS_PATH_METHODS, MAX_FORM_BYTES,
+    base_url, body_of_type, edge_header, form_field, header_str, json_body, json_body_of_at_most,
+    json_object, path_code, query_param, request_hosts, require_method, require_method_of_path,
+    through_edge, viewer_host, wants_html, EDGE_HEADER, LINKS_PATH_METHODS, MAX_FORM_BYTES,
 };
 pub use response::{
     csv_response, html_response, json_response, link_json, link_response, listed_link_json,

@@ -148,7 +148,9 @@ pub fn base_url(req: &Request, config: &Config) -> Result<BaseUrl, ApiError> {
         Some(p) if p.eq_ignore_ascii_case("http") => "http",
         _ => "https",
     };
-    let host = header_str("host").ok_or_else(|| {
+    // Behind the edge, the host the viewer asked for (the API sees its own).
+    let host = viewer_host(req, config).or_else(|| header_str("host"));
+    let host = host.ok_or_else(|| {
         ApiError::bad_request(ErrorCode::InvalidHost, "the request has no Host header")
     })?;
     let base = (!host.contains(['/', '?', '#', '@']))
@@ -162,10 +164,42 @@ pub fn base_url(req: &Request, config: &Config) -> Result<BaseUrl, ApiError> {
     })
 }
 
+/// Whether `req` came through the stack's CloudFront edge: it carries the edge's secret
+/// `X-Origin-Verify` header (compared in constant time). Never without `EDGE_SECRET`.
+pub fn through_edge(req: &Request, config: &Config) -> bool {
+    let (Some(secret), Some(sent)) = (&config.edge_secret, header_str(req, EDGE_HEADER)) else {
+        return false;
+    };
+    sent.len() == secret.len()
+        && sent
+            .bytes()
+            .zip(secret.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// The header the edge adds with `EDGE_SECRET` (template.yaml: Edge).
+pub const EDGE_HEADER: &str = "x-origin-verify";
+
+/// A header that CloudFront sets (`CloudFront-Viewer-Country` ...), if the request came
+/// through the edge; `None` otherwise, whatever a client sent in it.
+pub fn edge_header<'a>(req: &'a Request, config: &Config, name: &str) -> Option<&'a str> {
+    through_edge(req, config)
+        .then(|| header_str(req, name))
+        .flatten()
+}
+
+/// The host the viewer asked for, as the edge's viewer-request function passes it on
+/// (`X-Viewer-Host`, template.yaml: EdgeViewerHost); only through the edge.
+pub fn viewer_host<'a>(req: &'a Request, config: &Config) -> Option<&'a str> {
+    edge_header(req, config, "x-viewer-host")
+}
+
 /// The host names this request came to, each a loop as a link target: the base of short
-/// URLs, the `Host` header's, API Gateway's domain name for the request and the API's
-/// default `execute-api` host (reachable whenever the custom domain is).
-pub fn request_hosts(req: &Request, base: &BaseUrl) -> Vec<String> {
+/// URLs, the `Host` header's, the viewer's host behind the edge (its CloudFront domain),
+/// API Gateway's domain name for the request and the API's default `execute-api` host
+/// (reachable whenever the custom domain is).
+pub fn request_hosts(req: &Request, base: &BaseUrl, config: &Config) -> Vec<String> {
     let mut hosts = vec![base.host().to_owned()];
     let mut add = |host: &str| {
         let bare = crate::domain::url::split_host_port(host).map_or(host, |(h, _)| h);
@@ -178,6 +212,9 @@ pub fn request_hosts(req: &Request, base: &BaseUrl) -> Vec<String> {
     if let Some(host) = header_str(req, "host") {
         add(host);
     }
+    if let Some(host) = viewer_host(req, config) {
+        add(host);
+    }
     if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
         if let Some(domain) = &ctx.domain_name {
             add(domain);
@@ -187,4 +224,71 @@ pub fn request_hosts(req: &Request, base: &BaseUrl) -> Vec<String> {
         }
     }
     hosts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_of_the_edge_count_only_with_its_secret() {
+        let config = |secret: Option<&str>| {
+            let mut vars = vec![("TABLE_NAME", "t")];
+            if let Some(s) = secret {
+                vars.push(("EDGE_SECRET", s));
+            }
+            let map: std::collections::HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Config::from_lookup(|k| map.get(k).cloned()).unwrap()
+        };
+        let req = |headers: &[(&str, &str)]| {
+            let mut b = lambda_http::http::Request::builder().uri("/abc");
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            b.body(lambda_http::Body::Empty).unwrap()
+        };
+        let secret = "0123456789abcdef-edge";
+        let with = config(Some(secret));
+        let without = config(None);
+        let spoofed = req(&[
+            ("cloudfront-viewer-country", "DE"),
+            ("x-viewer-host", "evil.example"),
+        ]);
+        let proven = req(&[
+            ("cloudfront-viewer-country", "DE"),
+            ("x-viewer-host", "d1.cloudfront.net"),
+            (EDGE_HEADER, secret),
+        ]);
+        let wrong = req(&[
+            ("cloudfront-viewer-country", "DE"),
+            (EDGE_HEADER, "0123456789abcdef-edgX"),
+        ]);
+        for r in [&spoofed, &proven, &wrong] {
+            assert_eq!(edge_header(r, &without, "cloudfront-viewer-country"), None);
+        }
+        assert_eq!(
+            edge_header(&spoofed, &with, "cloudfront-viewer-country"),
+            None
+        );
+        assert_eq!(
+            edge_header(&wrong, &with, "cloudfront-viewer-country"),
+            None
+        );
+        assert!(!through_edge(&req(&[(EDGE_HEADER, "short")]), &with));
+        assert_eq!(
+            edge_header(&proven, &with, "cloudfront-viewer-country"),
+            Some("DE")
+        );
+        assert_eq!(viewer_host(&proven, &with), Some("d1.cloudfront.net"));
+        assert_eq!(viewer_host(&spoofed, &with), None);
+        // The edge's own domain is a loop, and the base of short URLs without PUBLIC_BASE_URL.
+        let base = base_url(&proven, &with).unwrap();
+        assert_eq!(base.host(), "d1.cloudfront.net");
+        assert!(request_hosts(&proven, &base, &with).contains(&"d1.cloudfront.net".to_owned()));
+        let plain = base_url(&spoofed, &with);
+        assert!(plain.is_err(), "no Host header and no trusted viewer host");
+    }
 }

@@ -82,7 +82,7 @@ async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     }
     let input: CreateLink = json_body(&req)?;
     let base = base_url(&req, &app.config)?;
-    let hosts = request_hosts(&req, &base);
+    let hosts = request_hosts(&req, &base, &app.config);
     let owner = caller.as_ref().map(|p| &p.key_id);
     let (link, created) = create_one(app, input, owner, &hosts).await?;
 
@@ -249,7 +249,7 @@ async fn create_all(
     items: Vec<(usize, Job)>,
 ) -> Result<Response<Body>, ApiError> {
     let base = base_url(req, &app.config)?;
-    let hosts = request_hosts(req, &base);
+    let hosts = request_hosts(req, &base, &app.config);
     let (hosts, base) = (&hosts, &base);
     let results: Vec<Value> = stream::iter(items)
         .map(|(index, job)| async move {

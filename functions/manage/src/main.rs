@@ -68,7 +68,7 @@ async fn manage(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         }
         Method::PATCH => {
             let body = json_object(&req)?;
-            let hosts = request_hosts(&req, &base);
+            let hosts = request_hosts(&req, &base, &app.config);
             let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
             let patch = LinkPatch::parse(&body, &app.config.url_policy, &hosts)?;
             if patch.is_empty() {

@@ -15,8 +15,8 @@ use common::domain::forward::forward_query;
 use common::domain::rules;
 use common::domain::{password, Code, Link, Visit, VisitRequest};
 use common::http::{
-    form_field, header_str, html_response, path_code, query_param, require_method, wants_html,
-    ApiError, ErrorCode, NO_STORE,
+    edge_header, form_field, header_str, html_response, path_code, query_param, require_method,
+    wants_html, ApiError, ErrorCode, NO_STORE,
 };
 use common::metrics::BotVisit;
 use common::render::{page_csp, password_page, PASSWORD_STYLE};
@@ -63,7 +63,8 @@ async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         referer: header_str(&req, "referer"),
         purpose: header_str(&req, "sec-purpose").or_else(|| header_str(&req, "purpose")),
         utm_source: query_param(&req, "utm_source"),
-        country: header_str(&req, "cloudfront-viewer-country"),
+        // Only what the edge itself set: a client's own header decides nothing.
+        country: edge_header(&req, &app.config, "cloudfront-viewer-country"),
         accept_language: header_str(&req, "accept-language"),
         query: req.uri().query(),
     };
