@@ -117,6 +117,40 @@ pub struct LinkOptions {
 /// Tries at a free random code for a password link before giving up.
 const RANDOM_CODE_TRIES: usize = 5;
 
+/// Codes of a URL's collision chain tried before its overflow code: a real collision of 7
+/// characters of SHA-256 is one in 2^42, so only aliases taken on purpose reach the 8th.
+const CHAIN_TRIES: usize = 8;
+
+/// The partition of the code a URL got when its chain was full (`overflow_pk`): `#` is in
+/// no code, so no alias can take or name it.
+const OVERFLOW_PREFIX: &str = "#overflow#";
+const OVERFLOW_SK: &str = "code";
+const OVERFLOW_CODE: &str = "code";
+
+/// The overflow pointer of a link of `url` for `owner` with these settings: a hash of
+/// what makes two creates the same link.
+fn overflow_pk(
+    url: &LongUrl,
+    owner: Option<&KeyId>,
+    forward_query: bool,
+    rules: &[Rule],
+) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [
+        url.as_str(),
+        owner.map_or("", |o| o.as_str()),
+        if forward_query { "1" } else { "0" },
+        &rules::to_stored(rules),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    format!("{OVERFLOW_PREFIX}{}", URL_SAFE_NO_PAD.encode(h.finalize()))
+}
+
 impl Store {
     /// `create_or_get_with` the default options.
     pub async fn create_or_get(
@@ -190,11 +224,31 @@ impl Store {
             }
             return Err(CreateError::CodesExhausted);
         }
-        for code in generated_candidates(url) {
+        // Where this URL's link of this owner and settings lives when that is not the
+        // chain's first code (a collision, or aliases that took the codes before it): it
+        // keeps that code even when an earlier one is freed.
+        let pointer = overflow_pk(url, owner, forward_query, &rules);
+        if let Some(found) = self.overflow_link(&pointer).await? {
+            if same(&found) {
+                return Ok((found, Created::Existing));
+            }
+        }
+        for (i, code) in generated_candidates(url).take(CHAIN_TRIES).enumerate() {
             let link = link(code, LinkKind::Generated);
             match self.put_if_absent(&link).await? {
-                None => return Ok((link, Created::New)),
-                Some(old) if same(&old) => return Ok((old, Created::Existing)),
+                None => {
+                    if i > 0 {
+                        self.put_pointer(&pointer, &link.code).await?;
+                    }
+                    return Ok((link, Created::New));
+                }
+                Some(old) if same(&old) => {
+                    if i > 0 {
+                        // A link made before the pointer existed: it keeps its code too.
+                        self.put_pointer(&pointer, &old.code).await?;
+                    }
+                    return Ok((old, Created::Existing));
+                }
                 Some(old) if old.url == *url => {
                     tracing::debug!(code = %old.code, "another owner's or setting's link of this URL, trying a longer prefix");
                 }
@@ -203,7 +257,107 @@ impl Store {
                 }
             }
         }
+        // Every code of the chain tried is held by other links (aliases can take them on
+        // purpose): a random code, remembered for this URL, owner and settings under a key
+        // no alias can name, so that the same create finds it again.
+        for _ in 0..RANDOM_CODE_TRIES {
+            let code = match self.get_item(&pointer, OVERFLOW_SK, true).await? {
+                Some(item) => {
+                    let code = text(&item, OVERFLOW_CODE).and_then(Code::parse);
+                    let Some(code) = code else {
+                        return Err(StoreError::Malformed {
+                            code: pointer,
+                            what: "overflow pointer",
+                        }
+                        .into());
+                    };
+                    code
+                }
+                None => {
+                    let code = Code::random()
+                        .map_err(|e| StoreError::Unavailable(e.to_string().into()))?;
+                    if !self.point_overflow(&pointer, None, &code).await? {
+                        continue; // a concurrent create of the same link pointed first
+                    }
+                    code
+                }
+            };
+            let link = link(code.clone(), LinkKind::Generated);
+            match self.put_if_absent(&link).await? {
+                None => return Ok((link, Created::New)),
+                Some(old) if same(&old) => return Ok((old, Created::Existing)),
+                Some(_) => {
+                    // The remembered code went to another link meanwhile: a new one.
+                    let fresh = Code::random()
+                        .map_err(|e| StoreError::Unavailable(e.to_string().into()))?;
+                    self.point_overflow(&pointer, Some(&code), &fresh).await?;
+                }
+            }
+        }
         Err(CreateError::CodesExhausted)
+    }
+
+    /// Points `pointer` at `code`, whatever it pointed at.
+    async fn put_pointer(&self, pointer: &str, code: &Code) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(pointer))
+            .item(SK, s(OVERFLOW_SK))
+            .item(OVERFLOW_CODE, s(code.as_str()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send();
+        self.call_plain(request, |o| o.consumed_capacity()).await?;
+        Ok(())
+    }
+
+    /// The link the overflow `pointer` names, if any (one consistent read when there is
+    /// no pointer, the usual case; two when there is).
+    async fn overflow_link(&self, pointer: &str) -> Result<Option<Link>, StoreError> {
+        let Some(item) = self.get_item(pointer, OVERFLOW_SK, true).await? else {
+            return Ok(None);
+        };
+        let Some(code) = text(&item, OVERFLOW_CODE).and_then(Code::parse) else {
+            return Ok(None);
+        };
+        self.get_item(code.as_str(), LINK_SK, true)
+            .await?
+            .map(|item| link_from_item(&code, &item))
+            .transpose()
+    }
+
+    /// Points the overflow `pointer` at `code`, if it still points at `expected` (`None`:
+    /// nowhere yet); whether it did.
+    async fn point_overflow(
+        &self,
+        pointer: &str,
+        expected: Option<&Code>,
+        code: &Code,
+    ) -> Result<bool, StoreError> {
+        let mut values = Item::from([(":code".to_owned(), s(code.as_str()))]);
+        let condition = match expected {
+            None => "attribute_not_exists(pk)".to_owned(),
+            Some(old) => {
+                values.insert(":old".into(), s(old.as_str()));
+                format!("{OVERFLOW_CODE} = :old")
+            }
+        };
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(pointer))
+            .key(SK, s(OVERFLOW_SK))
+            .update_expression(format!("SET {OVERFLOW_CODE} = :code"))
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send();
+        Ok(matches!(
+            self.call(request, |o| o.consumed_capacity()).await?,
+            Outcome::Applied(_)
+        ))
     }
 
     /// One conditional `PutItem`: `None` written, or the link that holds the code already
