@@ -12,30 +12,49 @@ mkdir -p "$LOGS"
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-log "format and lints"
+# Each stage's seconds, printed at the end and written to target/test-logs/timings.json
+# (stage -> seconds, and total), so that a slow stage shows (README: Tests).
+STAGE_KEYS=() STAGE_SECS=() stage_key="" stage_started=0
+end_stage() {
+  [ -z "$stage_key" ] || { STAGE_KEYS+=("$stage_key"); STAGE_SECS+=("$((SECONDS - stage_started))"); }
+  stage_key=""
+}
+stage() { end_stage; stage_key="$1" stage_started=$SECONDS; log "$2"; }
+print_timings() {
+  local i json="{"
+  printf '\033[1mstage times (s):\033[0m\n' >&2
+  for i in "${!STAGE_KEYS[@]}"; do
+    printf '  %-20s %5d\n' "${STAGE_KEYS[$i]}" "${STAGE_SECS[$i]}" >&2
+    json+="\"${STAGE_KEYS[$i]}\": ${STAGE_SECS[$i]}, "
+  done
+  printf '  %-20s %5d\n' total "$SECONDS" >&2
+  echo "${json}\"total\": $SECONDS}" >"$LOGS/timings.json"
+}
+
+stage lints "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-log "unit tests"
+stage unit "unit tests"
 cargo test --workspace --exclude integration --locked
 
-log "template: sam validate --lint, cfn-lint"
+stage template-lint "template: sam validate --lint, cfn-lint"
 ensure_template_linters
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 sam validate --lint --region us-east-1 -t "$ROOT/template.yaml"
 cfn-lint "$ROOT/template.yaml"
-log "template as CloudFormation reads it: translated by aws-sam-translator, checked, cfn-lint again"
+stage template-translated "template as CloudFormation reads it: translated by aws-sam-translator, checked, cfn-lint again"
 AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" "$ROOT/scripts/check-template.py" --self-test "$ROOT/template.yaml" 2>&1 \
   | grep -v "unpublished metrics"; [ "${PIPESTATUS[0]}" = 0 ] || die "the template check missed a known mistake"
 AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" "$ROOT/scripts/check-template.py" "$ROOT/template.yaml" "$LOGS/template.cfn.json" 2>&1 \
   | grep -v "unpublished metrics"; [ "${PIPESTATUS[0]}" = 0 ] || die "CloudFormation would refuse template.yaml"
 cfn-lint "$LOGS/template.cfn.json"
-log "make deploy: what it passes to sam build and sam deploy"
+stage deploy-inputs "make deploy: what it passes to sam build and sam deploy"
 "$ROOT/scripts/test-deploy.sh"
-log "template: checkov (each remaining finding is skipped in the template with its reason)"
+stage checkov "template: checkov (each remaining finding is skipped in the template with its reason)"
 ensure_checkov
 "$TOOLS/checkov/bin/checkov" -f "$ROOT/template.yaml" --compact --quiet --skip-download
 
-log "local stack"
+stage local-stack "local stack"
 ensure_cargo_lambda
 ensure_dynamodb_local
 # Built before the watch starts, so that no test waits for a first-request compile.
@@ -61,13 +80,39 @@ wait_http "http://127.0.0.1:$API_PORT/" 120 || { tail -50 "$LOGS/watch.log"; die
 rm -f "$LOGS/stream-failures.jsonl"
 start_poller "$DDB_PORT" "$API_PORT" "$LOGS/stream-poller.log" "$LOGS/stream-failures.jsonl"
 
-log "integration tests (DynamoDB Local) and end-to-end tests (HTTP through cargo lambda watch)"
+stage integration "integration tests (DynamoDB Local) and end-to-end tests (HTTP through cargo lambda watch)"
+cargo test --locked -p integration --no-run 2>&1 | tail -1
+# The store-level tests that make tables of their own (tens of thousands of items: the
+# rankings of 20,000 links, 2,000 links of 20 owners, the create property test) run on an
+# in-memory DynamoDB Local of their own, beside the HTTP tests: on make test's on-disk one,
+# busy with the others, they took 19 of the stage's 21 minutes.
+STORE_TESTS=(aggregation_is_exact_and_a_batch_delivered_again_changes_nothing
+  shard_counters_are_summed_by_stats_the_aggregator_and_delete
+  a_normal_link_keeps_one_counter_item_per_day_and_one_write_per_visit
+  ranking_of_20000_links_costs_two_requests each_owner_ranked_and_totalled_exactly_in_two_requests
+  concurrent_aggregations_of_one_link_stay_exact an_older_record_with_new_bot_visits_lowers_nothing
+  a_url_whose_every_code_is_an_alias_still_gets_one_and_keeps_it
+  no_sequence_of_creates_and_deletes_makes_a_create_fail)
+SCALE_DDB_PORT="${TEST_SCALE_DDB_PORT:-8400}"
+MAIN_DDB_PID="$DYNAMODB_PID"
+start_dynamodb_local "$SCALE_DDB_PORT" inMemory "$LOGS/dynamodb-local-scale.log"
+SCALE_DDB_PID="$DYNAMODB_PID" DYNAMODB_PID="$MAIN_DDB_PID"
+ensure_table "http://127.0.0.1:$SCALE_DDB_PORT" links
+skips=()
+for t in "${STORE_TESTS[@]}"; do skips+=(--skip "$t"); done
+(DYNAMODB_ENDPOINT="http://127.0.0.1:$SCALE_DDB_PORT" TABLE_NAME=links \
+  cargo test --locked -q -p integration --test ranking --test owners --test codes -- --exact "${STORE_TESTS[@]}" \
+  >"$LOGS/integration-store.log" 2>&1) &
+store_tests=$!
 # WATCH_LOG: the functions' log, which must never hold a password (integration/tests/protect.rs).
 DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PORT" TABLE_NAME=links \
-  WATCH_LOG="$LOGS/watch.log" cargo test --locked -p integration -- --test-threads 4 \
+  WATCH_LOG="$LOGS/watch.log" cargo test --locked -p integration -- --test-threads 4 "${skips[@]}" \
   || { tail -40 "$LOGS/watch.log"; die "integration tests failed (logs in $LOGS)"; }
+wait "$store_tests" || { tail -40 "$LOGS/integration-store.log"; die "the store-level integration tests failed (log in $LOGS/integration-store.log)"; }
+grep -E "^test result|passed|failed" "$LOGS/integration-store.log" | tail -4
+stop_pid "$SCALE_DDB_PID"
 
-log "OpenAPI: schemathesis $SCHEMATHESIS_VERSION checks every operation of openapi.json against the API"
+stage schemathesis "OpenAPI: schemathesis $SCHEMATHESIS_VERSION checks every operation of openapi.json against the API"
 ensure_schemathesis
 st_key="$(DDB_PORT="$DDB_PORT" TABLE_NAME='' "$ROOT/scripts/keys.sh" create --name schemathesis --role admin 2>/dev/null)"
 [ -n "$st_key" ] || die "could not issue a key for schemathesis"
@@ -82,33 +127,33 @@ st_key="$(DDB_PORT="$DDB_PORT" TABLE_NAME='' "$ROOT/scripts/keys.sh" create --na
   --generation-with-security-parameters false --max-examples 50 --no-color) \
   || { tail -40 "$LOGS/watch.log"; die "schemathesis found responses that openapi.json does not describe"; }
 
-log "the stats page in headless Chromium (screenshot: target/test-logs/page/stats-page.png)"
+stage stats-page "the stats page in headless Chromium (screenshot: target/test-logs/page/stats-page.png)"
 "$ROOT/scripts/test-page.sh" "$API_PORT" "$LOGS/page"
 
-log "the console (/admin) in Chromium: node --test, then every scenario through Playwright with axe-core (screenshots: target/test-logs/console/)"
+stage console "the console (/admin) in Chromium: node --test, then every scenario through Playwright with axe-core (screenshots: target/test-logs/console/)"
 "$ROOT/scripts/test-console.sh" "$API_PORT" "$DDB_PORT" "$LOGS/console"
 
-log "CORS in headless Chromium: fetch from an allowed origin and from another"
+stage cors "CORS in headless Chromium: fetch from an allowed origin and from another"
 "$ROOT/scripts/test-cors.sh" "$API_PORT" "$DDB_PORT" "$CORS_PORT" "$((CORS_PORT + 1))" "$LOGS/cors"
 
-log "sample events through cargo lambda invoke"
+stage events "sample events through cargo lambda invoke"
 "$ROOT/scripts/invoke-events.sh" "$API_PORT" "$DDB_PORT"
 
-log "the stream poller gave up on nothing, and no record failed the aggregator"
+stage poller "the stream poller gave up on nothing, and no record failed the aggregator"
 if [ -s "$LOGS/stream-failures.jsonl" ] || grep -q "gave up\|function error" "$LOGS/stream-poller.log"; then
   cat "$LOGS/stream-poller.log"; die "the stream poller gave up on records (see $LOGS/stream-failures.jsonl)"
 fi
 
-log "load generator: make load on a small N (every link's stats and both rankings checked)"
+stage load "load generator: make load on a small N (every link's stats and both rankings checked)"
 URL="http://127.0.0.1:$API_PORT" DDB_PORT="$DDB_PORT" N="${TEST_LOAD_N:-600}" C=8 WAIT=120 LOAD_PROFILE=dev \
   "$ROOT/scripts/load.sh" >"$LOGS/load.log" 2>&1 \
   || { cat "$LOGS/load.log"; tail -20 "$LOGS/stream-poller.log"; die "make load found a mismatch (log in $LOGS/load.log)"; }
 cat "$LOGS/load.log"
 
-log "API keys from the command line (make key, make keys, make revoke-key)"
+stage keys-cli "API keys from the command line (make key, make keys, make revoke-key)"
 "$ROOT/scripts/test-keys-cli.sh" "$API_PORT" "$DDB_PORT"
 
-log "store outage and restart: stop DynamoDB Local, expect 503s, start it, expect the data back"
+stage outage "store outage and restart: stop DynamoDB Local, expect 503s, start it, expect the data back"
 phase() {
   DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PORT" TABLE_NAME=links \
   RESTART_STATE_FILE="$LOGS/restart-state.json" \
@@ -121,18 +166,20 @@ start_dynamodb_local "$DDB_PORT" "$LOGS/dynamodb-data" "$LOGS/dynamodb-local-2.l
 ensure_table "http://127.0.0.1:$DDB_PORT" links
 phase phase3_after_restart_data_survives_and_service_recovers
 
-log "make dev stops everything it started, whenever and however it is stopped (17 rounds, 2 CPU hogs beside)"
+stage dev-signals "make dev stops everything it started, whenever and however it is stopped (17 rounds, 2 CPU hogs beside)"
 "$ROOT/scripts/test-dev-signals.sh" "${TEST_DEV_DDB_PORT:-8300}" "${TEST_DEV_API_PORT:-9300}" "$LOGS/dev-signals"
 
-log "make soak MINUTES=2: mixed traffic against make dev with a restart, then every count checked"
+stage soak "make soak MINUTES=2: mixed traffic against make dev with a restart, then every count checked"
 MINUTES="${TEST_SOAK_MINUTES:-2}" SOAK_DIR="$LOGS/soak" "$ROOT/scripts/soak.sh" >"$LOGS/soak.log" 2>&1 \
   || { tail -60 "$LOGS/soak.log"; die "make soak found misses (log in $LOGS/soak.log)"; }
 tail -12 "$LOGS/soak.log"
 
-log "benchmark smoke run: make bench on 20 invocations of the debug builds (the figures are not checked here)"
+stage bench-smoke "benchmark smoke run: make bench on 20 invocations of the debug builds (the figures are not checked here)"
 stop_all
 BENCH_BUILD=debug BENCH_INVOCATIONS=20 BENCH_REPORT="$LOGS/bench-smoke.json" "$ROOT/scripts/bench.sh" >"$LOGS/bench.log" 2>&1 \
   || { tail -30 "$LOGS/bench.log"; die "make bench failed (log in $LOGS/bench.log)"; }
 python3 "$ROOT/scripts/check-bench-smoke.py" "$LOGS/bench-smoke.json"
 
+end_stage
+print_timings
 log "all tests passed"
