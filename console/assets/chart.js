@@ -29,7 +29,8 @@ export function dailyChart(days) {
   );
   if (days.length) {
     const slot = plotW / days.length;
-    const bar = Math.max(0.5, slot * 0.8);
+    // At most 48 units wide: a link a day old is one bar, not a block.
+    const bar = Math.min(48, Math.max(0.5, slot * 0.8));
     days.forEach((d, i) => {
       const x = PAD.l + i * slot + (slot - bar) / 2;
       const hh = (plotH * d.visits) / max;

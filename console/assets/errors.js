@@ -68,12 +68,18 @@ export function placeError(error) {
   return { field, rule, message };
 }
 
+/** A message of the API as a sentence: its first letter capitalized ("url" as URL). */
+export function sentence(message) {
+  const m = String(message || "").replace(/^url\b/, "URL");
+  return m.charAt(0).toUpperCase() + m.slice(1);
+}
+
 /** One line of words for an error, e.g. in a result table. */
 export function describe(error, status) {
   if (!error) return status ? `HTTP ${status}` : "Unknown error";
   const title = TITLE_OF_CODE[error.code];
   const message = error.message || error.code || "error";
-  return title ? `${title}: ${message}` : message.charAt(0).toUpperCase() + message.slice(1);
+  return title ? `${title}: ${message}` : sentence(message);
 }
 
 /** What a sign-in failure means to a person. */

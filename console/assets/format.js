@@ -1,5 +1,6 @@
 // Formatting and small derivations shared by the views. Pure functions: unit-tested with
 // node --test.
+import { sentence } from "./errors.js";
 
 const numberFormat = new Intl.NumberFormat("en");
 
@@ -75,8 +76,7 @@ export function resultRows(answer, rowOf = (i) => i) {
 
 function wordsOfError(error, status) {
   if (!error) return `Failed (HTTP ${status})`;
-  const m = error.message || error.code;
-  return m.charAt(0).toUpperCase() + m.slice(1);
+  return sentence(error.message || error.code);
 }
 
 /** Totals of result rows: `{created, existing, failed}`. */

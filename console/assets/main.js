@@ -14,6 +14,7 @@ import { openEditor } from "./view-editor.js";
 const top = document.getElementById("top");
 const main = document.getElementById("main");
 let me = null;
+let navigations = 0;
 
 const NAV = [
   ["dashboard", "Dashboard", "#/"],
@@ -52,9 +53,9 @@ function signOut() {
   route();
 }
 
-function ctx(routeInfo) {
+function ctx(routeInfo, slot) {
   return {
-    main,
+    main: slot,
     me,
     route: routeInfo,
     navigate: (hash) => {
@@ -82,23 +83,26 @@ async function route() {
   header(r.view);
   if (!me) {
     document.title = "Sign in · Short links";
-    renderSignIn(main, async (who) => {
-      me = who;
-      route();
-    });
-    main.dataset.rendered = String(Number(main.dataset.rendered || 0) + 1);
+    showSignIn();
     return;
   }
   const titles = { dashboard: "Dashboard", links: "Links", link: r.code, data: "Import & export" };
   document.title = `${titles[r.view]} · Short links`;
   const views = { dashboard: renderDashboard, links: renderLinks, link: renderLink, data: renderData };
+  // Each navigation draws into a slot of its own: a slower view of an earlier navigation
+  // that answers late draws into a slot no longer on the page.
+  const slot = document.createElement("div");
+  main.replaceChildren(slot);
+  const generation = ++navigations;
   main.setAttribute("aria-busy", "true");
   try {
-    await views[r.view](ctx(r));
+    await views[r.view](ctx(r, slot));
   } finally {
-    main.removeAttribute("aria-busy");
-    // How many views were drawn: tests wait for it to move after a navigation.
-    main.dataset.rendered = String(Number(main.dataset.rendered || 0) + 1);
+    if (generation === navigations) {
+      main.removeAttribute("aria-busy");
+      // How many views were drawn: tests wait for it to move after a navigation.
+      main.dataset.rendered = String(Number(main.dataset.rendered || 0) + 1);
+    }
   }
 }
 
@@ -122,11 +126,20 @@ document.addEventListener("keydown", (e) => {
   }
 });
 
+/** The sign-in form in place of any view (a view still loading draws nowhere). */
+function showSignIn(notice = "") {
+  navigations++;
+  main.removeAttribute("aria-busy");
+  renderSignIn(main, (who) => ((me = who), route()), notice);
+  main.dataset.rendered = String(Number(main.dataset.rendered || 0) + 1);
+}
+
 whenUnauthorized(() => {
   forgetKey();
   me = null;
   header("dashboard");
-  renderSignIn(main, (who) => ((me = who), route()), "Your key is no longer valid (revoked?): sign in again.");
+  document.title = "Sign in · Short links";
+  showSignIn("Your key is no longer valid (revoked?): sign in again.");
 });
 
 window.addEventListener("hashchange", route);

@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { h, mount, announce } from "./dom.js";
 import { openDialog } from "./dialog.js";
-import { placeError } from "./errors.js";
+import { placeError, sentence } from "./errors.js";
 import { dateTime, fromLocalInput, toLocalInput } from "./format.js";
 import * as R from "./rules.js";
 import { splitTags } from "./state.js";
@@ -161,11 +161,11 @@ export function openEditor({ me, link = null, onSaved }) {
     }
     const target = errors[field];
     if (target) {
-      target.err.textContent = message.charAt(0).toUpperCase() + message.slice(1);
+      target.err.textContent = sentence(message);
       target.input.setAttribute("aria-invalid", "true");
       (target.input.matches("input,select") ? target.input : target.input.querySelector("input,select,button"))?.focus();
     } else {
-      formError.textContent = message.charAt(0).toUpperCase() + message.slice(1);
+      formError.textContent = sentence(message);
     }
   }
 

@@ -147,7 +147,7 @@ export async function renderLinks(ctx) {
             h(
               "tr",
               {},
-              h("th", { scope: "col", class: "sel" }, selectAll),
+              h("th", { scope: "col", class: "sel" }, selectAll, h("label", { for: "select-all", class: "phone-only" }, " Select all on this page")),
               ["Code", "Short URL", "Target", "Title", "Tags", "Created", "Visits", "Status"].map((c) => h("th", { scope: "col" }, c)),
               h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")),
             ),

@@ -39,7 +39,8 @@ test("every code mapped to a field is one the API has", () => {
 
 test("errors in words", () => {
   assert.equal(describe({ code: "alias_taken", message: "alias 'x' already points to another URL" }), "Alias taken: alias 'x' already points to another URL");
-  assert.equal(describe({ code: "invalid_url", message: "url must be absolute" }), "Url must be absolute");
+  assert.equal(describe({ code: "invalid_url", message: "url must be absolute" }), "URL must be absolute");
+  assert.equal(describe({ code: "unsupported_scheme", message: "url scheme 'ftp' is not allowed" }), "URL scheme 'ftp' is not allowed");
   assert.equal(describe(null, 502), "HTTP 502");
   assert.match(signInMessage(401, { message: "unknown or revoked API key" }), /revoked/);
   assert.match(signInMessage(401, { message: "the Authorization header must be 'Bearer slk_...'" }), /slk_/);

@@ -356,6 +356,12 @@ def links_list(suite, browser, w):
     page = Page(browser)
     p = page.page
     page.sign_in(w.user)
+    # A slow view of an earlier navigation never draws over the current one.
+    p.evaluate("() => { location.hash = '#/data'; location.hash = '#/'; location.hash = '#/links?size=20'; }")
+    p.wait_for_selector("table.links")
+    time.sleep(2)
+    suite.check("quick navigations end on the last view", p.inner_text("main h1") == "Links"
+                and p.locator("main h1").count() == 1 and p.locator("#today-visits").count() == 0)
     page.go("#/links?size=20", "table.links")
     rows = p.locator("table.links tbody tr")
     suite.check("the list shows a page of 20, newest first", rows.count() == 20
