@@ -44,6 +44,8 @@ cases=(
   "stats    insights.json          200      b['owner'] is None and isinstance(b['risers'], list) and isinstance(b['fallers'], list) and len(b['links'])<=3"
   "manage   link-delete.json       204      True"
   "health   health.json            200      b=={'status':'ok'}"
+  "manage   keys-me.json           200      b['name']=='invoke-events' and b['role']=='admin' and len(b['id'])==12"
+  "pages    console.json           200      '/main.js\"' in b['html'] and \"script-src 'self'\" in h['content-security-policy'] and h['x-content-type-options']=='nosniff'"
 )
 
 failed=0
