@@ -74,7 +74,9 @@ export EDGE_SECRET="$LOCAL_EDGE_SECRET"
 # CORS for one origin, as CorsAllowOrigins would set it (the browser test below).
 CORS_PORT="${TEST_CORS_PORT:-9155}"
 export CORS_ALLOW_ORIGINS="http://127.0.0.1:$CORS_PORT"
-start_watch "$API_PORT" "$DDB_PORT" "$LOGS/watch.log" \
+# --ignore-changes: nothing is edited during a test run, and a reload would stop every
+# function instance, requests in flight included ("command killed code=ForceStop").
+start_watch "$API_PORT" "$DDB_PORT" "$LOGS/watch.log" --ignore-changes \
   --env-var "LINK_CACHE_SECONDS=$LINK_CACHE_SECONDS" --env-var "KEY_CACHE_SECONDS=$KEY_CACHE_SECONDS"
 wait_http "http://127.0.0.1:$API_PORT/" 120 || { tail -50 "$LOGS/watch.log"; die "cargo lambda watch did not start"; }
 rm -f "$LOGS/stream-failures.jsonl"
