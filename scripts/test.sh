@@ -103,7 +103,7 @@ ensure_table "http://127.0.0.1:$SCALE_DDB_PORT" links
 skips=()
 for t in "${STORE_TESTS[@]}"; do skips+=(--skip "$t"); done
 (DYNAMODB_ENDPOINT="http://127.0.0.1:$SCALE_DDB_PORT" TABLE_NAME=links \
-  cargo test --locked -q -p integration --test ranking --test owners --test codes -- --exact "${STORE_TESTS[@]}" \
+  cargo test --locked -q -p integration --test ranking --test owners --test codes -- --test-threads 1 --exact "${STORE_TESTS[@]}" \
   >"$LOGS/integration-store.log" 2>&1) &
 store_tests=$!
 # WATCH_LOG: the functions' log, which must never hold a password (integration/tests/protect.rs).

@@ -352,7 +352,8 @@ pub async fn aggregate_as_lambda(
                     from + i
                 );
                 from += i;
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                // As Lambda backs off: a loaded machine's store needs longer each time.
+                tokio::time::sleep(Duration::from_millis(500 * round.min(8) as u64)).await;
             }
         }
     }
