@@ -83,36 +83,10 @@ rm -f "$LOGS/stream-failures.jsonl"
 start_poller "$DDB_PORT" "$API_PORT" "$LOGS/stream-poller.log" "$LOGS/stream-failures.jsonl"
 
 stage integration "integration tests (DynamoDB Local) and end-to-end tests (HTTP through cargo lambda watch)"
-cargo test --locked -p integration --no-run 2>&1 | tail -1
-# The store-level tests that make tables of their own (tens of thousands of items: the
-# rankings of 20,000 links, 2,000 links of 20 owners, the create property test) run on an
-# in-memory DynamoDB Local of their own, beside the HTTP tests: on make test's on-disk one,
-# busy with the others, they took 19 of the stage's 21 minutes.
-STORE_TESTS=(aggregation_is_exact_and_a_batch_delivered_again_changes_nothing
-  shard_counters_are_summed_by_stats_the_aggregator_and_delete
-  a_normal_link_keeps_one_counter_item_per_day_and_one_write_per_visit
-  ranking_of_20000_links_costs_two_requests each_owner_ranked_and_totalled_exactly_in_two_requests
-  concurrent_aggregations_of_one_link_stay_exact an_older_record_with_new_bot_visits_lowers_nothing
-  a_url_whose_every_code_is_an_alias_still_gets_one_and_keeps_it
-  no_sequence_of_creates_and_deletes_makes_a_create_fail)
-SCALE_DDB_PORT="${TEST_SCALE_DDB_PORT:-8400}"
-MAIN_DDB_PID="$DYNAMODB_PID"
-start_dynamodb_local "$SCALE_DDB_PORT" inMemory "$LOGS/dynamodb-local-scale.log"
-SCALE_DDB_PID="$DYNAMODB_PID" DYNAMODB_PID="$MAIN_DDB_PID"
-ensure_table "http://127.0.0.1:$SCALE_DDB_PORT" links
-skips=()
-for t in "${STORE_TESTS[@]}"; do skips+=(--skip "$t"); done
-(DYNAMODB_ENDPOINT="http://127.0.0.1:$SCALE_DDB_PORT" TABLE_NAME=links \
-  cargo test --locked -q -p integration --test ranking --test owners --test codes -- --test-threads 1 --exact "${STORE_TESTS[@]}" \
-  >"$LOGS/integration-store.log" 2>&1) &
-store_tests=$!
 # WATCH_LOG: the functions' log, which must never hold a password (integration/tests/protect.rs).
 DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PORT" TABLE_NAME=links \
-  WATCH_LOG="$LOGS/watch.log" cargo test --locked -p integration -- --test-threads 4 "${skips[@]}" \
+  WATCH_LOG="$LOGS/watch.log" cargo test --locked -p integration -- --test-threads 4 \
   || { tail -40 "$LOGS/watch.log"; die "integration tests failed (logs in $LOGS)"; }
-wait "$store_tests" || { tail -40 "$LOGS/integration-store.log"; die "the store-level integration tests failed (log in $LOGS/integration-store.log)"; }
-grep -E "^test result|passed|failed" "$LOGS/integration-store.log" | tail -4
-stop_pid "$SCALE_DDB_PID"
 
 stage schemathesis "OpenAPI: schemathesis $SCHEMATHESIS_VERSION checks every operation of openapi.json against the API"
 ensure_schemathesis
