@@ -335,7 +335,8 @@ impl Store {
         expected: Option<&Code>,
         code: &Code,
     ) -> Result<bool, StoreError> {
-        let mut values = Item::from([(":code".to_owned(), s(code.as_str()))]);
+        // A PutItem, not an UpdateItem: the create function's role may put and get only.
+        let mut values = Item::new();
         let condition = match expected {
             None => "attribute_not_exists(pk)".to_owned(),
             Some(old) => {
@@ -345,13 +346,13 @@ impl Store {
         };
         let request = self
             .client
-            .update_item()
+            .put_item()
             .table_name(&self.table)
-            .key(PK, s(pointer))
-            .key(SK, s(OVERFLOW_SK))
-            .update_expression(format!("SET {OVERFLOW_CODE} = :code"))
+            .item(PK, s(pointer))
+            .item(SK, s(OVERFLOW_SK))
+            .item(OVERFLOW_CODE, s(code.as_str()))
             .condition_expression(condition)
-            .set_expression_attribute_values(Some(values))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send();
         Ok(matches!(

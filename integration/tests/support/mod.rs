@@ -55,7 +55,9 @@ pub fn unique(prefix: &str) -> String {
 /// A fresh table with the production key schema.
 pub async fn fresh_table(client: &Client) -> String {
     let name = unique("t-");
-    assert!(common::store::ensure_table(client, &name).await.unwrap());
+    // `false` (it exists) only when the SDK sent the create again after a timeout on a
+    // loaded machine: the name is this test's alone.
+    common::store::ensure_table(client, &name).await.unwrap();
     name
 }
 
