@@ -228,23 +228,28 @@ impl Store {
         // chain's first code (a collision, or aliases that took the codes before it): it
         // keeps that code even when an earlier one is freed.
         let pointer = overflow_pk(url, owner, forward_query, &rules);
-        if let Some(found) = self.overflow_link(&pointer).await? {
-            if same(&found) {
-                return Ok((found, Created::Existing));
+        let pointed = self.pointer_code(&pointer).await?;
+        if let Some(code) = &pointed {
+            if let Some(found) = self.find_link_consistent(code).await? {
+                if same(&found) {
+                    return Ok((found, Created::Existing));
+                }
             }
         }
+        // Past the chain's first code, or where a stale pointer named another code, the
+        // pointer is set to the code the link has now.
+        let repoint = |i: usize, code: &Code| i > 0 || pointed.as_ref().is_some_and(|p| p != code);
         for (i, code) in generated_candidates(url).take(CHAIN_TRIES).enumerate() {
             let link = link(code, LinkKind::Generated);
             match self.put_if_absent(&link).await? {
                 None => {
-                    if i > 0 {
+                    if repoint(i, &link.code) {
                         self.put_pointer(&pointer, &link.code).await?;
                     }
                     return Ok((link, Created::New));
                 }
                 Some(old) if same(&old) => {
-                    if i > 0 {
-                        // A link made before the pointer existed: it keeps its code too.
+                    if repoint(i, &old.code) {
                         self.put_pointer(&pointer, &old.code).await?;
                     }
                     return Ok((old, Created::Existing));
@@ -312,18 +317,19 @@ impl Store {
         Ok(())
     }
 
-    /// The link the overflow `pointer` names, if any (one consistent read when there is
-    /// no pointer, the usual case; two when there is).
-    async fn overflow_link(&self, pointer: &str) -> Result<Option<Link>, StoreError> {
-        let Some(item) = self.get_item(pointer, OVERFLOW_SK, true).await? else {
-            return Ok(None);
-        };
-        let Some(code) = text(&item, OVERFLOW_CODE).and_then(Code::parse) else {
-            return Ok(None);
-        };
+    /// The code the overflow `pointer` names, if any (one consistent read).
+    async fn pointer_code(&self, pointer: &str) -> Result<Option<Code>, StoreError> {
+        Ok(self
+            .get_item(pointer, OVERFLOW_SK, true)
+            .await?
+            .and_then(|item| text(&item, OVERFLOW_CODE).and_then(Code::parse)))
+    }
+
+    /// The link of `code`, read consistently.
+    async fn find_link_consistent(&self, code: &Code) -> Result<Option<Link>, StoreError> {
         self.get_item(code.as_str(), LINK_SK, true)
             .await?
-            .map(|item| link_from_item(&code, &item))
+            .map(|item| link_from_item(code, &item))
             .transpose()
     }
 
