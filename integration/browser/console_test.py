@@ -159,8 +159,10 @@ class Page:
             self.problems.append(f"console error: {msg.text}")
 
     def _failed(self, req):
-        # A download's blob URL is revoked after use; everything else must arrive.
-        if not req.url.startswith("blob:"):
+        # A download's blob URL is revoked after use, and a reload or navigation aborts the
+        # page's calls still in flight (net::ERR_ABORTED: the browser's, not an answer);
+        # everything else must arrive.
+        if not req.url.startswith("blob:") and "ERR_ABORTED" not in (req.failure or ""):
             self.problems.append(f"request failed: {req.method} {req.url} {req.failure}")
 
     def sign_in(self, key):
