@@ -266,18 +266,8 @@ impl Store {
         // purpose): a random code, remembered for this URL, owner and settings under a key
         // no alias can name, so that the same create finds it again.
         for _ in 0..RANDOM_CODE_TRIES {
-            let code = match self.get_item(&pointer, OVERFLOW_SK, true).await? {
-                Some(item) => {
-                    let code = text(&item, OVERFLOW_CODE).and_then(Code::parse);
-                    let Some(code) = code else {
-                        return Err(StoreError::Malformed {
-                            code: pointer,
-                            what: "overflow pointer",
-                        }
-                        .into());
-                    };
-                    code
-                }
+            let code = match self.pointer_code(&pointer).await? {
+                Some(code) => code,
                 None => {
                     let code = Code::random()
                         .map_err(|e| StoreError::Unavailable(e.to_string().into()))?;
@@ -319,10 +309,16 @@ impl Store {
 
     /// The code the overflow `pointer` names, if any (one consistent read).
     async fn pointer_code(&self, pointer: &str) -> Result<Option<Code>, StoreError> {
-        Ok(self
-            .get_item(pointer, OVERFLOW_SK, true)
-            .await?
-            .and_then(|item| text(&item, OVERFLOW_CODE).and_then(Code::parse)))
+        let Some(item) = self.get_item(pointer, OVERFLOW_SK, true).await? else {
+            return Ok(None);
+        };
+        text(&item, OVERFLOW_CODE)
+            .and_then(Code::parse)
+            .map(Some)
+            .ok_or_else(|| StoreError::Malformed {
+                code: pointer.to_owned(),
+                what: "overflow pointer",
+            })
     }
 
     /// The link of `code`, read consistently.
