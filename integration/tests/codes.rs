@@ -76,12 +76,7 @@ async fn a_url_whose_every_code_is_an_alias_still_gets_one_and_keeps_it() {
     let (next, created) = store.create_or_get(&victim, None, None, now).await.unwrap();
     assert_eq!(created, Created::New);
     assert_eq!(next.code, chain[0]);
-    client
-        .delete_table()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap();
+    support::drop_table(&client, &table).await;
 }
 
 #[tokio::test]
@@ -160,10 +155,5 @@ async fn no_sequence_of_creates_and_deletes_makes_a_create_fail() {
         creates > 100 && aliases > 20 && taken > 20,
         "the run exercised each path"
     );
-    client
-        .delete_table()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap();
+    support::drop_table(&client, &table).await;
 }

@@ -178,12 +178,7 @@ async fn each_owner_ranked_and_totalled_exactly_in_two_requests() {
         .unwrap();
     assert!(ranking.links.iter().all(|l| l.code != gone.as_str()));
     assert_eq!(after, before);
-    client
-        .delete_table()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap();
+    support::drop_table(&client, &table).await;
 }
 
 #[tokio::test]
@@ -239,12 +234,7 @@ async fn concurrent_aggregations_of_one_link_stay_exact() {
         }
     );
     assert_eq!(ranking.links[0].visits, 40);
-    client
-        .delete_table()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap();
+    support::drop_table(&client, &table).await;
 }
 
 /// A record older than what the total holds (a shard's lower visits) that still brings
@@ -282,12 +272,7 @@ async fn an_older_record_with_new_bot_visits_lowers_nothing() {
             links: 1
         }
     );
-    client
-        .delete_table()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap();
+    support::drop_table(&client, &table).await;
 }
 
 // --- Through the API, with the stream poller running (make test) ---------------------

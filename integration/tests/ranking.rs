@@ -373,12 +373,7 @@ async fn ranking_of_20000_links_costs_two_requests() {
             used.capacity_units
         );
     }
-    client
-        .delete_table()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap();
+    support::drop_table(&client, &table).await;
 }
 
 // --- Through the API, with the stream poller running (make test) ---------------------

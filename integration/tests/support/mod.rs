@@ -362,6 +362,16 @@ pub async fn aggregate_as_lambda(
     panic!("the batch still failed after 20 deliveries");
 }
 
+/// Drops a table a test made for itself (DynamoDB Local slows down with every table left).
+pub async fn drop_table(client: &Client, table: &str) {
+    client
+        .delete_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// A fresh table without its stream, for tests that hand the aggregator its records
 /// themselves: DynamoDB Local slows down for every test after one that leaves tens of
 /// thousands of stream records behind. Drop it at the end for the same reason.
