@@ -38,7 +38,8 @@ pub(crate) async fn seed(store: &Store) -> Result<(), BoxError> {
             .await?;
     }
     for _ in 0..300 {
-        store.stats_for(&link.code).await?;
+        let year = (today - chrono::Days::new(365), today);
+        store.stats_for(&link.code, year, 0, today).await?;
     }
     // A new client, so a new connection, for each round.
     for _ in 0..FRESH_CONNECTIONS {

@@ -17,7 +17,7 @@ use crate::domain::{
 };
 use crate::http::{path_code, query_param, ApiError, ErrorCode};
 use crate::runtime::App;
-use crate::store::LinkWithHistory;
+use crate::store::{LinkStatsRead, LinkWithHistory};
 
 /// A link's stats over the requested days, as its caller may see them.
 pub struct LinkStats {
@@ -33,23 +33,35 @@ pub struct LinkStats {
     pub day_breakdowns: BTreeMap<NaiveDate, DayBreakdowns>,
 }
 
-/// The link of `{code}` with its history, if the caller of `req` may read its stats (one
-/// `Query`): public for anonymous links; an owned link's owner or an admin otherwise; and
-/// whether the caller may see its target (`auth::may_see_target`).
-async fn readable_link(app: &App, req: &Request) -> Result<(LinkWithHistory, bool), ApiError> {
+/// The link of `{code}` with the days from `first` to `last` and the last `recent_days`
+/// (`Store::stats_for`), if the caller of `req` may read its stats: public for anonymous
+/// links; an owned link's owner or an admin otherwise; and whether the caller may see its
+/// target (`auth::may_see_target`).
+async fn readable_link(
+    app: &App,
+    req: &Request,
+    days: (NaiveDate, NaiveDate),
+    recent_days: i64,
+) -> Result<(LinkStatsRead, bool), ApiError> {
     let code = path_code(req)?;
     let caller = app.auth.caller(&app.store, req).await?;
     let found = app
         .store
-        .stats_for(&code)
+        .stats_for(&code, days, recent_days, Utc::now().date_naive())
         .await?
         .ok_or(ApiError::NotFound)?;
-    auth::may_read_stats(caller.as_ref(), &found.link)?;
-    let visible = auth::may_see_target(caller.as_ref(), &found.link);
+    auth::may_read_stats(caller.as_ref(), &found.found.link)?;
+    let visible = auth::may_see_target(caller.as_ref(), &found.found.link);
     Ok((found, visible))
 }
 
-/// A link's insights for the week to `date`, from its history.
+/// The days a link's insights for the week to `date` read.
+pub fn insight_days(date: NaiveDate) -> (NaiveDate, NaiveDate) {
+    (date - chrono::Duration::days(insights::LOOKBACK_DAYS), date)
+}
+
+/// A link's insights for the week to `date`, from its history (which holds
+/// `insight_days(date)`).
 pub fn insights_of(found: &LinkWithHistory, date: NaiveDate) -> Vec<Insight> {
     insights::of_link(
         &Counters {
@@ -88,32 +100,53 @@ pub async fn link_insights(
     req: &Request,
 ) -> Result<(Link, NaiveDate, Vec<Insight>), ApiError> {
     let date = insights_date(req)?;
-    let (found, _) = readable_link(app, req).await?;
-    let insights = insights_of(&found, date);
-    Ok((found.link, date, insights))
+    let (read, _) = readable_link(app, req, insight_days(date), 0).await?;
+    let insights = insights_of(&read.found, date);
+    Ok((read.found.link, date, insights))
 }
 
-/// `{code}`, `from`, `to` and the caller of `req`; one `Query`. Public for anonymous
-/// links; an owned link's owner or an admin otherwise.
-pub async fn link_stats(app: &App, req: &Request) -> Result<LinkStats, ApiError> {
+/// `from` and `to` of `req`, both set (`DateRange::bounded`: at most `MAX_STATS_DAYS`).
+fn stats_days(req: &Request) -> Result<(NaiveDate, NaiveDate), ApiError> {
     let range = DateRange::parse(query_param(req, "from"), query_param(req, "to"))?;
-    let (found, visible) = readable_link(app, req).await?;
-    Ok(stats_of(found, range, visible))
+    Ok(range.bounded(Utc::now().date_naive())?)
+}
+
+/// `{code}`, `from`, `to` and the caller of `req`; one `Query` (two for a range that
+/// ends before the last few days). Public for anonymous links; an owned link's owner or
+/// an admin otherwise.
+pub async fn link_stats(app: &App, req: &Request) -> Result<LinkStats, ApiError> {
+    let days = stats_days(req)?;
+    let (read, visible) = readable_link(app, req, days, 0).await?;
+    Ok(stats_of(read, days, visible))
 }
 
 /// What the stats page shows: `link_stats`, and what changed in the last 7 days to today,
-/// from the same one `Query`.
+/// from the same reads.
 pub async fn link_stats_and_insights(
     app: &App,
     req: &Request,
 ) -> Result<(LinkStats, Vec<Insight>), ApiError> {
-    let range = DateRange::parse(query_param(req, "from"), query_param(req, "to"))?;
-    let (found, visible) = readable_link(app, req).await?;
-    let insights = insights_of(&found, Utc::now().date_naive());
-    Ok((stats_of(found, range, visible), insights))
+    let days = stats_days(req)?;
+    let today = Utc::now().date_naive();
+    let (read, visible) = readable_link(app, req, days, insights::LOOKBACK_DAYS).await?;
+    let insights = insights_of(&read.found, today);
+    Ok((stats_of(read, days, visible), insights))
 }
 
-fn stats_of(found: LinkWithHistory, range: DateRange, target_visible: bool) -> LinkStats {
+fn stats_of(
+    read: LinkStatsRead,
+    (from, to): (NaiveDate, NaiveDate),
+    target_visible: bool,
+) -> LinkStats {
+    let LinkStatsRead {
+        found,
+        visits,
+        bot_visits,
+    } = read;
+    let range = DateRange {
+        from: Some(from),
+        to: Some(to),
+    };
     let today = Utc::now().date_naive();
     let created = found.link.created_at.date_naive();
     let (start, end) = span(created, today, range);
@@ -129,8 +162,8 @@ fn stats_of(found: LinkWithHistory, range: DateRange, target_visible: bool) -> L
     LinkStats {
         target_visible,
         day_breakdowns,
-        total_visits: found.total_visits(),
-        bot_visits: found.total_bot_visits(),
+        total_visits: visits,
+        bot_visits,
         daily: histogram(&found.daily, &found.bot_daily, created, today, range),
         breakdowns: top_breakdowns(&found.breakdowns, start, end),
         link: found.link,

@@ -377,7 +377,7 @@ async fn a_visit_to_a_full_day_item_is_one_write_unit() {
         used.requests, 3,
         "one failed condition, then one write each"
     );
-    let history = store.stats_for(&link.code).await.unwrap().unwrap();
+    let history = store.history(&link.code, false).await.unwrap().unwrap();
     for dim in Dimension::ALL {
         assert_eq!(history.breakdowns[&today][&dim].len(), dim.cap(), "{dim:?}");
     }

@@ -239,7 +239,7 @@ async fn shard_counters_are_summed_by_stats_the_aggregator_and_delete() {
         records.push(counter_record(&pk, d, new, records.len() + 1));
     }
     assert_eq!(per_shard.len(), 4, "200 visits reach all four shards");
-    let stats = store.stats_for(&link.code).await.unwrap().unwrap();
+    let stats = store.history(&link.code, false).await.unwrap().unwrap();
     assert_eq!(stats.total_visits(), visits);
     assert_eq!(stats.daily[&d], visits);
     // The breakdowns of the shards are merged too (every visit was a desktop browser).
@@ -254,7 +254,7 @@ async fn shard_counters_are_summed_by_stats_the_aggregator_and_delete() {
     assert_eq!(store.usage().since(before).requests, 1);
     assert_eq!(
         store
-            .stats_for(&link.code)
+            .history(&link.code, false)
             .await
             .unwrap()
             .unwrap()
@@ -295,7 +295,7 @@ async fn a_normal_link_keeps_one_counter_item_per_day_and_one_write_per_visit() 
             .unwrap();
     }
     assert_eq!(store.usage().since(before).requests, 20);
-    let stats = store.stats_for(&link.code).await.unwrap().unwrap();
+    let stats = store.history(&link.code, false).await.unwrap().unwrap();
     assert_eq!(stats.total_bot_visits(), 20);
     // The link and one day item.
     assert_eq!(items_in(&store, link.code.as_str()).await, 2);

@@ -167,7 +167,7 @@ async fn visits_are_counted_per_day_and_returned_by_one_query() {
         4
     );
 
-    let history = store.stats_for(&link.code).await.unwrap().unwrap();
+    let history = store.history(&link.code, false).await.unwrap().unwrap();
     assert_eq!(history.link, link);
     assert_eq!(history.total_visits(), 5);
     assert_eq!(
@@ -183,7 +183,7 @@ async fn unknown_codes() {
     let (store, _) = store().await;
     let code = Code::parse("nothing").unwrap();
     assert!(store.find_link(&code).await.unwrap().is_none());
-    assert!(store.stats_for(&code).await.unwrap().is_none());
+    assert!(store.history(&code, false).await.unwrap().is_none());
 }
 
 #[tokio::test]

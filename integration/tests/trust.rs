@@ -440,3 +440,145 @@ async fn headers_of_the_edge_are_trusted_only_from_the_edge() {
         .unwrap();
     assert!([200, 201].contains(&spoofed.status().as_u16()));
 }
+
+/// Issue 26.6: what one anonymous stats request reads is bounded by the range asked for,
+/// never by the link's age. A link two years old with a counter every third day: the stats
+/// read the last year and the link's total (the aggregator's, fed by the stream poller),
+/// a range past a year and a day is refused, and the all-time totals stay exact.
+#[tokio::test]
+async fn a_stats_request_reads_the_range_asked_for_not_the_whole_history() {
+    use chrono::{Duration, Utc};
+    use common::domain::{Code, LongUrl, UrlPolicy, Visit, VisitRequest};
+    use common::store::Store;
+
+    let api = Api::new();
+    let store = Store::new(support::dynamodb(), support::api_table());
+    let now = Utc::now();
+    let today = now.date_naive();
+    let url = LongUrl::parse(&unique_url("old-"), &UrlPolicy::default(), &[]).unwrap();
+    let (link, _) = store
+        .create_or_get(&url, None, None, now - Duration::days(730))
+        .await
+        .unwrap();
+    let code: Code = link.code.clone();
+    let human = Visit::classify(VisitRequest {
+        user_agent: Some(support::BROWSER_UA),
+        ..Default::default()
+    });
+    let bot = Visit::classify(VisitRequest {
+        user_agent: Some("curl/8.5.0"),
+        ..Default::default()
+    });
+    // 244 days with one human visit each, every third day from 729 days back to today;
+    // a bot visit on the oldest and on today.
+    let days: Vec<_> = (0..=730)
+        .step_by(3)
+        .map(|back| today - Duration::days(back))
+        .collect();
+    for chunk in days.chunks(16) {
+        join_all(
+            chunk
+                .iter()
+                .map(|d| store.record_visit(&code, 0, *d, &human)),
+        )
+        .await;
+    }
+    store
+        .record_visit(&code, 0, *days.last().unwrap(), &bot)
+        .await
+        .unwrap();
+    store.record_visit(&code, 0, today, &bot).await.unwrap();
+    let (visits, bots) = (days.len() as u64, 2);
+
+    // Every stats route: the default range is the last 366 days; the totals are all time
+    // once the aggregator has added the old days to the link's total.
+    let path = format!("/links/{code}/stats");
+    let mut stats = api.get(&path, None).await;
+    for _ in 0..60 {
+        if stats.body["total_visits"] == visits {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        stats = api.get(&path, None).await;
+    }
+    assert_eq!(stats.status, 200, "{}", stats.body);
+    assert_eq!(stats.body["total_visits"], visits, "{}", stats.body);
+    assert_eq!(stats.body["bot_visits"], bots);
+    let daily = stats.body["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 366);
+    let year: u64 = daily.iter().map(|d| d["visits"].as_u64().unwrap()).sum();
+    assert_eq!(
+        year,
+        days.iter()
+            .filter(|d| **d > today - Duration::days(366))
+            .count() as u64
+    );
+
+    // An old range: its days, the same all-time totals.
+    let (from, to) = (*days.last().unwrap(), today - Duration::days(699));
+    let old = api.get(&format!("{path}?from={from}&to={to}"), None).await;
+    assert_eq!(old.status, 200, "{}", old.body);
+    assert_eq!(old.body["total_visits"], visits);
+    assert_eq!(old.body["bot_visits"], bots);
+    let old_daily = old.body["daily"].as_array().unwrap();
+    assert_eq!(old_daily.len(), 31);
+    assert_eq!(old_daily[0]["date"], from.to_string());
+    assert_eq!(old_daily[0]["bot_visits"], 1);
+    let in_old: u64 = old_daily
+        .iter()
+        .map(|d| d["visits"].as_u64().unwrap())
+        .sum();
+    assert_eq!(in_old, 11, "days 729, 726, ... 699 back");
+
+    // A year and a day is the most; past it 400 invalid_range, on every stats route.
+    let year_ago = today - Duration::days(365);
+    assert_eq!(
+        api.get(&format!("{path}?from={year_ago}&to={today}"), None)
+            .await
+            .status,
+        200
+    );
+    let too_far = today - Duration::days(366);
+    for route in ["stats", "stats.csv", "page"] {
+        for query in [
+            format!("?from={too_far}&to={today}"),
+            format!("?from={too_far}"),
+        ] {
+            let r = api
+                .get(&format!("/links/{code}/{route}{query}"), None)
+                .await;
+            r.assert_error(400, "invalid_range");
+        }
+    }
+
+    // The cost: the default range reads a year of days (one Query), not two; an old range
+    // two Queries, the second of the last days with the link and its total.
+    let measure = |range| {
+        let store = store.clone();
+        let code = code.clone();
+        async move {
+            let before = store.usage();
+            let read = store
+                .stats_for(&code, range, 0, today)
+                .await
+                .unwrap()
+                .unwrap();
+            (store.usage().since(before), read)
+        }
+    };
+    let before = store.usage();
+    store.history(&code, false).await.unwrap().unwrap();
+    let whole = store.usage().since(before);
+    let (year_cost, read) = measure((year_ago, today)).await;
+    assert_eq!((read.visits, read.bot_visits), (visits, bots));
+    assert_eq!(year_cost.requests, 1);
+    let (old_cost, read) = measure((from, to)).await;
+    assert_eq!((read.visits, read.bot_visits), (visits, bots));
+    assert_eq!(old_cost.requests, 2);
+    eprintln!(
+        "read units: whole history {}, default year {}, 31 old days {}",
+        whole.capacity_units, year_cost.capacity_units, old_cost.capacity_units
+    );
+    assert!(year_cost.capacity_units < whole.capacity_units);
+    assert!(old_cost.capacity_units < year_cost.capacity_units);
+}

@@ -38,6 +38,10 @@ pub const PEAK_MIN_VISITS: u64 = 20;
 pub const BOT_SHARE_MIN_PERCENT: u64 = 50;
 pub const BOT_SHARE_MIN_VISITS: u64 = 20;
 
+/// The days before `date` that a link's insights look at: a peak day is the best of the
+/// year to `date` (and a new referrer one not seen in the 4 weeks before the week).
+pub const LOOKBACK_DAYS: i64 = 365;
+
 /// What changed, in words and in figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Insight {
@@ -211,7 +215,7 @@ pub fn of_link(c: &Counters<'_>, date: NaiveDate) -> Vec<Insight> {
         });
     }
 
-    // peak_day: the week's best day is the best the link ever had.
+    // peak_day: the week's best day is the best the link had in the year to `date`.
     let week_best = c
         .daily
         .range(week_start..=date)
@@ -223,7 +227,7 @@ pub fn of_link(c: &Counters<'_>, date: NaiveDate) -> Vec<Insight> {
     if let Some((day, visits)) = week_best {
         let before_best = c
             .daily
-            .range(..week_start)
+            .range(back(date, LOOKBACK_DAYS as u64)..week_start)
             .map(|(_, v)| *v)
             .max()
             .unwrap_or(0);
@@ -231,7 +235,7 @@ pub fn of_link(c: &Counters<'_>, date: NaiveDate) -> Vec<Insight> {
             out.push(Insight {
                 kind: "peak_day",
                 message: format!(
-                    "{} was the best day yet: {visits} visits (the best before: {before_best})",
+                    "{} was the best day of the year: {visits} visits (the best before: {before_best})",
                     day_string(day)
                 ),
                 figures: json!({"date": day_string(day), "visits": visits,

@@ -18,7 +18,13 @@ pub enum DateError {
     Format { param: &'static str },
     #[error("'from' ({from}) is after 'to' ({to})")]
     Reversed { from: NaiveDate, to: NaiveDate },
+    #[error("'from' to 'to' is {days} days; at most {MAX_STATS_DAYS} days are shown at once")]
+    TooLong { days: i64 },
 }
+
+/// The most days one stats request covers, `from` and `to` included (a year and a day):
+/// what one anonymous request may make the store read is bounded by it (docs/security.md).
+pub const MAX_STATS_DAYS: i64 = 366;
 
 /// A calendar day in UTC, written `YYYY-MM-DD` and nothing else.
 pub fn parse_day(s: &str, param: &'static str) -> Result<NaiveDate, DateError> {
@@ -52,6 +58,26 @@ impl DateRange {
             }
         }
         Ok(DateRange { from, to })
+    }
+
+    /// The range with both ends, today being `today`: `to` today and `from` the
+    /// `MAX_STATS_DAYS`th day before `to` unless given; `TooLong` past `MAX_STATS_DAYS`.
+    pub fn bounded(self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), DateError> {
+        let longest = Days::new(MAX_STATS_DAYS as u64 - 1);
+        let (from, to) = match (self.from, self.to) {
+            (Some(from), Some(to)) => (from, to),
+            (Some(from), None) => (from, today.max(from)),
+            (None, Some(to)) => (to.checked_sub_days(longest).unwrap_or(NaiveDate::MIN), to),
+            (None, None) => (
+                today.checked_sub_days(longest).unwrap_or(NaiveDate::MIN),
+                today,
+            ),
+        };
+        let days = (to - from).num_days() + 1;
+        if days > MAX_STATS_DAYS {
+            return Err(DateError::TooLong { days });
+        }
+        Ok((from, to))
     }
 }
 
@@ -202,6 +228,39 @@ mod tests {
             DateRange::parse(None, Some("2026-1-1")),
             Err(DateError::Format { param: "to" })
         );
+    }
+
+    #[test]
+    fn a_range_is_a_year_and_a_day_at_most() {
+        let today = d("2026-12-02");
+        let range = |from, to| DateRange::parse(from, to).unwrap().bounded(today);
+        assert_eq!(range(None, None), Ok((d("2025-12-02"), today)));
+        assert_eq!(
+            range(Some("2025-12-02"), Some("2026-12-02")),
+            Ok((d("2025-12-02"), today))
+        );
+        assert_eq!(
+            range(Some("2025-12-01"), Some("2026-12-02")),
+            Err(DateError::TooLong { days: 367 })
+        );
+        // `from` alone runs to today; a `from` after today is an empty range, not an error.
+        assert_eq!(
+            range(Some("2025-12-01"), None),
+            Err(DateError::TooLong { days: 367 })
+        );
+        assert_eq!(
+            range(Some("2027-01-01"), None),
+            Ok((d("2027-01-01"), d("2027-01-01")))
+        );
+        assert_eq!(
+            range(None, Some("2020-02-29")),
+            Ok((d("2019-03-01"), d("2020-02-29")))
+        );
+        assert!(matches!(
+            range(Some("0001-01-01"), Some("9999-12-31")),
+            Err(DateError::TooLong { .. })
+        ));
+        assert!(range(None, Some("0001-01-01")).is_ok());
     }
 
     #[test]

@@ -260,7 +260,7 @@ impl From<DateError> for ApiError {
     fn from(e: DateError) -> Self {
         let code = match e {
             DateError::Format { .. } => ErrorCode::InvalidDate,
-            DateError::Reversed { .. } => ErrorCode::InvalidRange,
+            DateError::Reversed { .. } | DateError::TooLong { .. } => ErrorCode::InvalidRange,
         };
         ApiError::bad_request(code, e.to_string())
     }

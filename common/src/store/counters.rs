@@ -55,6 +55,15 @@ pub(super) fn shard_pk(code: &Code, shard: u32) -> String {
     }
 }
 
+/// A counter item as the aggregator's watermarks name it (`totals.rs`): its day, and
+/// `#<shard>` after it for a shard other than 0.
+pub(super) fn counter_source(day: NaiveDate, shard: u32) -> String {
+    match shard {
+        0 => day_string(day),
+        k => format!("{}#{k}", day_string(day)),
+    }
+}
+
 /// The code and shard of a counter's partition key (`None` for a key that is not a code's).
 pub(super) fn parse_shard_pk(pk: &str) -> Option<(Code, u32)> {
     match pk.split_once('#') {

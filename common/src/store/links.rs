@@ -10,8 +10,12 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
-use super::counters::{breakdowns_of, day_of, shard_pk, BOT_VISITS, MAX_COUNTER_SHARDS, VISITS};
-use super::{n, number, s, text, time, Item, Outcome, Store, StoreError, PK, SK};
+use super::counters::{
+    breakdowns_of, counter_source, day_key, day_of, shard_pk, BOT_VISITS, MAX_COUNTER_SHARDS,
+    VISITS,
+};
+use super::totals::{all_time, KEPT_DAYS, TOTAL_SK};
+use super::{n, number, s, text, time, Item, Outcome, SortRange, Store, StoreError, PK, SK};
 use crate::domain::link::rfc3339;
 use crate::domain::{
     generated_candidates, Alias, Code, DayBreakdowns, KeyId, Link, LinkKind, LinkPatch, LongUrl,
@@ -100,6 +104,32 @@ impl std::ops::Deref for LinkWithHistory {
     }
 }
 
+/// A link's stats as `stats_for` read them: the link with the days asked for (and the
+/// recent ones), and its all-time visits and bot visits.
+#[derive(Debug, Clone)]
+pub struct LinkStatsRead {
+    pub found: LinkWithHistory,
+    pub visits: u64,
+    pub bot_visits: u64,
+}
+
+/// What `read_days` found besides the link and its history.
+#[derive(Debug, Default)]
+struct DaysRead {
+    /// The aggregator's total of the link (`totals.rs`), if it was in a range read.
+    total: Option<Item>,
+    counters: Vec<CounterRead>,
+}
+
+/// One counter item read: its source as the aggregator's watermarks name it.
+#[derive(Debug)]
+struct CounterRead {
+    source: String,
+    day: NaiveDate,
+    visits: u64,
+    bot_visits: u64,
+}
+
 /// What a create may set besides the URL, the alias and the owner; part of what makes an
 /// existing link the same link.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,6 +154,8 @@ const CHAIN_TRIES: usize = 8;
 /// The partition of the code a URL got when its chain was full (`overflow_pk`): `#` is in
 /// no code, so no alias can take or name it.
 const OVERFLOW_PREFIX: &str = "#overflow#";
+/// Of a link item: a random token of the put that wrote it (`put_if_absent`).
+const PUT_TOKEN: &str = "put_token";
 const OVERFLOW_SK: &str = "code";
 const OVERFLOW_CODE: &str = "code";
 
@@ -364,14 +396,20 @@ impl Store {
     }
 
     /// One conditional `PutItem`: `None` written, or the link that holds the code already
-    /// (it comes back with the refused condition, in the same call).
+    /// (it comes back with the refused condition, in the same call). The item carries a
+    /// token of this call: when the SDK sends the put again after a timeout on a loaded
+    /// store, and the first one had been applied, the refusal shows this call's own item,
+    /// which is no other link.
     async fn put_if_absent(&self, link: &Link) -> Result<Option<Link>, StoreError> {
+        let token = format!("{:016x}", fastrand::u64(..));
+        let mut item = link_to_item(link);
+        item.insert(PUT_TOKEN.into(), s(&token));
         let result = self
             .call(
                 self.client
                     .put_item()
                     .table_name(&self.table)
-                    .set_item(Some(link_to_item(link)))
+                    .set_item(Some(item))
                     .condition_expression("attribute_not_exists(pk)")
                     .return_values_on_condition_check_failure(
                         ReturnValuesOnConditionCheckFailure::AllOld,
@@ -388,6 +426,9 @@ impl Store {
                     code: link.code.to_string(),
                     what: "condition failed without the old item",
                 })?;
+                if text(&item, PUT_TOKEN) == Some(token.as_str()) {
+                    return Ok(None);
+                }
                 Ok(Some(link_from_item(&link.code, &item)?))
             }
         }
@@ -403,48 +444,129 @@ impl Store {
     }
 
     /// The link and all its day counters in one `Query` on its partition (more round trips
-    /// only past 1 MB of results, decades of history). Eventually consistent for stats;
-    /// `consistent` for management, which must see its own last change.
+    /// only past 1 MB of results, decades of history): management's read, `consistent` so
+    /// that an owner sees their own last change. Stats read less (`stats_for`).
     pub async fn history(
         &self,
         code: &Code,
         consistent: bool,
     ) -> Result<Option<LinkWithHistory>, StoreError> {
+        let read = self.read_days(code, &[SortRange::All], consistent).await?;
+        Ok(read.map(|(found, _)| found))
+    }
+
+    /// What a link's stats show, read in at most two `Query`s per counter partition
+    /// whatever the link's age: the days from `first` to `last` (at most
+    /// `MAX_STATS_DAYS` of them, `DateRange::bounded`) and the last `recent_days` (at
+    /// least `KEPT_DAYS`) to `today` with the link and its total, from which its all-time
+    /// visits come (`totals::all_time`); counted from the days read when they go back to
+    /// its creation. Eventually consistent.
+    pub async fn stats_for(
+        &self,
+        code: &Code,
+        (first, last): (NaiveDate, NaiveDate),
+        recent_days: i64,
+        today: NaiveDate,
+    ) -> Result<Option<LinkStatsRead>, StoreError> {
+        let recent = today - chrono::Duration::days(recent_days.max(KEPT_DAYS));
+        let unaggregated = today - chrono::Duration::days(KEPT_DAYS);
+        let last = last.min(today);
+        let (low, high, recent_key) = (day_key(first), day_key(last), day_key(recent));
+        // From `first` to the partition's end (days, then the link, its total and its
+        // tries) when the range reaches the recent days; else the range and the recent days.
+        let contiguous = first > last || last + chrono::Duration::days(1) >= recent;
+        let ranges = if first > last {
+            vec![SortRange::From(&recent_key)]
+        } else if contiguous {
+            vec![SortRange::From(if first < recent {
+                &low
+            } else {
+                &recent_key
+            })]
+        } else {
+            vec![
+                SortRange::Between(&low, &high),
+                SortRange::From(&recent_key),
+            ]
+        };
+        let Some((found, read)) = self.read_days(code, &ranges, false).await? else {
+            return Ok(None);
+        };
+        let created = found.link.created_at.date_naive();
+        let (visits, bot_visits) = if contiguous && first <= created {
+            // Every day since the link's creation was read.
+            (found.total_visits(), found.total_bot_visits())
+        } else {
+            let recent_counters: Vec<(String, u64, u64)> = read
+                .counters
+                .into_iter()
+                .filter(|c| c.day >= unaggregated.max(created))
+                .map(|c| (c.source, c.visits, c.bot_visits))
+                .collect();
+            all_time(read.total.as_ref(), &recent_counters)
+        };
+        Ok(Some(LinkStatsRead {
+            found,
+            visits,
+            bot_visits,
+        }))
+    }
+
+    /// The link of `code` and its day counters in `ranges` of each counter partition
+    /// (shard 0 first: it holds the link and its total), days before the link's creation
+    /// left out (they belong to an earlier link of the code).
+    async fn read_days(
+        &self,
+        code: &Code,
+        ranges: &[SortRange<'_>],
+        consistent: bool,
+    ) -> Result<Option<(LinkWithHistory, DaysRead)>, StoreError> {
         let mut link = None;
         let mut h = LinkHistory::default();
-        let items = self
-            .query_partition(code.as_str(), None, consistent)
-            .await?;
-        let mut add_days = |items: Vec<Item>, link: &mut Option<Link>| {
-            for item in items {
-                let sk = text(&item, SK).unwrap_or_default();
-                if sk == LINK_SK {
-                    *link = Some(link_from_item(code, &item)?);
-                } else if let Some(day) = day_of(sk) {
-                    let day = day.ok_or(StoreError::Malformed {
-                        code: code.to_string(),
-                        what: "day counter",
-                    })?;
-                    *h.daily.entry(day).or_insert(0) += number(&item, VISITS).unwrap_or(0);
-                    *h.bot_daily.entry(day).or_insert(0) += number(&item, BOT_VISITS).unwrap_or(0);
-                    let maps = h.breakdowns.entry(day).or_default();
-                    for (dim, counts) in breakdowns_of(&item) {
-                        let merged = maps.entry(dim).or_default();
-                        for (key, visits) in counts {
-                            *merged.entry(key).or_insert(0) += visits;
+        let mut read = DaysRead::default();
+        let mut shards = 1;
+        let mut shard = 0;
+        while shard < shards {
+            let pk = shard_pk(code, shard);
+            for range in ranges {
+                for item in self.query_sorted(&pk, *range, None, consistent).await? {
+                    let sk = text(&item, SK).unwrap_or_default();
+                    if shard == 0 && sk == LINK_SK {
+                        let found = link_from_item(code, &item)?;
+                        // A hot link's other counter shards, one partition each.
+                        shards = found.counter_shards.max(1);
+                        link = Some(found);
+                    } else if shard == 0 && sk == TOTAL_SK {
+                        read.total = Some(item);
+                    } else if let Some(day) = day_of(sk) {
+                        let day = day.ok_or(StoreError::Malformed {
+                            code: code.to_string(),
+                            what: "day counter",
+                        })?;
+                        let visits = number(&item, VISITS).unwrap_or(0);
+                        let bot_visits = number(&item, BOT_VISITS).unwrap_or(0);
+                        *h.daily.entry(day).or_insert(0) += visits;
+                        *h.bot_daily.entry(day).or_insert(0) += bot_visits;
+                        let maps = h.breakdowns.entry(day).or_default();
+                        for (dim, counts) in breakdowns_of(&item) {
+                            let merged = maps.entry(dim).or_default();
+                            for (key, visits) in counts {
+                                *merged.entry(key).or_insert(0) += visits;
+                            }
                         }
+                        read.counters.push(CounterRead {
+                            source: counter_source(day, shard),
+                            day,
+                            visits,
+                            bot_visits,
+                        });
                     }
                 }
             }
-            Ok::<_, StoreError>(())
-        };
-        add_days(items, &mut link)?;
-        // A hot link's other counter shards, one partition each (store: counters.rs).
-        let shards = link.as_ref().map_or(1, |l| l.counter_shards);
-        for shard in 1..shards {
-            let pk = shard_pk(code, shard);
-            let items = self.query_partition(&pk, None, consistent).await?;
-            add_days(items, &mut None)?;
+            if link.is_none() {
+                return Ok(None);
+            }
+            shard += 1;
         }
         Ok(link.map(|link: Link| {
             // Counters from before the link's creation day belong to an earlier link of
@@ -455,7 +577,7 @@ impl Store {
                 bot_daily: h.bot_daily.split_off(&created),
                 breakdowns: h.breakdowns.split_off(&created),
             };
-            LinkWithHistory { link, history }
+            (LinkWithHistory { link, history }, read)
         }))
     }
 
@@ -482,11 +604,6 @@ impl Store {
             // Raised by another function already (or the link is gone: keep `seen`).
             Outcome::Refused(item) => Ok(item.as_ref().map_or(seen, counter_shards_of)),
         }
-    }
-
-    /// The stats route's read: `history`, eventually consistent.
-    pub async fn stats_for(&self, code: &Code) -> Result<Option<LinkWithHistory>, StoreError> {
-        self.history(code, false).await
     }
 
     /// Applies `patch` in one conditional `UpdateItem` and returns the link as it is now.

@@ -50,7 +50,8 @@ pub use client::{dynamodb_client, dynamodb_client_from};
 pub use counters::{Counted, MAX_COUNTER_SHARDS};
 pub use keys::RevokeError;
 pub use links::{
-    CreateError, Created, LinkHistory, LinkOptions, LinkWithHistory, Updated, EXPIRED_GRACE,
+    CreateError, Created, LinkHistory, LinkOptions, LinkStatsRead, LinkWithHistory, Updated,
+    EXPIRED_GRACE,
 };
 pub use listing::{LinksPage, ListedExtras};
 pub use rankings::{RankedLink, Ranking};
@@ -303,15 +304,40 @@ impl Store {
         projection: Option<&str>,
         consistent: bool,
     ) -> Result<Vec<Item>, StoreError> {
+        self.query_sorted(pk, SortRange::All, projection, consistent)
+            .await
+    }
+
+    /// The items of the partition `pk` whose sort keys are in `range`, in as many `Query`
+    /// pages as it takes.
+    async fn query_sorted(
+        &self,
+        pk: &str,
+        range: SortRange<'_>,
+        projection: Option<&str>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
+        let (condition, bounds) = match range {
+            SortRange::All => ("pk = :pk", vec![]),
+            SortRange::From(low) => ("pk = :pk AND sk >= :low", vec![(":low", low)]),
+            SortRange::Between(low, high) => (
+                "pk = :pk AND sk BETWEEN :low AND :high",
+                vec![(":low", low), (":high", high)],
+            ),
+        };
         loop {
+            let mut values = std::collections::HashMap::from([(":pk".to_owned(), s(pk))]);
+            for (name, value) in &bounds {
+                values.insert((*name).to_owned(), s(value));
+            }
             let request = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pk))
+                .key_condition_expression(condition)
+                .set_expression_attribute_values(Some(values))
                 .set_projection_expression(projection.map(str::to_owned))
                 .consistent_read(consistent)
                 .set_exclusive_start_key(start)
@@ -456,6 +482,16 @@ fn number(item: &Item, name: &str) -> Option<u64> {
 
 /// A map attribute of numbers (a breakdown, a total's days, a ranking), keys as stored;
 /// empty when absent.
+/// The sort keys a `Query` reads within its partition.
+#[derive(Debug, Clone, Copy)]
+enum SortRange<'a> {
+    All,
+    /// This key and every one after it.
+    From(&'a str),
+    /// From the first to the second key, both included.
+    Between(&'a str, &'a str),
+}
+
 fn number_map(item: &Item, name: &str) -> std::collections::BTreeMap<String, u64> {
     item.get(name)
         .and_then(|m| m.as_m().ok())

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use super::counters::{day_of, parse_shard_pk, BOT_VISITS, VISITS};
+use super::counters::{counter_source, day_of, parse_shard_pk, BOT_VISITS, VISITS};
 use super::links::{LINK_SK, OWNER};
-use super::{day_string, PK, SK};
+use super::{PK, SK};
 use crate::domain::ranking::Period;
 use crate::domain::{Code, KeyId};
 
@@ -115,10 +115,7 @@ impl StreamChange {
         if new <= old && bots_new <= bots_old {
             return Ok(StreamChange::Ignored);
         }
-        let source = match shard {
-            0 => day_string(day),
-            k => format!("{}#{k}", day_string(day)),
-        };
+        let source = counter_source(day, shard);
         Ok(StreamChange::Counter {
             code,
             day,

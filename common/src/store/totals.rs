@@ -1,8 +1,9 @@
 //! Each link's all-time total, `pk = <code>, sk = "total"`: `visits` (all human visits),
-//! `d` (visits per day, recent days only) and `w` (per counter item, "YYYY-MM-DD" or
-//! "YYYY-MM-DD#<shard>", the last value of its `visits` that was added in); for an owned
-//! link also `bot_visits` and `wb` (the same for `bot_visits`), and `link_owner` (the
-//! link's owner, "" for none, copied once from the link). A counter that went from `old`
+//! `bot_visits`, `d` (visits per day, recent days only), `w` (per counter item,
+//! "YYYY-MM-DD" or "YYYY-MM-DD#<shard>", the last value of its `visits` that was added in),
+//! `wb` (the same for `bot_visits`), and `link_owner` (the link's owner, "" for none,
+//! copied once from the link). A link's stats read its total with the recent days only
+//! (`all_time`), so that one request's reads do not grow with the link's age. A counter that went from `old`
 //! to `new` is added as `new - w`: a batch delivered twice, or an older record after a
 //! newer one, finds `w` ahead and adds nothing, so the totals are exact and the aggregation
 //! idempotent. Every write is made on the condition that the item is still the revision
@@ -240,20 +241,14 @@ impl Store {
                     .and_then(|v| v.as_n().ok()?.parse::<u64>().ok())
                     .unwrap_or(0)
             };
-            // Bot visits are aggregated for owners' totals only.
-            let owned = owner.is_some();
             // From what the total holds to what the records say, never backwards: an
             // older record after a newer one adds nothing and lowers no watermark.
             let pending: Vec<(&str, SourceChange)> = sources
                 .iter()
                 .filter_map(|(source, c)| {
                     let old = seen(SEEN, source);
-                    let (bots_old, bots_new) = if owned {
-                        let b = seen(BOTS_SEEN, source);
-                        (b, c.bots_new.max(b))
-                    } else {
-                        (0, 0)
-                    };
+                    let bots_old = seen(BOTS_SEEN, source);
+                    let bots_new = c.bots_new.max(bots_old);
                     let change = SourceChange {
                         day: c.day,
                         old,
@@ -319,7 +314,6 @@ impl Store {
         add: &Addition<'_>,
         now: DateTime<Utc>,
     ) -> Result<Written, StoreError> {
-        let owned = owner.is_some();
         let mut actions = Vec::new();
         match held {
             None => {
@@ -336,7 +330,7 @@ impl Store {
                     .iter()
                     .filter(|(_, (v, _))| *v > 0)
                     .map(|(d, (v, _))| (day_string(*d), n(*v)));
-                let mut item = Item::from([
+                let item = Item::from([
                     (PK.to_owned(), s(code.as_str())),
                     (SK.to_owned(), s(TOTAL_SK)),
                     (SEEN.to_owned(), seen(|c| c.new)),
@@ -345,11 +339,9 @@ impl Store {
                     (LINK_OWNER.to_owned(), s(owner.map_or("", |o| o.as_str()))),
                     (REV.to_owned(), n(1)),
                     (UPDATED_AT.to_owned(), s(&rfc3339(now))),
+                    (BOTS_SEEN.to_owned(), seen(|c| c.bots_new)),
+                    (BOT_VISITS.to_owned(), n(add.bots)),
                 ]);
-                if owned {
-                    item.insert(BOTS_SEEN.to_owned(), seen(|c| c.bots_new));
-                    item.insert(BOT_VISITS.to_owned(), n(add.bots));
-                }
                 actions.push(
                     TransactWriteItem::builder().condition_check(
                         ConditionCheck::builder()
@@ -396,15 +388,13 @@ impl Store {
                     SEEN,
                     add.sources.iter().map(|(src, c)| (src.to_string(), c.new)),
                 );
-                if owned {
-                    e.set_entries(
-                        item,
-                        BOTS_SEEN,
-                        add.sources
-                            .iter()
-                            .map(|(src, c)| (src.to_string(), c.bots_new)),
-                    );
-                }
+                e.set_entries(
+                    item,
+                    BOTS_SEEN,
+                    add.sources
+                        .iter()
+                        .map(|(src, c)| (src.to_string(), c.bots_new)),
+                );
                 let held_days = number_map(item, DAYS);
                 e.set_entries(
                     item,
@@ -424,9 +414,7 @@ impl Store {
                     e.sets.push(format!("{LINK_OWNER} = :owner"));
                 }
                 e.adds.push((VISITS, add.visits));
-                if owned {
-                    e.adds.push((BOT_VISITS, add.bots));
-                }
+                e.adds.push((BOT_VISITS, add.bots));
                 actions.push(TransactWriteItem::builder().update(e.update(
                     &self.table,
                     code.as_str(),
@@ -572,6 +560,30 @@ impl Store {
     }
 }
 
+/// A link's all-time visits and bot visits: what its total holds, and what the `recent`
+/// counter items (each `(source, visits, bot_visits)`, every item of the last `KEPT_DAYS`
+/// and today) hold beyond what was added to it (`w`, `wb`). Older counters are in the
+/// total already: the aggregator runs behind by seconds, and the stream keeps 24 hours.
+pub(super) fn all_time(total: Option<&Item>, recent: &[(String, u64, u64)]) -> (u64, u64) {
+    let empty = Item::new();
+    let total = total.unwrap_or(&empty);
+    let (seen, bots_seen) = (number_map(total, SEEN), number_map(total, BOTS_SEEN));
+    recent.iter().fold(
+        (
+            number(total, VISITS).unwrap_or(0),
+            number(total, BOT_VISITS).unwrap_or(0),
+        ),
+        |(visits, bots), (source, v, b)| {
+            let added = seen.get(source).copied().unwrap_or(0);
+            let bots_added = bots_seen.get(source).copied().unwrap_or(0);
+            (
+                visits + v.saturating_sub(added),
+                bots + b.saturating_sub(bots_added),
+            )
+        },
+    )
+}
+
 /// An owner's totals: the sum of its shards' items.
 pub(super) fn owner_totals_of<'a>(shards: impl Iterator<Item = &'a Item>) -> OwnerTotals {
     shards.fold(OwnerTotals::default(), |t, item| OwnerTotals {
@@ -706,5 +718,31 @@ mod tests {
             ]
         );
         assert!(stale_entries(&Item::new()).is_empty());
+    }
+
+    #[test]
+    fn all_time_is_the_total_and_what_the_recent_counters_hold_beyond_it() {
+        let m = |pairs: &[(&str, u64)]| {
+            AttributeValue::M(pairs.iter().map(|(k, v)| (k.to_string(), n(*v))).collect())
+        };
+        let total = Item::from([
+            (VISITS.to_owned(), n(100)),
+            (BOT_VISITS.to_owned(), n(7)),
+            (SEEN.to_owned(), m(&[("2026-12-01", 10), ("2026-12-02", 4)])),
+            (BOTS_SEEN.to_owned(), m(&[("2026-12-02", 1)])),
+        ]);
+        let recent = [
+            ("2026-12-01".to_owned(), 10, 0),  // all of it added
+            ("2026-12-02".to_owned(), 6, 3),   // 2 visits and 2 bot visits not yet
+            ("2026-12-02#1".to_owned(), 5, 0), // a shard the aggregator has not seen
+        ];
+        assert_eq!(all_time(Some(&total), &recent), (107, 9));
+        // Never aggregated: the recent counters are all there is.
+        assert_eq!(all_time(None, &recent), (21, 3));
+        // A counter behind its watermark (never: counters only grow) adds nothing.
+        assert_eq!(
+            all_time(Some(&total), &[("2026-12-01".to_owned(), 3, 0)]),
+            (100, 7)
+        );
     }
 }

@@ -22,7 +22,7 @@ use common::domain::{day_string, insights, Code, KeyId, Period, RankingQuery};
 use common::http::{
     base_url, csv_response, json_response, query_param, require_method, ApiError, ErrorCode,
 };
-use common::views::{insights_date, insights_of, link_insights, link_stats};
+use common::views::{insight_days, insights_date, insights_of, link_insights, link_stats};
 use common::App;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -112,10 +112,15 @@ async fn owner_insights(app: &App, req: &Request) -> Result<Response<Body>, ApiE
         let Some(code) = Code::parse(&m.code) else {
             continue;
         };
-        let Some(found) = app.store.stats_for(&code).await? else {
+        let today = Utc::now().date_naive();
+        let Some(read) = app
+            .store
+            .stats_for(&code, insight_days(date), 0, today)
+            .await?
+        else {
             continue;
         };
-        entry["insights"] = json!(insights_of(&found, date));
+        entry["insights"] = json!(insights_of(&read.found, date));
         links.push(entry);
     }
     Ok(json_response(
