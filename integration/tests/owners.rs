@@ -170,7 +170,11 @@ async fn each_owner_ranked_and_totalled_exactly_in_two_requests() {
         .unwrap();
     let link = store.find_link(gone).await.unwrap().unwrap();
     store.delete_link(&link, true).await.unwrap();
-    let deleted = [StreamChange::LinkDeleted(gone.clone(), Some(owner.clone()))];
+    let deleted = [StreamChange::LinkDeleted(
+        gone.clone(),
+        Some(owner.clone()),
+        1,
+    )];
     aggregate_as_lambda(&store, &deleted, now).await;
     let (ranking, after) = store
         .owner_top_links(&owner, Period::All, 100)

@@ -169,7 +169,7 @@ async fn aggregation_is_exact_and_a_batch_delivered_again_changes_nothing() {
     });
     assert_eq!(
         changes(std::slice::from_ref(&removed)),
-        vec![StreamChange::LinkDeleted(codes[0].clone(), None)]
+        vec![StreamChange::LinkDeleted(codes[0].clone(), None, 1)]
     );
     support::aggregate_as_lambda(&store, &changes(&[removed]), now).await;
     for period in [Period::All, Period::Day(d)] {
@@ -534,4 +534,89 @@ async fn visits_reach_the_rankings_through_the_stream() {
         assert!(Instant::now() < deadline, "{gone} still ranked");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// Issue 26.2: a day ranking of a day before a link's creation never shows that link: its
+/// entry there counted an earlier link of the same code (removed by TTL, whose REMOVE
+/// takes the code out of the last few days' rankings only). And the removal purges the
+/// old link's counters and total, so the new link's total starts from its own visits.
+#[tokio::test]
+async fn a_day_ranking_before_a_links_creation_shows_no_later_link_of_its_code() {
+    use common::domain::Alias;
+    let store = store().await;
+    let now = Utc::now();
+    let old_day = now.date_naive() - chrono::Days::new(10);
+    let alias = Alias::parse(&support::unique("gen")).unwrap();
+    let (old, _) = store
+        .create_or_get(
+            &url("https://example.com/old-generation"),
+            Some(&alias),
+            None,
+            now - chrono::Duration::days(10),
+        )
+        .await
+        .unwrap();
+    let code = old.code.clone();
+    let record = counter_record(code.as_str(), old_day, 7, 1);
+    support::aggregate_as_lambda(&store, &changes(&[record]), now).await;
+    let ranked = |period| {
+        let store = store.clone();
+        async move {
+            let r = store.top_links(period, 10).await.unwrap();
+            r.links
+                .into_iter()
+                .map(|l| (l.code, l.visits))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ranked(Period::Day(old_day)).await, [(code.to_string(), 7)]);
+
+    // TTL removes the link item alone; its REMOVE reaches the aggregator.
+    let client = support::dynamodb();
+    client
+        .delete_item()
+        .table_name(store.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(code.to_string()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("link".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let removed = json!({
+        "eventID": "r1", "eventName": "REMOVE", "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "dynamodb": {"Keys": {"pk": {"S": code.as_str()}, "sk": {"S": "link"}},
+                     "SequenceNumber": "2", "SizeBytes": 20, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    });
+    support::aggregate_as_lambda(&store, &changes(&[removed]), now).await;
+    // The old day's counter and the total are gone; the ranking item of that day, older
+    // than the days a removal cleans, still names the code.
+    assert_eq!(items_in(&store, code.as_str()).await, 0);
+    assert_eq!(store.aggregated_visits(&code).await.unwrap(), 0);
+
+    // Another link takes the code today: the old day's ranking does not show it.
+    let (new, _) = store
+        .create_or_get(
+            &url("https://example.com/new-generation"),
+            Some(&alias),
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(new.code, code);
+    assert_eq!(ranked(Period::Day(old_day)).await, []);
+    let record = counter_record(code.as_str(), now.date_naive(), 2, 3);
+    support::aggregate_as_lambda(&store, &changes(&[record]), now).await;
+    assert_eq!(store.aggregated_visits(&code).await.unwrap(), 2);
+    assert_eq!(ranked(Period::All).await, [(code.to_string(), 2)]);
+    assert_eq!(
+        ranked(Period::Day(now.date_naive())).await,
+        [(code.to_string(), 2)]
+    );
 }

@@ -94,6 +94,29 @@ impl Store {
                 fail(first);
             }
         }
+        // What a removed link left in its partitions (all of it after a TTL removal),
+        // after its counters above: a new link of the code starts clean.
+        let mut purges = Vec::with_capacity(plan.freed.len());
+        for (first, code, shards) in plan.freed {
+            purges.push(async move {
+                let result = self.purge_freed(&code, shards).await;
+                (first, code, result)
+            });
+        }
+        let results: Vec<_> = futures_stream::iter(purges)
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for (first, code, result) in results {
+            match result {
+                Ok(0) => {}
+                Ok(items) => tracing::info!(%code, items, "purged what a removed link left"),
+                Err(e) => {
+                    tracing::warn!(%code, error = %e, "removed link not purged");
+                    fail(first);
+                }
+            }
+        }
         Aggregated {
             links,
             first_failed,

@@ -14,7 +14,8 @@ use super::counters::{
     breakdowns_of, counter_source, day_key, day_of, shard_pk, BOT_VISITS, MAX_COUNTER_SHARDS,
     VISITS,
 };
-use super::totals::{all_time, KEPT_DAYS, TOTAL_SK};
+use super::totals::{all_time, KEPT_DAYS, LINK_CREATED, TOTAL_SK};
+use super::tries::TRIES_SK;
 use super::{n, number, s, text, time, Item, Outcome, SortRange, Store, StoreError, PK, SK};
 use crate::domain::link::rfc3339;
 use crate::domain::{
@@ -752,6 +753,65 @@ impl Store {
     /// first one conditional write marks it (`Gone` or `TakenDown` when refused), then the
     /// counters go, then the link, so that a failure half-way leaves a marked link that a
     /// second `DELETE` finishes.
+    /// After a link's item was removed (by `delete_link`, which removed the rest first, or
+    /// by TTL, which removes the link item alone): whatever its partitions still hold of it
+    /// (day counters, the aggregator's total, password tries), so that a new link of the
+    /// code starts clean. A link created at the code meanwhile keeps what is its own: the
+    /// counters from its creation day on, its tries, and a total that names its creation
+    /// (`totals::LINK_CREATED`). One consistent `Query` per counter partition, deletes in
+    /// batches of 25; idempotent.
+    pub async fn purge_freed(&self, code: &Code, shards: u32) -> Result<usize, StoreError> {
+        let projection = format!("sk, {CREATED_AT}, {LINK_CREATED}");
+        let items = self
+            .query_partition(code.as_str(), Some(&projection), true)
+            .await?;
+        let current = items.iter().find(|i| text(i, SK) == Some(LINK_SK));
+        let created = current.and_then(|i| text(i, CREATED_AT));
+        let created_day = current
+            .and_then(|i| time(i, CREATED_AT))
+            .map(|t| t.date_naive());
+        let earlier = |sk: &str| match day_of(sk) {
+            Some(day) => created_day.is_none_or(|c| day.is_none_or(|d| d < c)),
+            None => false,
+        };
+        let mut stale: Vec<(String, String)> = items
+            .iter()
+            .filter_map(|item| {
+                let sk = text(item, SK)?;
+                let gone = match sk {
+                    LINK_SK => false,
+                    TOTAL_SK => created.is_none() || text(item, LINK_CREATED) != created,
+                    TRIES_SK => created.is_none(),
+                    _ => earlier(sk),
+                };
+                gone.then(|| (code.as_str().to_owned(), sk.to_owned()))
+            })
+            .collect();
+        for shard in 1..shards.max(1) {
+            let pk = shard_pk(code, shard);
+            for item in self.query_partition(&pk, Some("sk"), true).await? {
+                if let Some(sk) = text(&item, SK).filter(|sk| earlier(sk)) {
+                    stale.push((pk.clone(), sk.to_owned()));
+                }
+            }
+        }
+        for chunk in stale.chunks(25) {
+            let requests = chunk
+                .iter()
+                .map(|(pk, sk)| {
+                    let delete = DeleteRequest::builder()
+                        .key(PK, s(pk))
+                        .key(SK, s(sk))
+                        .build()
+                        .expect("key is set");
+                    WriteRequest::builder().delete_request(delete).build()
+                })
+                .collect();
+            self.batch_write(requests).await?;
+        }
+        Ok(stale.len())
+    }
+
     pub async fn delete_link(&self, as_read: &Link, by_admin: bool) -> Result<Updated, StoreError> {
         let code = &as_read.code;
         let mut names = std::collections::HashMap::new();

@@ -54,7 +54,7 @@ pub use links::{
     EXPIRED_GRACE,
 };
 pub use listing::{LinksPage, ListedExtras};
-pub use rankings::{RankedLink, Ranking};
+pub use rankings::{RankedLink, RankedRef, Ranking};
 pub use schema::{ensure_table, example_keys, key_schema, ItemKind, OWNER_INDEX};
 pub use stream::StreamChange;
 pub use totals::{LinkTotals, OwnerTotals};

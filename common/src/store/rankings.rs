@@ -12,7 +12,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::links::{LINK_SK, OWNER, URL};
+use super::links::{CREATED_AT, LINK_SK, OWNER, URL};
 use super::totals::{owner_pk, owner_totals_of, owner_totals_sk, OwnerTotals, OWNER_TOTAL_SHARDS};
 use super::{
     day_string, n, number, number_map, s, text, time, Item, Outcome, Store, StoreError, PK, SK,
@@ -91,7 +91,7 @@ impl Store {
             .get_item(TOP_PK, &ranking_sk(period), false)
             .await?
             .unwrap_or_default();
-        self.ranked(item, limit, None).await
+        self.ranked(item, limit, None, period).await
     }
 
     /// `top_links` among one owner's links, with the owner's totals of the period: the
@@ -130,16 +130,18 @@ impl Store {
             .partition(|i| text(i, SK) == Some(ranking.as_str()));
         let totals = owner_totals_of(totals.iter());
         let item = ranked.into_iter().next().unwrap_or_default();
-        Ok((self.ranked(item, limit, Some(owner)).await?, totals))
+        Ok((self.ranked(item, limit, Some(owner), period).await?, totals))
     }
 
     /// The first `limit` links of a ranking item that still exist (and, for an owner's
-    /// ranking, are still that owner's), with their URLs.
+    /// ranking, are still that owner's; for a day's, were created by that day: an entry of
+    /// a day before a link's creation counted an earlier link of its code), with their URLs.
     async fn ranked(
         &self,
         item: Item,
         limit: usize,
         owner: Option<&KeyId>,
+        period: Period,
     ) -> Result<Ranking, StoreError> {
         let top = entries_of(&item);
         let mut queue = ordered(&top).into_iter();
@@ -152,13 +154,15 @@ impl Store {
             }
             let urls = self.urls_of(wanted.iter().map(|(c, _)| *c), owner).await?;
             for (code, visits) in wanted {
-                if let Some(url) = urls.get(code) {
-                    links.push(RankedLink {
-                        code: code.to_owned(),
-                        url: url.clone(),
-                        visits,
-                    });
+                let Some(link) = urls.get(code) else { continue };
+                if matches!(period, Period::Day(day) if link.created > day) {
+                    continue;
                 }
+                links.push(RankedLink {
+                    code: code.to_owned(),
+                    url: link.url.clone(),
+                    visits,
+                });
             }
             if links.len() == limit {
                 break;
@@ -199,28 +203,44 @@ impl Store {
             .collect())
     }
 
-    /// The URLs of existing links among `codes`, in one `BatchGetItem` per 100. With
-    /// `owner`, only that owner's: an owner's ranking may name a code that was freed and
-    /// taken again by someone else, whose link is none of this owner's business.
+    /// The URLs and creation days of existing links among `codes`, in one `BatchGetItem`
+    /// per 100. With `owner`, only that owner's: an owner's ranking may name a code that
+    /// was freed and taken again by someone else, whose link is none of this owner's
+    /// business.
     pub async fn urls_of<'a>(
         &self,
         codes: impl Iterator<Item = &'a str>,
         owner: Option<&KeyId>,
-    ) -> Result<HashMap<String, String>, StoreError> {
+    ) -> Result<HashMap<String, RankedRef>, StoreError> {
         let keys: Vec<(&str, &str)> = codes.map(|c| (c, LINK_SK)).collect();
         let items = self
             .batch_get(
                 &keys,
-                "pk, #url, #owner",
-                &[("#url", URL), ("#owner", OWNER)],
+                "pk, #url, #owner, #created",
+                &[("#url", URL), ("#owner", OWNER), ("#created", CREATED_AT)],
             )
             .await?;
         Ok(items
             .iter()
             .filter(|item| owner.is_none_or(|o| text(item, OWNER) == Some(o.as_str())))
-            .filter_map(|item| Some((text(item, PK)?.to_owned(), text(item, URL)?.to_owned())))
+            .filter_map(|item| {
+                let link = RankedRef {
+                    url: text(item, URL)?.to_owned(),
+                    created: time(item, CREATED_AT)?.date_naive(),
+                };
+                Some((text(item, PK)?.to_owned(), link))
+            })
             .collect())
     }
+}
+
+/// What a ranking shows of a ranked code's current link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RankedRef {
+    pub url: String,
+    /// The link's creation day: a day ranking's entries of days before it counted an
+    /// earlier link of the code.
+    pub created: NaiveDate,
 }
 
 /// A ranking as `GET /stats` shows it.

@@ -15,8 +15,9 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde_json::Value;
 
+use super::counters::MAX_COUNTER_SHARDS;
 use super::counters::{counter_source, day_of, parse_shard_pk, BOT_VISITS, VISITS};
-use super::links::{LINK_SK, OWNER};
+use super::links::{COUNTER_SHARDS, LINK_SK, OWNER};
 use super::{PK, SK};
 use crate::domain::ranking::Period;
 use crate::domain::{Code, KeyId};
@@ -36,8 +37,10 @@ pub enum StreamChange {
         bots_old: u64,
         bots_new: u64,
     },
-    /// A link was deleted (with its owner, if it had one): it leaves the rankings.
-    LinkDeleted(Code, Option<KeyId>),
+    /// A link was deleted (with its owner, if it had one, and its counter shards): it
+    /// leaves the rankings, and what its partitions still hold of it goes
+    /// (`Store::purge_freed`).
+    LinkDeleted(Code, Option<KeyId>, u32),
     /// Anything else (links, keys, totals and rankings themselves).
     Ignored,
 }
@@ -89,11 +92,14 @@ impl StreamChange {
             return Ok(StreamChange::Ignored);
         };
         if sk == LINK_SK && shard == 0 && event == "REMOVE" {
-            let owner = change
-                .get("OldImage")
+            let old = change.get("OldImage");
+            let owner = old
                 .and_then(|image| string_attr(image, OWNER))
                 .and_then(KeyId::parse);
-            return Ok(StreamChange::LinkDeleted(code, owner));
+            let shards = old
+                .and_then(|image| count_attr(image, COUNTER_SHARDS).ok().flatten())
+                .map_or(1, |n| n.clamp(1, MAX_COUNTER_SHARDS as u64) as u32);
+            return Ok(StreamChange::LinkDeleted(code, owner, shards));
         }
         let Some(Some(day)) = day_of(sk) else {
             return Ok(StreamChange::Ignored);
@@ -151,6 +157,8 @@ pub struct BatchPlan {
     pub links: BTreeMap<Code, (usize, BTreeMap<String, SourceChange>)>,
     /// Deleted links, with their record's position and their owner.
     pub deleted: Vec<(usize, Code, Option<KeyId>)>,
+    /// Deleted links, with their record's position and their counter shards.
+    pub freed: Vec<(usize, Code, u32)>,
 }
 
 /// Folds a batch (in stream order). A counter seen several times keeps its lowest `old`
@@ -184,8 +192,9 @@ pub fn plan(changes: &[StreamChange]) -> BatchPlan {
                 c.bots_old = c.bots_old.min(*bots_old);
                 c.bots_new = c.bots_new.max(*bots_new);
             }
-            StreamChange::LinkDeleted(code, owner) => {
-                plan.deleted.push((i, code.clone(), owner.clone()))
+            StreamChange::LinkDeleted(code, owner, shards) => {
+                plan.deleted.push((i, code.clone(), owner.clone()));
+                plan.freed.push((i, code.clone(), *shards));
             }
             StreamChange::Ignored => {}
         }
@@ -341,14 +350,19 @@ mod tests {
         let removed = json!({"eventName": "REMOVE", "dynamodb": {"Keys": {"pk": {"S": "abc"}, "sk": {"S": "link"}}}});
         assert_eq!(
             StreamChange::of_json(&removed),
-            Ok(StreamChange::LinkDeleted(code("abc"), None))
+            Ok(StreamChange::LinkDeleted(code("abc"), None, 1))
         );
         let owner = "AbCdEfGhIjKl";
         let owned = json!({"eventName": "REMOVE", "dynamodb": {"Keys": {"pk": {"S": "abc"}, "sk": {"S": "link"}},
-            "OldImage": {"pk": {"S": "abc"}, "sk": {"S": "link"}, "owner": {"S": owner}}}});
+            "OldImage": {"pk": {"S": "abc"}, "sk": {"S": "link"}, "owner": {"S": owner},
+                         "counter_shards": {"N": "4"}}}});
         assert_eq!(
             StreamChange::of_json(&owned),
-            Ok(StreamChange::LinkDeleted(code("abc"), KeyId::parse(owner)))
+            Ok(StreamChange::LinkDeleted(
+                code("abc"),
+                KeyId::parse(owner),
+                4
+            ))
         );
         assert!(KeyId::parse(owner).is_some());
     }
@@ -412,7 +426,7 @@ mod tests {
             c("xyz", "2026-11-22", 3, 4),
             c("abc", "2026-11-22", 1, 2),
             c("abc", "2026-11-22#2", 0, 1),
-            StreamChange::LinkDeleted(code("old"), None),
+            StreamChange::LinkDeleted(code("old"), None, 1),
             // The same record delivered twice, and out of order.
             c("abc", "2026-11-22", 1, 2),
             c("abc", "2026-11-22", 0, 1),
@@ -433,6 +447,7 @@ mod tests {
         assert_eq!(sources["2026-11-22#2"].new, 1);
         assert_eq!(p.links[&code("xyz")].0, 2);
         assert_eq!(p.deleted, vec![(5, code("old"), None)]);
+        assert_eq!(p.freed, vec![(5, code("old"), 1)]);
         assert_eq!(plan(&[]), BatchPlan::default());
     }
 

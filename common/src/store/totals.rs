@@ -31,7 +31,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::counters::{BOT_VISITS, VISITS};
-use super::links::{LINK_SK, OWNER};
+use super::links::{CREATED_AT, LINK_SK, OWNER};
 use super::stream::SourceChange;
 use super::{
     day_string, n, number, number_map, parse_day, s, service_error, text, unavailable, Item, Store,
@@ -45,6 +45,9 @@ const DAYS: &str = "d";
 const SEEN: &str = "w";
 const BOTS_SEEN: &str = "wb";
 const LINK_OWNER: &str = "link_owner";
+/// The creation time of the link a total counts, copied from it when the total is made:
+/// a total of an earlier link of the code is told apart (`Store::purge_freed`).
+pub(super) const LINK_CREATED: &str = "link_created";
 const REV: &str = "rev";
 const UPDATED_AT: &str = "updated_at";
 /// Of an owner's totals: how many of the owner's links had human visits in the period.
@@ -52,6 +55,9 @@ const LINKS: &str = "links";
 /// Days of `d` and `w` kept before the newest: a replayed record is at most a day old.
 pub(super) const KEPT_DAYS: i64 = 2;
 const ATTEMPTS: usize = 8;
+/// Counter items added to a total in one write: each sets up to three map entries (`w`,
+/// `wb`, `d`), some 60 characters of expression each, well within the 4 KB limit.
+const SOURCES_PER_WRITE: usize = 20;
 
 /// A link's aggregate after a change: what the rankings are told.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -197,11 +203,40 @@ impl Store {
         Ok(known)
     }
 
-    /// Adds a link's counter changes to its total (and its owner's): read the total (the
+    /// Adds a link's counter changes to its total (and its owner's), `SOURCES_PER_WRITE`
+    /// counter items per write: a batch with many days of one link (a backfill) would
+    /// otherwise pass DynamoDB's 4 KB expression limit and fail again at every delivery.
+    /// Returns the totals after the last write; `None` for a link deleted meanwhile.
+    pub(super) async fn add_to_total(
+        &self,
+        code: &Code,
+        sources: &BTreeMap<String, SourceChange>,
+        now: DateTime<Utc>,
+        locks: &OwnerLocks,
+        known: Option<Known>,
+    ) -> Result<Option<LinkTotals>, StoreError> {
+        if sources.len() <= SOURCES_PER_WRITE {
+            return self.add_some(code, sources, now, locks, known).await;
+        }
+        let all: Vec<(&String, &SourceChange)> = sources.iter().collect();
+        let mut known = known;
+        let mut totals = None;
+        for chunk in all.chunks(SOURCES_PER_WRITE) {
+            let some: BTreeMap<String, SourceChange> =
+                chunk.iter().map(|(k, c)| ((*k).clone(), **c)).collect();
+            totals = self.add_some(code, &some, now, locks, known.take()).await?;
+            if totals.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(totals)
+    }
+
+    /// `add_to_total` of at most `SOURCES_PER_WRITE` counter items: read the total (the
     /// first time, what the batch's `prefetch` found), then one conditional write of what
     /// it does not hold yet. Returns the totals now; `None` for a link deleted meanwhile
     /// (its visits are not aggregated: no total outlives its link).
-    pub(super) async fn add_to_total(
+    async fn add_some(
         &self,
         code: &Code,
         sources: &BTreeMap<String, SourceChange>,
@@ -219,8 +254,8 @@ impl Store {
                 None => (self.get_total(code).await?, None),
             };
             let stored_owner = held.as_ref().and_then(|i| text(i, LINK_OWNER));
-            let (owner, owner_unknown) = match stored_owner {
-                Some(o) => (KeyId::parse(o), false),
+            let (owner, owner_unknown, link_created) = match stored_owner {
+                Some(o) => (KeyId::parse(o), false, None),
                 None => {
                     let link = match link {
                         Some(link) => link,
@@ -228,7 +263,11 @@ impl Store {
                     };
                     match link {
                         None => return Ok(None),
-                        Some(link) => (text(&link, OWNER).and_then(KeyId::parse), true),
+                        Some(link) => (
+                            text(&link, OWNER).and_then(KeyId::parse),
+                            true,
+                            text(&link, CREATED_AT).map(str::to_owned),
+                        ),
                     }
                 }
             };
@@ -273,8 +312,7 @@ impl Store {
                 .write_total(
                     code,
                     held.as_ref(),
-                    owner.as_ref(),
-                    owner_unknown,
+                    (owner.as_ref(), owner_unknown, link_created.as_deref()),
                     &add,
                     now,
                 )
@@ -309,8 +347,7 @@ impl Store {
         &self,
         code: &Code,
         held: Option<&Item>,
-        owner: Option<&KeyId>,
-        owner_unknown: bool,
+        (owner, owner_unknown, link_created): (Option<&KeyId>, bool, Option<&str>),
         add: &Addition<'_>,
         now: DateTime<Utc>,
     ) -> Result<Written, StoreError> {
@@ -330,7 +367,7 @@ impl Store {
                     .iter()
                     .filter(|(_, (v, _))| *v > 0)
                     .map(|(d, (v, _))| (day_string(*d), n(*v)));
-                let item = Item::from([
+                let mut item = Item::from([
                     (PK.to_owned(), s(code.as_str())),
                     (SK.to_owned(), s(TOTAL_SK)),
                     (SEEN.to_owned(), seen(|c| c.new)),
@@ -342,6 +379,9 @@ impl Store {
                     (BOTS_SEEN.to_owned(), seen(|c| c.bots_new)),
                     (BOT_VISITS.to_owned(), n(add.bots)),
                 ]);
+                if let Some(created) = link_created {
+                    item.insert(LINK_CREATED.to_owned(), s(created));
+                }
                 actions.push(
                     TransactWriteItem::builder().condition_check(
                         ConditionCheck::builder()
