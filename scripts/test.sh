@@ -13,7 +13,7 @@ trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 # Each stage's seconds, printed at the end and written to target/test-logs/timings.json
-# (stage -> seconds, and total), so that a slow stage shows (README: Tests).
+# (stage -> seconds, and total), so that a slow stage shows (docs/testing.md).
 STAGE_KEYS=() STAGE_SECS=() stage_key="" stage_started=0
 end_stage() {
   [ -z "$stage_key" ] || { STAGE_KEYS+=("$stage_key"); STAGE_SECS+=("$((SECONDS - stage_started))"); }
@@ -74,8 +74,8 @@ stage local-stack "local stack"
 # Built before the watch starts, so that no test waits for a first-request compile.
 cargo build --locked "${FUNCTIONS[@]/#/-p}" -p devtools -p loadgen -p bench
 build_devtools
-# In memory: the persisted store is 5 to 9 times slower under the scale tests (README:
-# Tests); the restart stage below swaps in a persisted one of its own on the same port.
+# In memory: the persisted store is 5 to 9 times slower under the scale tests (docs/testing.md);
+# the restart stage below swaps in a persisted one of its own on the same port.
 start_dynamodb_local "$DDB_PORT" inMemory "$LOGS/dynamodb-local.log"
 ensure_table "http://127.0.0.1:$DDB_PORT" links
 # Short cache lifetimes, so that the tests can prove a change or a revoked key reaches
@@ -105,7 +105,7 @@ DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PO
 stage schemathesis "OpenAPI: schemathesis $SCHEMATHESIS_VERSION checks every operation of openapi.json against the API"
 st_key="$(DDB_PORT="$DDB_PORT" TABLE_NAME='' "$ROOT/scripts/keys.sh" create --name schemathesis --role admin 2>/dev/null)"
 [ -n "$st_key" ] || die "could not issue a key for schemathesis"
-# Positive mode with every check but two, for the local emulator's sake (README: Tests):
+# Positive mode with every check but two, for the local emulator's sake (docs/testing.md):
 # positive_data_acceptance (a schema cannot say that a cursor must be one we issued, or
 # that `from` comes before `to`) and unsupported_method (cargo lambda watch cannot send
 # every unknown method on /links to create, as API Gateway's ANY route does). Redirects

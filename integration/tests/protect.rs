@@ -180,7 +180,7 @@ async fn password_link_form_unlock_and_what_is_counted() {
         assert!(!text.contains(secret) && !text.contains("argon2"), "{text}");
     }
     // Required, so that the check cannot pass by not running: make test sets it; by hand,
-    // point it at make dev's output (README: Tests).
+    // point it at make dev's output (docs/testing.md).
     let log = std::env::var("WATCH_LOG")
         .expect("WATCH_LOG: the file the functions of the stack under test log to");
     let log = std::fs::read_to_string(&log).unwrap();

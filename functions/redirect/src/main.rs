@@ -1,5 +1,5 @@
 //! `GET /{code}`: redirect and count the visit, as a human visit with its breakdowns or as
-//! a bot visit (README: bot policy); `HEAD /{code}`: the same headers, not counted. An
+//! a bot visit (docs/api.md: bot policy); `HEAD /{code}`: the same headers, not counted. An
 //! expired, used-up or disabled link answers 410 and counts nothing. The target is the
 //! first matching redirect rule's URL or the link's own (`domain::rules`), with the
 //! visitor's query string merged in for a link with `forward_query` (`domain::forward`).
