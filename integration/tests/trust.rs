@@ -726,4 +726,25 @@ async fn a_code_freed_by_ttl_and_taken_again_counts_only_the_new_links_visits() 
     };
     assert_eq!(totals(bob.clone()).await["visits"], 2);
     assert_eq!(totals(alice.clone()).await["visits"], 5);
+    // The week's insights across each owner's links: the code is bob's top link with his
+    // 2 visits, and no longer among alice's.
+    let week = |key: String| {
+        let api = &api;
+        let alias = alias.clone();
+        async move {
+            let r = api.get("/insights", Some(&key)).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.body["links"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .chain(r.body["risers"].as_array().unwrap())
+                .filter(|l| l["code"] == alias.as_str())
+                .map(|l| l["visits"].as_u64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(week(bob.clone()).await.iter().all(|v| *v == 2));
+    assert!(!week(bob.clone()).await.is_empty());
+    assert_eq!(week(alice.clone()).await, Vec::<u64>::new());
 }
