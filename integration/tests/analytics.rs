@@ -312,7 +312,7 @@ async fn hostile_headers_and_queries_write_nothing_unsafe() {
 async fn a_visit_to_a_full_day_item_is_one_write_unit() {
     let client = support::dynamodb();
     let table = support::fresh_table(&client).await;
-    let store = Store::new(client, &table);
+    let store = Store::new(client, &*table);
     let url = LongUrl::parse("https://example.com/full", &UrlPolicy::default(), &[]).unwrap();
     let alias = Alias::parse(&"c".repeat(64)).unwrap();
     let (link, _) = store
@@ -362,7 +362,7 @@ async fn a_visit_to_a_full_day_item_is_one_write_unit() {
     let used = store.usage().since(before);
     assert_eq!((used.requests, used.capacity_units), (1, 1.0));
     // A fresh process (nothing learnt yet) pays one failed attempt, then knows.
-    let fresh = Store::new(support::dynamodb(), &table);
+    let fresh = Store::new(support::dynamodb(), &*table);
     let before = fresh.usage();
     fresh
         .record_visit(&link.code, 0, today, &visit)

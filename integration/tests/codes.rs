@@ -24,15 +24,15 @@ fn url(i: usize) -> LongUrl {
     .unwrap()
 }
 
-async fn store() -> (Store, String, aws_sdk_dynamodb::Client) {
+async fn store() -> (Store, support::Table) {
     let client = support::dynamodb();
     let table = support::quiet_table(&client).await;
-    (Store::new(client.clone(), table.clone()), table, client)
+    (Store::new(client, &*table), table)
 }
 
 #[tokio::test]
 async fn a_url_whose_every_code_is_an_alias_still_gets_one_and_keeps_it() {
-    let (store, table, client) = store().await;
+    let (store, _table) = store().await;
     let now = Utc::now();
     let victim = url(0);
     let decoy = url(1);
@@ -76,12 +76,11 @@ async fn a_url_whose_every_code_is_an_alias_still_gets_one_and_keeps_it() {
     let (next, created) = store.create_or_get(&victim, None, None, now).await.unwrap();
     assert_eq!(created, Created::New);
     assert_eq!(next.code, chain[0]);
-    support::drop_table(&client, &table).await;
 }
 
 #[tokio::test]
 async fn no_sequence_of_creates_and_deletes_makes_a_create_fail() {
-    let (store, table, client) = store().await;
+    let (store, _table) = store().await;
     let seed = std::env::var("PROPTEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -155,5 +154,4 @@ async fn no_sequence_of_creates_and_deletes_makes_a_create_fail() {
         creates > 100 && aliases > 20 && taken > 20,
         "the run exercised each path"
     );
-    support::drop_table(&client, &table).await;
 }

@@ -41,17 +41,17 @@ fn changes(records: &[Value]) -> Vec<StreamChange> {
 }
 
 /// A fresh table without its stream (the test hands the aggregator its records itself).
-async fn quiet_store() -> (Store, aws_sdk_dynamodb::Client, String) {
+async fn quiet_store() -> (Store, support::Table) {
     let client = support::dynamodb();
     let table = support::quiet_table(&client).await;
-    (Store::new(client.clone(), table.clone()), client, table)
+    (Store::new(client, &*table), table)
 }
 
 #[tokio::test]
 async fn each_owner_ranked_and_totalled_exactly_in_two_requests() {
     const OWNERS: usize = 20;
     const PER_OWNER: usize = 100;
-    let (store, client, table) = quiet_store().await;
+    let (store, _table) = quiet_store().await;
     let now = Utc::now();
     let d = now.date_naive();
     let owners: Vec<KeyId> = (0..OWNERS)
@@ -182,12 +182,11 @@ async fn each_owner_ranked_and_totalled_exactly_in_two_requests() {
         .unwrap();
     assert!(ranking.links.iter().all(|l| l.code != gone.as_str()));
     assert_eq!(after, before);
-    support::drop_table(&client, &table).await;
 }
 
 #[tokio::test]
 async fn concurrent_aggregations_of_one_link_stay_exact() {
-    let (store, client, table) = quiet_store().await;
+    let (store, _table) = quiet_store().await;
     let now = Utc::now();
     let d = now.date_naive();
     let owner = KeyId::parse("concurrent01").unwrap();
@@ -238,7 +237,6 @@ async fn concurrent_aggregations_of_one_link_stay_exact() {
         }
     );
     assert_eq!(ranking.links[0].visits, 40);
-    support::drop_table(&client, &table).await;
 }
 
 /// A record older than what the total holds (a shard's lower visits) that still brings
@@ -246,7 +244,7 @@ async fn concurrent_aggregations_of_one_link_stay_exact() {
 /// record adds only what is new.
 #[tokio::test]
 async fn an_older_record_with_new_bot_visits_lowers_nothing() {
-    let (store, client, table) = quiet_store().await;
+    let (store, _table) = quiet_store().await;
     let now = Utc::now();
     let d = now.date_naive();
     let owner = KeyId::parse("latebots0001").unwrap();
@@ -276,7 +274,6 @@ async fn an_older_record_with_new_bot_visits_lowers_nothing() {
             links: 1
         }
     );
-    support::drop_table(&client, &table).await;
 }
 
 // --- Through the API, with the stream poller running (make test) ---------------------

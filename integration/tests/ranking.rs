@@ -16,10 +16,11 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use support::{Api, Reply};
 
-async fn store() -> Store {
+/// A store on a fresh table of the test's own (deleted when the guard goes).
+async fn store() -> (Store, support::Table) {
     let client = support::dynamodb();
     let table = support::fresh_table(&client).await;
-    Store::new(client, table)
+    (Store::new(client, &*table), table)
 }
 
 fn human() -> Visit {
@@ -89,7 +90,7 @@ fn day(s: &str) -> NaiveDate {
 
 #[tokio::test]
 async fn aggregation_is_exact_and_a_batch_delivered_again_changes_nothing() {
-    let store = store().await;
+    let (store, _table) = store().await;
     let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
     let d = now.date_naive();
     let mut codes = Vec::new();
@@ -205,7 +206,7 @@ async fn aggregation_is_exact_and_a_batch_delivered_again_changes_nothing() {
 
 #[tokio::test]
 async fn shard_counters_are_summed_by_stats_the_aggregator_and_delete() {
-    let store = store().await;
+    let (store, _table) = store().await;
     let now = Utc::now();
     let d = now.date_naive();
     let (link, _) = store
@@ -275,7 +276,7 @@ async fn shard_counters_are_summed_by_stats_the_aggregator_and_delete() {
 
 #[tokio::test]
 async fn a_normal_link_keeps_one_counter_item_per_day_and_one_write_per_visit() {
-    let store = store().await;
+    let (store, _table) = store().await;
     let now = Utc::now();
     let (link, _) = store
         .create_or_get(&url("https://example.com/normal"), None, None, now)
@@ -312,7 +313,7 @@ async fn ranking_of_20000_links_costs_two_requests() {
     // stream records. The table is dropped at the end for the same reason.
     let client = support::dynamodb();
     let table = support::quiet_table(&client).await;
-    let store = Store::new(client.clone(), table.clone());
+    let store = Store::new(client.clone(), &*table);
     let now = Utc::now();
     let d = now.date_naive();
     // 20,000 links (one conditional write each), 32 at a time.
@@ -373,7 +374,6 @@ async fn ranking_of_20000_links_costs_two_requests() {
             used.capacity_units
         );
     }
-    support::drop_table(&client, &table).await;
 }
 
 // --- Through the API, with the stream poller running (make test) ---------------------
@@ -543,7 +543,7 @@ async fn visits_reach_the_rankings_through_the_stream() {
 #[tokio::test]
 async fn a_day_ranking_before_a_links_creation_shows_no_later_link_of_its_code() {
     use common::domain::Alias;
-    let store = store().await;
+    let (store, _table) = store().await;
     let now = Utc::now();
     let old_day = now.date_naive() - chrono::Days::new(10);
     let alias = Alias::parse(&support::unique("gen")).unwrap();

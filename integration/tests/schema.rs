@@ -31,7 +31,7 @@ async fn local_table_has_the_template_schema() {
     let table = support::fresh_table(&client).await;
     let described = client
         .describe_table()
-        .table_name(&table)
+        .table_name(&*table)
         .send()
         .await
         .unwrap()
@@ -130,7 +130,7 @@ async fn local_table_has_the_template_schema() {
     // TTL on the attribute the store writes.
     let ttl = client
         .describe_time_to_live()
-        .table_name(&table)
+        .table_name(&*table)
         .send()
         .await
         .unwrap()
@@ -200,10 +200,13 @@ fn each_function_has_exactly_its_dynamodb_actions() {
         ("HealthFunction", vec!["dynamodb:GetItem"]),
         ("PagesFunction", vec!["dynamodb:GetItem", "dynamodb:Query"]),
         // Its own role (SAM's would add AWSLambdaDynamoDBExecutionRole, on "*"): the
-        // table's writes it makes, and the stream actions on this table's stream only.
+        // table's reads and writes it makes (a batch's totals read at once, a removed
+        // link's partitions purged), and the stream actions on this table's stream only.
         (
             "AggregateFunction",
             vec![
+                "dynamodb:BatchGetItem",
+                "dynamodb:BatchWriteItem",
                 "dynamodb:ConditionCheckItem",
                 "dynamodb:DescribeStream",
                 "dynamodb:GetItem",
@@ -211,6 +214,7 @@ fn each_function_has_exactly_its_dynamodb_actions() {
                 "dynamodb:GetShardIterator",
                 "dynamodb:ListStreams",
                 "dynamodb:PutItem",
+                "dynamodb:Query",
                 "dynamodb:UpdateItem",
             ],
         ),

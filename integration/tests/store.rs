@@ -16,10 +16,11 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use common::domain::{generated_candidates, Alias, Code, LinkKind, LongUrl, UrlPolicy};
 use common::store::{CreateError, Created, Store, StoreError};
 
-async fn store() -> (Store, aws_sdk_dynamodb::Client) {
+/// A store on a fresh table of the test's own (deleted when the guard goes).
+async fn store() -> (Store, aws_sdk_dynamodb::Client, support::Table) {
     let client = support::dynamodb();
     let table = support::fresh_table(&client).await;
-    (Store::new(client.clone(), table), client)
+    (Store::new(client.clone(), &*table), client, table)
 }
 
 fn url(s: &str) -> LongUrl {
@@ -32,7 +33,7 @@ fn day(s: &str) -> NaiveDate {
 
 #[tokio::test]
 async fn create_is_idempotent_per_url() {
-    let (store, client) = store().await;
+    let (store, client, _table) = store().await;
     let t0 = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
     let u = url("https://example.com/a");
     let (first, created) = store.create_or_get(&u, None, None, t0).await.unwrap();
@@ -55,7 +56,7 @@ async fn create_is_idempotent_per_url() {
 
 #[tokio::test]
 async fn alias_rules() {
-    let (store, client) = store().await;
+    let (store, client, _table) = store().await;
     let alias = Alias::parse("promo").unwrap();
     let a = url("https://example.com/a");
     let (link, created) = store
@@ -100,7 +101,7 @@ async fn alias_rules() {
 
 #[tokio::test]
 async fn collision_takes_the_next_longer_prefix() {
-    let (store, _) = store().await;
+    let (store, _, _table) = store().await;
     let victim = url("https://example.com/collides");
     let chain: Vec<Code> = generated_candidates(&victim).take(3).collect();
     // Another URL already holds the 7-character code of `victim` (an alias can claim it).
@@ -132,7 +133,7 @@ async fn collision_takes_the_next_longer_prefix() {
 
 #[tokio::test]
 async fn visits_are_counted_per_day_and_returned_by_one_query() {
-    let (store, client) = store().await;
+    let (store, client, _table) = store().await;
     let created = chrono::DateTime::parse_from_rfc3339("2026-03-01T08:00:00Z")
         .unwrap()
         .with_timezone(&Utc);
@@ -180,7 +181,7 @@ async fn visits_are_counted_per_day_and_returned_by_one_query() {
 
 #[tokio::test]
 async fn unknown_codes() {
-    let (store, _) = store().await;
+    let (store, _, _table) = store().await;
     let code = Code::parse("nothing").unwrap();
     assert!(store.find_link(&code).await.unwrap().is_none());
     assert!(store.history(&code, false).await.unwrap().is_none());
@@ -188,7 +189,7 @@ async fn unknown_codes() {
 
 #[tokio::test]
 async fn concurrent_creates_of_one_url_write_one_item() {
-    let (store, client) = store().await;
+    let (store, client, _table) = store().await;
     let u = url("https://example.com/race");
     let tasks: Vec<_> = (0..40)
         .map(|_| {
@@ -215,7 +216,7 @@ async fn concurrent_creates_of_one_url_write_one_item() {
 
 #[tokio::test]
 async fn concurrent_visits_are_all_counted() {
-    let (store, _) = store().await;
+    let (store, _, _table) = store().await;
     let code = Code::parse("hot").unwrap();
     let d = day("2026-05-05");
     let tasks: Vec<_> = (0..100)
@@ -320,7 +321,7 @@ async fn slow_proxy(delay: Duration) -> std::net::SocketAddr {
 
 #[tokio::test]
 async fn a_slow_counter_write_is_counted_once() {
-    let (store, _) = store().await;
+    let (store, _, _table) = store().await;
     let code = Code::parse("slowpoke").unwrap();
     let d = day("2026-06-01");
     // Slower than a read's attempt timeout, faster than the operation's: DynamoDB applies

@@ -52,13 +52,46 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{nanos:x}{}", N.fetch_add(1, Ordering::Relaxed))
 }
 
-/// A fresh table with the production key schema.
-pub async fn fresh_table(client: &Client) -> String {
+/// A table of one test, deleted when the guard is dropped: at the end of the test, and
+/// when it panics (DynamoDB Local slows down with every table left, and make dev's is
+/// persisted). Derefs to its name.
+pub struct Table {
+    name: String,
+}
+
+impl std::ops::Deref for Table {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        let name = std::mem::take(&mut self.name);
+        // Drop cannot await: a thread of its own with a runtime of its own, joined.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the table's deletion");
+            runtime.block_on(async {
+                if let Err(e) = dynamodb().delete_table().table_name(&name).send().await {
+                    eprintln!("table {name} not deleted: {e}");
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A fresh table with the production key schema, deleted when the guard goes.
+pub async fn fresh_table(client: &Client) -> Table {
     let name = unique("t-");
     // `false` (it exists) only when the SDK sent the create again after a timeout on a
     // loaded machine: the name is this test's alone.
     common::store::ensure_table(client, &name).await.unwrap();
-    name
+    Table { name }
 }
 
 /// The items requests write: the aggregator's totals and rankings (written from the
@@ -362,24 +395,14 @@ pub async fn aggregate_as_lambda(
     panic!("the batch still failed after 20 deliveries");
 }
 
-/// Drops a table a test made for itself (DynamoDB Local slows down with every table left).
-pub async fn drop_table(client: &Client, table: &str) {
-    client
-        .delete_table()
-        .table_name(table)
-        .send()
-        .await
-        .unwrap();
-}
-
 /// A fresh table without its stream, for tests that hand the aggregator its records
 /// themselves: DynamoDB Local slows down for every test after one that leaves tens of
-/// thousands of stream records behind. Drop it at the end for the same reason.
-pub async fn quiet_table(client: &Client) -> String {
+/// thousands of stream records behind.
+pub async fn quiet_table(client: &Client) -> Table {
     let table = fresh_table(client).await;
     client
         .update_table()
-        .table_name(&table)
+        .table_name(&*table)
         .stream_specification(
             aws_sdk_dynamodb::types::StreamSpecification::builder()
                 .stream_enabled(false)

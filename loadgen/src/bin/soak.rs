@@ -117,6 +117,15 @@ impl Ctx {
     fn tally(&self, action: &str, status: Option<StatusCode>) {
         let mut s = self.state.lock().unwrap();
         match status {
+            // A 5xx is a failed request too: the service must never fail on this mix.
+            Some(st) if st.is_server_error() => {
+                s.errors += 1;
+                *s.tally
+                    .entry(action.to_owned())
+                    .or_default()
+                    .entry(st.as_u16())
+                    .or_default() += 1
+            }
             Some(st) => {
                 *s.tally
                     .entry(action.to_owned())
@@ -555,7 +564,9 @@ async fn main() -> ExitCode {
     if ctx.args.phase == "run" {
         summary(&state);
         if errors > 0 {
-            println!("soak: {errors} requests failed or a revoked key was accepted");
+            println!(
+                "soak: {errors} requests failed (no answer or a 5xx) or a revoked key was accepted"
+            );
             return ExitCode::FAILURE;
         }
     }
