@@ -604,21 +604,8 @@ async fn ranked_visits(api: &Api, key: &str, query: &str, code: &str) -> Option<
         .map(|l| l["visits"].as_u64().unwrap())
 }
 
-/// Polls `check` every 300 ms for up to 60 s (the stream poller and the aggregator).
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !check().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what}: not within 60 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    }
-}
+/// How long the stream poller and the aggregator may take.
+const AGGREGATED: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Issue 26.2: a code freed by TTL (its link item removed alone, as DynamoDB's TTL does)
 /// and taken again by another owner starts clean: the aggregator purges what the old link
@@ -648,7 +635,7 @@ async fn a_code_freed_by_ttl_and_taken_again_counts_only_the_new_links_visits() 
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     visit(5).await;
-    eventually("alice's visits ranked", || async {
+    support::within(AGGREGATED, "alice's visits ranked", || async {
         ranked_visits(&api, &alice, "period=all", &alias).await == Some(5)
     })
     .await;
@@ -669,7 +656,7 @@ async fn a_code_freed_by_ttl_and_taken_again_counts_only_the_new_links_visits() 
         .send()
         .await
         .unwrap();
-    eventually("the partition purged", || async {
+    support::within(AGGREGATED, "the partition purged", || async {
         let items = client
             .query()
             .table_name(support::api_table())
@@ -696,7 +683,7 @@ async fn a_code_freed_by_ttl_and_taken_again_counts_only_the_new_links_visits() 
     assert_eq!(r.status, 201, "{}", r.body);
     visit(2).await;
     let today = chrono::Utc::now().date_naive();
-    eventually("bob's visits ranked", || async {
+    support::within(AGGREGATED, "bob's visits ranked", || async {
         ranked_visits(&api, &bob, "period=all", &alias).await == Some(2)
     })
     .await;

@@ -795,7 +795,13 @@ impl Store {
                 }
             }
         }
-        for chunk in stale.chunks(25) {
+        self.delete_keys(&stale).await?;
+        Ok(stale.len())
+    }
+
+    /// Deletes the items of these `(pk, sk)` keys, 25 to a `BatchWriteItem`.
+    async fn delete_keys(&self, keys: &[(String, String)]) -> Result<(), StoreError> {
+        for chunk in keys.chunks(25) {
             let requests = chunk
                 .iter()
                 .map(|(pk, sk)| {
@@ -809,7 +815,7 @@ impl Store {
                 .collect();
             self.batch_write(requests).await?;
         }
-        Ok(stale.len())
+        Ok(())
     }
 
     pub async fn delete_link(&self, as_read: &Link, by_admin: bool) -> Result<Updated, StoreError> {
@@ -857,20 +863,7 @@ impl Store {
                 }
             }
         }
-        for chunk in others.chunks(25) {
-            let requests = chunk
-                .iter()
-                .map(|(pk, sk)| {
-                    let delete = DeleteRequest::builder()
-                        .key(PK, s(pk))
-                        .key(SK, s(sk))
-                        .build()
-                        .expect("key is set");
-                    WriteRequest::builder().delete_request(delete).build()
-                })
-                .collect();
-            self.batch_write(requests).await?;
-        }
+        self.delete_keys(&others).await?;
         let out = self
             .call(
                 self.client
