@@ -142,6 +142,16 @@ ensure_dynamodb_local() {
 STARTED_PIDS=()
 GUARD="$CARGO_TARGET_DIR/debug/guard"
 
+# build_functions: each function as cargo lambda watch builds it (`cargo run --bin <fn>`:
+# the features of that function's package alone; built together, cargo unifies their
+# features and the watch compiles each again at its first start, 20 s of a first request).
+build_functions() {
+  local fn
+  for fn in "${FUNCTIONS[@]}"; do
+    cargo build --quiet --locked --bin "$fn" || die "cargo build --bin $fn failed"
+  done
+}
+
 # build_devtools: the local stack's own tools (guard, ensure-table, keys, stream-poller), once.
 build_devtools() {
   cargo build --quiet --locked -p devtools --bins || die "cargo build -p devtools failed"
@@ -283,7 +293,8 @@ prepare_bench() {
   if [ "${BENCH_BUILD:-release}" = debug ]; then
     # make test's smoke run: the debug binaries the earlier stages built (one build for
     # every stage; the figures are not checked there), each zipped as a Lambda would get it.
-    cargo build --locked "${FUNCTIONS[@]/#/-p}" -p bench
+    build_functions
+    cargo build --quiet --locked -p bench
     for fn in create redirect stats; do
       mkdir -p "$out/lambda/$fn"
       cp "$CARGO_TARGET_DIR/debug/$fn" "$out/lambda/$fn/bootstrap"

@@ -72,8 +72,12 @@ stage checkov "template: checkov (each remaining finding is skipped in the templ
 
 stage local-stack "local stack"
 # Built before the watch starts, so that no test waits for a first-request compile.
-cargo build --locked "${FUNCTIONS[@]/#/-p}" -p devtools -p loadgen -p bench
+# Each package as the later stages build it (one at a time: cargo unifies the features of
+# the packages of one build, and a binary built with others is built again alone).
+build_functions
 build_devtools
+cargo build --quiet --locked -p loadgen
+cargo build --quiet --locked -p bench
 # In memory: the persisted store is 5 to 9 times slower under the scale tests (docs/testing.md);
 # the restart stage below swaps in a persisted one of its own on the same port.
 start_dynamodb_local "$DDB_PORT" inMemory "$LOGS/dynamodb-local.log"

@@ -1,14 +1,15 @@
 //! The year of history the redirect and stats benchmarks read.
 
 use crate::events::{CHROME_WIN, VISITORS};
-use crate::{BoxError, BENCH_CODE, BENCH_TARGET, FRESH_CONNECTIONS, HISTORY_DAYS, WARM_ROUNDS};
+use crate::{BoxError, BENCH_CODE, BENCH_TARGET, FRESH_CONNECTIONS, HISTORY_DAYS};
 use chrono::Utc;
 use common::domain::{Alias, LongUrl, UrlPolicy, Visit, VisitRequest};
 use common::Store;
 
 /// The link the redirect and stats benchmarks read: created a year ago, with a counter for
 /// every day since (the "year of history" that stats must still read in one request).
-pub(crate) async fn seed(store: &Store) -> Result<(), BoxError> {
+/// `warm_rounds` rounds of warm-up (`WARM_ROUNDS` for a measured run).
+pub(crate) async fn seed(store: &Store, warm_rounds: usize) -> Result<(), BoxError> {
     let url = LongUrl::parse(BENCH_TARGET, &UrlPolicy::default(), &[])?;
     let alias = Alias::parse(BENCH_CODE)?;
     let created = Utc::now() - chrono::Duration::days(HISTORY_DAYS as i64);
@@ -31,13 +32,13 @@ pub(crate) async fn seed(store: &Store) -> Result<(), BoxError> {
     let (other, _) = store
         .create_or_get(&url, Some(&warm), None, created)
         .await?;
-    for _ in 0..WARM_ROUNDS {
+    for _ in 0..warm_rounds {
         store.find_link(&link.code).await?;
         store
             .record_visit(&other.code, 0, today, &seed_visit(0))
             .await?;
     }
-    for _ in 0..300 {
+    for _ in 0..(warm_rounds / 33).max(1) {
         let year = (today - chrono::Days::new(365), today);
         store.stats_for(&link.code, year, 0, today).await?;
     }
