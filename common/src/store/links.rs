@@ -748,11 +748,6 @@ impl Store {
         }
     }
 
-    /// Deletes `as_read` and every item of its partition (its counters), if it is still
-    /// the link that was authorized and, for a caller that is not an admin, not taken down:
-    /// first one conditional write marks it (`Gone` or `TakenDown` when refused), then the
-    /// counters go, then the link, so that a failure half-way leaves a marked link that a
-    /// second `DELETE` finishes.
     /// After a link's item was removed (by `delete_link`, which removed the rest first, or
     /// by TTL, which removes the link item alone): whatever its partitions still hold of it
     /// (day counters, the aggregator's total, password tries), so that a new link of the
@@ -818,6 +813,11 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes `as_read` and every item of its partition (its counters), if it is still
+    /// the link that was authorized and, for a caller that is not an admin, not taken down:
+    /// first one conditional write marks it (`Gone` or `TakenDown` when refused), then the
+    /// counters go, then the link, so that a failure half-way leaves a marked link that a
+    /// second `DELETE` finishes.
     pub async fn delete_link(&self, as_read: &Link, by_admin: bool) -> Result<Updated, StoreError> {
         let code = &as_read.code;
         let mut names = std::collections::HashMap::new();
