@@ -2,11 +2,12 @@
 //! `bot_visits`, `d` (visits per day, recent days only), `w` (per counter item,
 //! "YYYY-MM-DD" or "YYYY-MM-DD#<shard>", the last value of its `visits` that was added in),
 //! `wb` (the same for `bot_visits`), and `link_owner` (the link's owner, "" for none,
-//! copied once from the link). A link's stats read its total with the recent days only
-//! (`all_time`), so that one request's reads do not grow with the link's age. A counter that went from `old`
-//! to `new` is added as `new - w`: a batch delivered twice, or an older record after a
-//! newer one, finds `w` ahead and adds nothing, so the totals are exact and the aggregation
-//! idempotent. Every write is made on the condition that the item is still the revision
+//! copied once from the link), and `link_created` (the link's `created_at`, to tell a total
+//! of an earlier link of the code apart). A link's stats read its total with the recent
+//! days only (`all_time`), so that one request's reads do not grow with the link's age. A
+//! counter that went from `old` to `new` is added as `new - w`: a batch delivered twice,
+//! or an older record after a newer one, finds `w` ahead and adds nothing, so the totals
+//! are exact and the aggregation idempotent. Every write is made on the condition that the item is still the revision
 //! (`rev`) it was read at, so what it adds, and the totals it hands on, are exact however
 //! many invocations aggregate the same link. Entries older than `KEPT_DAYS` before the
 //! newest are dropped (the stream keeps records 24 hours).
