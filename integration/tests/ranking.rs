@@ -612,20 +612,7 @@ async fn a_day_ranking_before_a_links_creation_shows_no_later_link_of_its_code()
 
     // TTL removes the link item alone; its REMOVE reaches the aggregator.
     let client = support::dynamodb();
-    client
-        .delete_item()
-        .table_name(store.table())
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(code.to_string()),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("link".into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    support::remove_link_as_ttl(&client, store.table(), code.as_str()).await;
     let removed = json!({
         "eventID": "r1", "eventName": "REMOVE", "eventVersion": "1.1",
         "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",

@@ -642,20 +642,7 @@ async fn a_code_freed_by_ttl_and_taken_again_counts_only_the_new_links_visits() 
 
     // TTL removes the link item alone; the stream's REMOVE reaches the aggregator.
     let client = support::dynamodb();
-    client
-        .delete_item()
-        .table_name(support::api_table())
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(alias.clone()),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("link".into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    support::remove_link_as_ttl(&client, &support::api_table(), &alias).await;
     support::within(AGGREGATED, "the partition purged", || async {
         let items = client
             .query()

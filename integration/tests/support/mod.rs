@@ -414,3 +414,17 @@ pub async fn quiet_table(client: &Client) -> Table {
         .unwrap();
     table
 }
+
+/// Removes the link item of `code` alone, as DynamoDB's TTL does (its counters, total and
+/// tries stay; the stream's REMOVE tells the aggregator).
+pub async fn remove_link_as_ttl(client: &Client, table: &str, code: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    client
+        .delete_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(code.to_owned()))
+        .key("sk", AttributeValue::S("link".into()))
+        .send()
+        .await
+        .unwrap();
+}
