@@ -1,5 +1,5 @@
 # The everyday verbs. Everything the project needs is installed into .tools/ (git-ignored).
-.PHONY: dev test deploy soak bench bench-instructions fuzz load build key keys revoke-key fmt lint clean
+.PHONY: dev test deploy soak hot bench bench-instructions fuzz load build key keys revoke-key fmt lint clean
 
 ## Serve the API on http://127.0.0.1:9000 against DynamoDB Local on :8000 (Ctrl-C stops both)
 dev:
@@ -12,6 +12,10 @@ test:
 ## MINUTES of mixed traffic against make dev with a restart in the middle, then every count checked
 soak:
 	@MINUTES="$(or $(MINUTES),2)" bash scripts/soak.sh
+
+## One link past 10x the emulated per-partition limit for HOT_SECONDS (180): every visit counted once, no 5xx
+hot:
+	@bash scripts/hot.sh
 
 ## Build and deploy the stack with deploy.env's parameters (first time: make deploy GUIDED=1)
 deploy:

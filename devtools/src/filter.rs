@@ -137,10 +137,10 @@ mod tests {
     }
 
     /// The aggregator is invoked for exactly the records it aggregates: day counters (of
-    /// every shard) and deleted links. Its own writes (totals, rankings) and every other
+    /// every shard), deleted links and queued visits (their INSERT). Its own writes (totals, rankings) and every other
     /// item never invoke it; before rankings moved to `date#`, a day's ranking did.
     #[test]
-    fn the_template_filter_passes_exactly_counters_and_deleted_links() {
+    fn the_template_filter_passes_exactly_counters_deleted_links_and_queued_visits() {
         let patterns = template_filter();
         let code = Code::parse("abc123").unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
@@ -155,6 +155,7 @@ mod tests {
             ItemKind::ApiKey,
             ItemKind::PasswordTries,
             ItemKind::OwnerTotals,
+            ItemKind::QueuedVisit,
         ] {
             assert!(
                 kinds.iter().any(|(k, ..)| *k == kind),

@@ -176,7 +176,12 @@ fn each_function_has_exactly_its_dynamodb_actions() {
         ),
         (
             "RedirectFunction",
-            vec!["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            // PutItem: a visit that stays throttled is queued (spill.rs).
+            vec![
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ],
         ),
         (
             "StatsFunction",
@@ -201,13 +206,14 @@ fn each_function_has_exactly_its_dynamodb_actions() {
         ("PagesFunction", vec!["dynamodb:GetItem", "dynamodb:Query"]),
         // Its own role (SAM's would add AWSLambdaDynamoDBExecutionRole, on "*"): the
         // table's reads and writes it makes (a batch's totals read at once, a removed
-        // link's partitions purged), and the stream actions on this table's stream only.
+        // link's partitions purged, a queued visit counted and deleted), and the stream actions on this table's stream only.
         (
             "AggregateFunction",
             vec![
                 "dynamodb:BatchGetItem",
                 "dynamodb:BatchWriteItem",
                 "dynamodb:ConditionCheckItem",
+                "dynamodb:DeleteItem",
                 "dynamodb:DescribeStream",
                 "dynamodb:GetItem",
                 "dynamodb:GetRecords",

@@ -353,7 +353,7 @@ impl From<CsvError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(_) | StoreError::Throttled(_) => {
+            StoreError::Unavailable(_) | StoreError::Throttled { .. } => {
                 ApiError::Unavailable(e.to_string())
             }
             StoreError::Malformed { .. } => ApiError::Internal(e.to_string()),

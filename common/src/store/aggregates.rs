@@ -7,6 +7,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::stream::{self as futures_stream, StreamExt};
 
+use super::spill::Applied;
 use super::stream::{boards, plan, StreamChange};
 use super::totals::{OwnerLocks, KEPT_DAYS};
 use super::Store;
@@ -116,6 +117,35 @@ impl Store {
                     fail(first);
                 }
             }
+        }
+        // Queued visits (`spill.rs`): each counted on a shard in one transaction, once.
+        let mut applies = Vec::with_capacity(plan.spilled.len());
+        for (first, spilled) in plan.spilled {
+            applies.push(async move {
+                let result = self.apply_spilled(&spilled).await;
+                (first, spilled, result)
+            });
+        }
+        let results: Vec<_> = futures_stream::iter(applies)
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut counted = 0;
+        for (first, spilled, result) in results {
+            match result {
+                Ok(Applied::Counted(_)) => counted += 1,
+                Ok(Applied::Already) => {}
+                Ok(Applied::Dropped) => {
+                    tracing::info!(code = %spilled.code, "queued visit of a link that is gone dropped")
+                }
+                Err(e) => {
+                    tracing::warn!(code = %spilled.code, error = %e, "queued visit not counted yet");
+                    fail(first);
+                }
+            }
+        }
+        if counted > 0 {
+            tracing::info!(visits = counted, "queued visits counted");
         }
         Aggregated {
             links,

@@ -42,6 +42,15 @@ pub fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
 }
 
+/// The visit counter's: a throttled counter write is tried once more after a short pause,
+/// not for seconds (the SDK's throttling backoff starts at 1 s); past that the visit goes
+/// to another shard or the queue (`store/spill.rs`) and the visitor gets the redirect.
+pub fn counter_retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(2)
+        .with_initial_backoff(Duration::from_millis(20))
+}
+
 /// The DynamoDB client from what Lambda puts in the environment: `AWS_REGION`, the
 /// execution role's `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`
 /// (fixed for the life of the execution environment), and `AWS_ENDPOINT_URL_DYNAMODB` or

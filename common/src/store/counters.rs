@@ -40,7 +40,7 @@ pub(super) const BOT_VISITS: &str = "bot_visits";
 pub const MAX_COUNTER_SHARDS: u32 = 32;
 /// Attempts of a human visit's write before it is counted without its breakdowns (only
 /// a storm of concurrent first visits of a day gets there).
-const ATTEMPTS: usize = 4;
+pub(super) const ATTEMPTS: usize = 4;
 
 pub(super) fn day_key(day: NaiveDate) -> String {
     format!("{DAY_PREFIX}{}", day_string(day))
@@ -103,11 +103,11 @@ enum MapState {
 /// What this process knows of a day item's maps; a dimension it has not seen is presumed
 /// present with room.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct DayMaps(BTreeMap<Dimension, MapState>);
+pub(super) struct DayMaps(BTreeMap<Dimension, MapState>);
 
 impl DayMaps {
     /// From the item as DynamoDB returned it with a failed condition.
-    fn of_item(item: Option<&Item>) -> DayMaps {
+    pub(super) fn of_item(item: Option<&Item>) -> DayMaps {
         DayMaps(
             Dimension::ALL
                 .into_iter()
@@ -126,7 +126,7 @@ impl DayMaps {
     }
 
     /// The write of one dimension's key.
-    fn plan(&self, dim: Dimension, wanted: &str) -> Plan {
+    pub(super) fn plan(&self, dim: Dimension, wanted: &str) -> Plan {
         match self.0.get(&dim) {
             None => Plan::Bump(wanted.to_owned()),
             Some(MapState::Absent) => Plan::Create(wanted.to_owned()),
@@ -169,7 +169,7 @@ impl DayMaps {
 
 /// How one dimension is written in an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Plan {
+pub(super) enum Plan {
     /// Bump the key in the existing map, if it is there or there is room for it.
     Bump(String),
     /// Bump `other` (the map is full).
@@ -179,7 +179,7 @@ enum Plan {
 }
 
 /// The update and condition expressions of one attempt, with their names and values.
-fn human_update(
+pub(super) fn human_update(
     plans: &[(Dimension, Plan)],
 ) -> (String, Option<String>, HashMap<String, String>, Item) {
     let mut sets = Vec::new();
@@ -226,6 +226,30 @@ fn human_update(
 pub struct Counted {
     /// The link's shard count as it is now: more than the caller's after a throttle.
     pub counter_shards: u32,
+    /// Queued for the aggregator (`spill.rs`) rather than counted now.
+    pub queued: bool,
+}
+
+/// The shard a visit of a link with `shards` counter shards is written to: 0 (the link's
+/// own partition) for a link that was never hot; once raised, one of 1 to `shards - 1` at
+/// random, so that the link's own partition carries no more counter writes and a later
+/// raise (a write of the link item) is never throttled by the visits it relieves.
+pub(super) fn pick_shard(shards: u32) -> u32 {
+    if shards <= 1 {
+        0
+    } else {
+        fastrand::u32(1..shards)
+    }
+}
+
+/// The shard count after a raise from `seen`: 3 from 1 (two fresh shards, shard 0 left
+/// out), then doubled, at most `MAX_COUNTER_SHARDS`.
+pub(super) fn next_shard_count(seen: u32) -> u32 {
+    if seen <= 1 {
+        3
+    } else {
+        (seen * 2).min(MAX_COUNTER_SHARDS)
+    }
 }
 
 /// What a counter write asks DynamoDB to send back.
@@ -239,8 +263,12 @@ enum Returned {
 }
 
 impl Store {
-    /// Counts one visit of a link with `shards` counter shards on one of them, at random.
-    /// A throttled write raises the link's shard count and goes to a new shard once.
+    /// Counts one visit of a link with `shards` counter shards (`pick_shard`), and never
+    /// refuses it for a throttle: a write throttled on its partition's limit raises the
+    /// shard count and goes to a new shard once; a visit still throttled then, or
+    /// throttled by a table or account limit (which more shards cannot help), is queued
+    /// (`spill.rs`) and counted by the aggregator a few seconds later. Only an unreachable
+    /// store is an error.
     pub async fn count_visit(
         &self,
         code: &Code,
@@ -249,40 +277,57 @@ impl Store {
         visit: &Visit,
     ) -> Result<Counted, StoreError> {
         let shards = shards.clamp(1, MAX_COUNTER_SHARDS);
-        let shard = if shards == 1 {
-            0
-        } else {
-            fastrand::u32(0..shards)
-        };
-        match self
+        let shard = pick_shard(shards);
+        let key_range = match self
             .write_visit(code, shard, day, visit, Returned::Nothing)
             .await
         {
-            Err(StoreError::Throttled(e)) => {
-                let raised = if shards < MAX_COUNTER_SHARDS {
-                    self.raise_counter_shards(code, shards).await?
-                } else {
-                    shards
-                };
-                tracing::warn!(%code, from = shards, to = raised, "counter throttled: shards raised");
-                // A fresh item if there are new ones, else another one at random.
-                let shard = if raised > shards {
-                    fastrand::u32(shards..raised)
-                } else if raised > 1 {
-                    (shard + fastrand::u32(1..raised)) % raised
-                } else {
-                    return Err(StoreError::Throttled(e));
-                };
-                self.write_visit(code, shard, day, visit, Returned::Nothing)
-                    .await?;
-                Ok(Counted {
-                    counter_shards: raised,
+            Err(StoreError::Throttled { key_range, .. }) => key_range,
+            other => {
+                return other.map(|_| Counted {
+                    counter_shards: shards,
+                    queued: false,
                 })
             }
-            other => other.map(|_| Counted {
-                counter_shards: shards,
-            }),
+        };
+        let mut raised = shards;
+        let mut raise_later = None;
+        if key_range && shards < MAX_COUNTER_SHARDS {
+            match self.raise_counter_shards(code, shards).await {
+                Ok(now) => raised = now,
+                // The raise is a write to the link's own partition (shard 0), which is the
+                // throttled one only before the first raise (`pick_shard`): the aggregator
+                // makes it with the queued visit.
+                Err(StoreError::Throttled { .. }) => {
+                    raise_later = Some(next_shard_count(shards));
+                }
+                Err(e) => return Err(e),
+            }
         }
+        if raised > shards {
+            tracing::warn!(%code, from = shards, to = raised, "counter throttled: shards raised");
+            // A fresh shard, one no other visit has written yet.
+            let shard = fastrand::u32(shards.max(1)..raised);
+            match self
+                .write_visit(code, shard, day, visit, Returned::Nothing)
+                .await
+            {
+                Ok(_) => {
+                    return Ok(Counted {
+                        counter_shards: raised,
+                        queued: false,
+                    })
+                }
+                Err(StoreError::Throttled { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        tracing::warn!(%code, shards = raised, key_range, raise = raise_later, "counter throttled: visit queued");
+        self.spill_visit(code, day, visit, raise_later).await?;
+        Ok(Counted {
+            counter_shards: raised,
+            queued: true,
+        })
     }
 
     /// Counts one visit on `day`: a human visit in `visits` and its breakdowns, a bot in

@@ -582,10 +582,22 @@ impl Store {
         }))
     }
 
-    /// Raises the link's counter shards from `seen` (doubled, at most
-    /// `MAX_COUNTER_SHARDS`) unless another function did already; returns the count now.
+    /// Raises the link's counter shards from `seen` (`counters::next_shard_count`) unless
+    /// another function did already; returns the count now.
     pub async fn raise_counter_shards(&self, code: &Code, seen: u32) -> Result<u32, StoreError> {
-        let wanted = (seen.max(1) * 2).min(MAX_COUNTER_SHARDS);
+        self.raise_counter_shards_to(code, super::counters::next_shard_count(seen))
+            .await
+    }
+
+    /// Raises the link's counter shards to `wanted` (at most `MAX_COUNTER_SHARDS`) unless
+    /// they are that many already; returns the count now (`seen` kept when the link is gone).
+    pub async fn raise_counter_shards_to(
+        &self,
+        code: &Code,
+        wanted: u32,
+    ) -> Result<u32, StoreError> {
+        let wanted = wanted.clamp(1, MAX_COUNTER_SHARDS);
+        let seen = 1;
         let request = self
             .client
             .update_item()

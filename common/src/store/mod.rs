@@ -24,6 +24,7 @@ mod links;
 mod listing;
 mod rankings;
 mod schema;
+pub mod spill;
 pub mod stream;
 mod totals;
 mod tries;
@@ -74,10 +75,16 @@ pub enum StoreError {
     /// DynamoDB could not be reached, timed out, throttled or failed: worth a retry.
     #[error("store unavailable: {0}")]
     Unavailable(#[source] BoxError),
-    /// DynamoDB throttled a write to one item or partition (hot key); a 503 like
-    /// `Unavailable`, and the signal to spread a link's counter (`counters.rs`).
-    #[error("store throttled: {0}")]
-    Throttled(#[source] BoxError),
+    /// DynamoDB throttled the request after the SDK's retries; a 503 like `Unavailable`.
+    /// `key_range`: one partition key value was over its limit (a hot link's counter: more
+    /// counter shards help, `counters.rs`); otherwise a table or account limit, which more
+    /// partitions cannot help.
+    #[error("store throttled: {cause}")]
+    Throttled {
+        key_range: bool,
+        #[source]
+        cause: BoxError,
+    },
     /// An item that this code did not write, or wrote differently.
     #[error("malformed item for '{code}': {what}")]
     Malformed { code: String, what: &'static str },
@@ -88,28 +95,42 @@ fn unavailable<E: StdError + Send + Sync + 'static>(e: SdkError<E>) -> StoreErro
     StoreError::Unavailable(DisplayErrorContext(e).to_string().into())
 }
 
-/// Error codes of DynamoDB's throttling (an item's or partition's throughput, the
-/// table's on-demand limit): more counter shards help (`counters.rs`).
+/// Error codes of DynamoDB's throttling: a partition's, the table's or the account's limit.
 const THROTTLE_CODES: [&str; 3] = [
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
     "RequestLimitExceeded",
 ];
 
+/// Whether a throttle was one partition key value's limit (`...KeyRangeThroughputExceeded`
+/// among its `ThrottlingReasons`). A `ProvisionedThroughputExceededException` without
+/// reasons (DynamoDB before it sent them) is taken as one: this table is on demand, where
+/// that exception has no other cause.
+fn key_range_throttle(code: &str, reasons: &[String]) -> bool {
+    if reasons.is_empty() {
+        code == "ProvisionedThroughputExceededException"
+    } else {
+        reasons
+            .iter()
+            .any(|r| r.ends_with("KeyRangeThroughputExceeded"))
+    }
+}
+
 /// A service error other than the one the caller handles, with DynamoDB's code and
 /// message for the log (a `ValidationException` says which expression it refused);
-/// throttling as `Throttled`.
-fn service_error<E>(e: E) -> StoreError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + StdError + Send + Sync + 'static,
-{
+/// throttling as `Throttled`, with its reasons.
+fn service_error<E: MaybeRefused>(e: E) -> StoreError {
     let code = e.code().unwrap_or("unknown").to_owned();
     let message = e.message().unwrap_or("").to_owned();
-    let cause = format!("{code}: {message}").into();
+    let reasons = e.throttling_reasons();
     if THROTTLE_CODES.contains(&code.as_str()) {
-        StoreError::Throttled(cause)
+        let cause = format!("{code} {reasons:?}: {message}").into();
+        StoreError::Throttled {
+            key_range: key_range_throttle(&code, &reasons),
+            cause,
+        }
     } else {
-        StoreError::Unavailable(cause)
+        StoreError::Unavailable(format!("{code}: {message}").into())
     }
 }
 
@@ -130,7 +151,42 @@ pub(crate) trait MaybeRefused:
     fn refused(self) -> Result<Option<Item>, Self> {
         Err(self)
     }
+
+    /// The `ThrottlingReasons` of a throttle (`TableWriteKeyRangeThroughputExceeded`, ...).
+    fn throttling_reasons(&self) -> Vec<String>;
 }
+
+/// The reasons of the three throttling exceptions every data operation can answer.
+macro_rules! throttling_reasons {
+    ($($module:ident::$error:ident),*) => {$(
+        impl ThrottleReasons for aws_sdk_dynamodb::operation::$module::$error {
+            fn reasons(&self) -> Vec<String> {
+                let reasons = match self {
+                    Self::ProvisionedThroughputExceededException(e) => e.throttling_reasons(),
+                    Self::ThrottlingException(e) => e.throttling_reasons(),
+                    Self::RequestLimitExceeded(e) => e.throttling_reasons(),
+                    _ => &[],
+                };
+                reasons.iter().filter_map(|r| r.reason().map(str::to_owned)).collect()
+            }
+        }
+    )*};
+}
+
+trait ThrottleReasons {
+    fn reasons(&self) -> Vec<String>;
+}
+
+throttling_reasons!(
+    put_item::PutItemError,
+    update_item::UpdateItemError,
+    delete_item::DeleteItemError,
+    get_item::GetItemError,
+    query::QueryError,
+    batch_get_item::BatchGetItemError,
+    batch_write_item::BatchWriteItemError,
+    transact_write_items::TransactWriteItemsError
+);
 
 macro_rules! refused_by_condition {
     ($($module:ident::$error:ident),*) => {$(
@@ -141,6 +197,9 @@ macro_rules! refused_by_condition {
                     other => Err(other),
                 }
             }
+            fn throttling_reasons(&self) -> Vec<String> {
+                self.reasons()
+            }
         }
     )*};
 }
@@ -149,11 +208,22 @@ refused_by_condition!(
     update_item::UpdateItemError,
     delete_item::DeleteItemError
 );
-impl MaybeRefused for aws_sdk_dynamodb::operation::get_item::GetItemError {}
-impl MaybeRefused for aws_sdk_dynamodb::operation::query::QueryError {}
-impl MaybeRefused for aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemError {}
-impl MaybeRefused for aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError {}
-impl MaybeRefused for aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError {}
+macro_rules! never_refused {
+    ($($module:ident::$error:ident),*) => {$(
+        impl MaybeRefused for aws_sdk_dynamodb::operation::$module::$error {
+            fn throttling_reasons(&self) -> Vec<String> {
+                self.reasons()
+            }
+        }
+    )*};
+}
+never_refused!(
+    get_item::GetItemError,
+    query::QueryError,
+    batch_get_item::BatchGetItemError,
+    batch_write_item::BatchWriteItemError,
+    transact_write_items::TransactWriteItemsError
+);
 
 /// DynamoDB requests made and capacity units consumed, as DynamoDB reports them
 /// (`ReturnConsumedCapacity=TOTAL` on every call), for the per-request log line.
@@ -203,7 +273,8 @@ impl Usage {
 #[derive(Clone, Debug)]
 pub struct Store {
     client: Client,
-    /// The same client (HTTP connections included) with `single_attempt_window`, built once:
+    /// The same client (HTTP connections included) with `single_attempt_window` and
+    /// `counter_retry_config`, built once:
     /// an override per call would cost some 80 us of CPU per visit.
     counter_client: Client,
     table: String,
@@ -219,6 +290,7 @@ impl Store {
             .config()
             .to_builder()
             .timeout_config(client::single_attempt_window())
+            .retry_config(client::counter_retry_config())
             .build();
         Store {
             counter_client: Client::from_conf(counter_config),
@@ -629,15 +701,32 @@ mod tests {
             .count_visit(&code, 1, day, &crate::domain::Visit::Bot)
             .await
             .unwrap();
-        assert_eq!(counted, Counted { counter_shards: 2 });
+        assert_eq!(
+            counted,
+            Counted {
+                counter_shards: 3,
+                queued: false
+            }
+        );
         assert!(throttled.num_calls() >= 1);
         assert_eq!(raise.num_calls(), 1, "the shard count raised once");
-        assert_eq!(shards.num_calls(), 1, "the visit written once, to shard 1");
+        assert_eq!(
+            shards.num_calls(),
+            1,
+            "the visit written once, to shard 1 or 2"
+        );
     }
 
-    /// At the most shards, a visit still throttled is a 503, not a lost write counted.
+    /// The put of a queued visit (`spill.rs`): its partition and what it carries.
+    fn queued_item(input: &aws_sdk_dynamodb::operation::put_item::PutItemInput) -> Item {
+        input.item().cloned().unwrap_or_default()
+    }
+
+    /// At the most shards, a visit still throttled is queued for the aggregator: the
+    /// visitor is not refused, and the visit is written once, to the queue.
     #[tokio::test]
-    async fn a_counter_throttled_at_the_most_shards_is_a_503() {
+    async fn a_counter_throttled_at_the_most_shards_is_queued_not_refused() {
+        use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
         use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
         let counters = mock!(Client::update_item)
             .match_requests(|r| key_of(r).1.starts_with("day#"))
@@ -646,22 +735,153 @@ mod tests {
         let raise = mock!(Client::update_item)
             .match_requests(|r| key_of(r).1 == "link")
             .then_output(|| UpdateItemOutput::builder().build());
-        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&counters, &raise]);
+        let queue = mock!(Client::put_item)
+            .match_requests(|r| {
+                let item = queued_item(r);
+                text(&item, PK).is_some_and(|pk| pk.starts_with("spill#p"))
+                    && text(&item, "code") == Some("hot")
+                    && item.contains_key("bot")
+                    && !item.contains_key("raise")
+            })
+            .then_output(|| PutItemOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            [&counters, &raise, &queue]
+        );
         let store = Store::new(client, "links");
         let code = Code::parse("hot").unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
-        let err = store
+        let counted = store
             .count_visit(&code, MAX_COUNTER_SHARDS, day, &crate::domain::Visit::Bot)
             .await
-            .unwrap_err();
-        assert!(matches!(err, StoreError::Throttled(_)), "{err:?}");
-        assert_eq!(ApiError::from(err).status(), 503);
+            .unwrap();
+        assert_eq!(
+            counted,
+            Counted {
+                counter_shards: MAX_COUNTER_SHARDS,
+                queued: true
+            }
+        );
         assert_eq!(raise.num_calls(), 0);
+        assert_eq!(queue.num_calls(), 1);
         // The SDK retries a throttle (it wrote nothing) within the same budget.
         assert_eq!(
             counters.num_calls(),
-            2 * client::MAX_ATTEMPTS as usize,
-            "its shard, then another one, each with the SDK's retries"
+            client::MAX_ATTEMPTS as usize,
+            "its shard, with the SDK's retries"
         );
+    }
+
+    fn throttled_with(exception: &str, reason: &str) -> UpdateItemError {
+        use aws_sdk_dynamodb::types::error::ThrottlingException;
+        use aws_sdk_dynamodb::types::ThrottlingReason;
+        let meta = aws_sdk_dynamodb::error::ErrorMetadata::builder()
+            .code(exception)
+            .message("throttled")
+            .build();
+        let why = ThrottlingReason::builder().reason(reason).build();
+        match exception {
+            "RequestLimitExceeded" => UpdateItemError::RequestLimitExceeded(
+                RequestLimitExceeded::builder()
+                    .message("throttled")
+                    .throttling_reasons(why)
+                    .meta(meta)
+                    .build(),
+            ),
+            _ => UpdateItemError::ThrottlingException(
+                ThrottlingException::builder()
+                    .message("throttled")
+                    .throttling_reasons(why)
+                    .meta(meta)
+                    .build(),
+            ),
+        }
+    }
+
+    /// A table's or account's limit is not a hot partition: more shards would not help,
+    /// so the count is not raised; the visit is queued.
+    #[tokio::test]
+    async fn a_table_level_throttle_queues_the_visit_and_raises_nothing() {
+        use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+        for (exception, reason) in [
+            ("RequestLimitExceeded", "TableWriteAccountLimitExceeded"),
+            (
+                "ThrottlingException",
+                "TableWriteMaxOnDemandThroughputExceeded",
+            ),
+        ] {
+            let counters = mock!(Client::update_item)
+                .match_requests(|r| key_of(r).1.starts_with("day#"))
+                .then_error(move || throttled_with(exception, reason));
+            let raise = mock!(Client::update_item)
+                .match_requests(|r| key_of(r).1 == "link")
+                .then_output(|| UpdateItemOutput::builder().build());
+            let queue = mock!(Client::put_item).then_output(|| PutItemOutput::builder().build());
+            let client = mock_client!(
+                aws_sdk_dynamodb,
+                RuleMode::MatchAny,
+                [&counters, &raise, &queue]
+            );
+            let store = Store::new(client, "links");
+            let code = Code::parse("hot").unwrap();
+            let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+            let counted = store
+                .count_visit(&code, 1, day, &crate::domain::Visit::Bot)
+                .await
+                .unwrap();
+            assert_eq!(
+                counted,
+                Counted {
+                    counter_shards: 1,
+                    queued: true
+                },
+                "{reason}"
+            );
+            assert_eq!(raise.num_calls(), 0, "{reason}: not raised");
+            assert_eq!(queue.num_calls(), 1, "{reason}");
+        }
+    }
+
+    /// The first raise writes the link's own partition, the hot one: when it is throttled
+    /// too, the visit is queued with the raise, for the aggregator to make.
+    #[tokio::test]
+    async fn a_throttled_raise_travels_with_the_queued_visit() {
+        use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+        let hot_partition = mock!(Client::update_item)
+            .match_requests(|r| key_of(r).0 == "hot")
+            .then_error(hot);
+        let queue = mock!(Client::put_item)
+            .match_requests(|r| number(&queued_item(r), "raise") == Some(3))
+            .then_output(|| PutItemOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            [&hot_partition, &queue]
+        );
+        let store = Store::new(client, "links");
+        let code = Code::parse("hot").unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let counted = store
+            .count_visit(&code, 1, day, &crate::domain::Visit::Bot)
+            .await
+            .unwrap();
+        assert!(counted.queued);
+        assert_eq!(queue.num_calls(), 1);
+    }
+
+    #[test]
+    fn a_hot_link_leaves_its_own_partition_and_raises_by_doubling() {
+        use super::counters::{next_shard_count, pick_shard};
+        assert_eq!(pick_shard(1), 0);
+        for _ in 0..100 {
+            let s = pick_shard(3);
+            assert!((1..3).contains(&s), "{s}");
+        }
+        assert_eq!(next_shard_count(1), 3);
+        assert_eq!(next_shard_count(3), 6);
+        assert_eq!(next_shard_count(24), MAX_COUNTER_SHARDS);
+        assert_eq!(next_shard_count(MAX_COUNTER_SHARDS), MAX_COUNTER_SHARDS);
     }
 }

@@ -192,6 +192,8 @@ pub enum ItemKind {
     ApiKey,
     PasswordTries,
     OwnerTotals,
+    /// A visit queued when its counter write stayed throttled (`spill.rs`).
+    QueuedVisit,
 }
 
 impl ItemKind {
@@ -200,6 +202,7 @@ impl ItemKind {
         match self {
             ItemKind::DayCounter | ItemKind::ShardCounter => true,
             ItemKind::Link => event_name == "REMOVE",
+            ItemKind::QueuedVisit => event_name == "INSERT",
             ItemKind::Total
             | ItemKind::Ranking
             | ItemKind::ApiKey
@@ -256,5 +259,9 @@ pub fn example_keys(code: &Code, day: NaiveDate, key: &KeyHash) -> Vec<(ItemKind
             owner_pk(&key.id()),
             owner_totals_sk(Period::All, 0),
         ),
+        {
+            let (pk, sk) = super::spill::queue_keys(code, day);
+            (ItemKind::QueuedVisit, pk, sk)
+        },
     ]
 }

@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::counters::MAX_COUNTER_SHARDS;
 use super::counters::{counter_source, day_of, parse_shard_pk, BOT_VISITS, VISITS};
 use super::links::{COUNTER_SHARDS, LINK_SK, OWNER};
+use super::spill::Spilled;
 use super::{PK, SK};
 use crate::domain::ranking::Period;
 use crate::domain::{Code, KeyId};
@@ -41,6 +42,9 @@ pub enum StreamChange {
     /// leaves the rankings, and what its partitions still hold of it goes
     /// (`Store::purge_freed`).
     LinkDeleted(Code, Option<KeyId>, u32),
+    /// A visit queued by a redirect whose counter write was throttled (`spill.rs`): to be
+    /// counted on a shard.
+    Spilled(Spilled),
     /// Anything else (links, keys, totals and rankings themselves).
     Ignored,
 }
@@ -88,6 +92,11 @@ impl StreamChange {
             .get("eventName")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        if event == "INSERT" {
+            if let Some(spilled) = Spilled::of_record(record) {
+                return spilled.map(StreamChange::Spilled);
+            }
+        }
         let Some((code, shard)) = parse_shard_pk(pk) else {
             return Ok(StreamChange::Ignored);
         };
@@ -159,6 +168,8 @@ pub struct BatchPlan {
     pub deleted: Vec<(usize, Code, Option<KeyId>)>,
     /// Deleted links, with their record's position and their counter shards.
     pub freed: Vec<(usize, Code, u32)>,
+    /// Queued visits, with their record's position.
+    pub spilled: Vec<(usize, Spilled)>,
 }
 
 /// Folds a batch (in stream order). A counter seen several times keeps its lowest `old`
@@ -196,6 +207,7 @@ pub fn plan(changes: &[StreamChange]) -> BatchPlan {
                 plan.deleted.push((i, code.clone(), owner.clone()));
                 plan.freed.push((i, code.clone(), *shards));
             }
+            StreamChange::Spilled(spilled) => plan.spilled.push((i, spilled.clone())),
             StreamChange::Ignored => {}
         }
     }
