@@ -12,7 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ddb_port="${HOT_DDB_PORT:-8500}" proxy_port="$(( ${HOT_DDB_PORT:-8500} + 1 ))"
 api_port="${HOT_API_PORT:-9500}"
-limit="${HOT_LIMIT:-10}" seconds="${HOT_SECONDS:-180}" clients="${HOT_CLIENTS:-32}"
+limit="${HOT_LIMIT:-5}" seconds="${HOT_SECONDS:-180}" clients="${HOT_CLIENTS:-32}"
 out="${HOT_OUT:-$CARGO_TARGET_DIR/bench/hot.json}"
 logs="${HOT_LOGS:-$CARGO_TARGET_DIR/hot}"
 mkdir -p "$logs" "$(dirname "$out")"

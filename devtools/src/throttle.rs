@@ -278,7 +278,10 @@ pub struct Limiter {
     read_units: f64,
     buckets: HashMap<(String, Kind), Bucket>,
     forced: Vec<Force>,
+    /// Refusals per reason.
     pub refused: HashMap<String, u64>,
+    /// Key-range refusals per partition key value.
+    pub refused_partitions: HashMap<String, u64>,
 }
 
 /// The next `count` requests of `kind` refused with `reason` (a table-level throttle).
@@ -305,6 +308,7 @@ impl Limiter {
             buckets: HashMap::new(),
             forced: Vec::new(),
             refused: HashMap::new(),
+            refused_partitions: HashMap::new(),
         }
     }
 
@@ -348,6 +352,7 @@ impl Limiter {
                     Kind::Read => "TableReadKeyRangeThroughputExceeded",
                 };
                 *self.refused.entry(reason.to_owned()).or_default() += 1;
+                *self.refused_partitions.entry((*pk).to_owned()).or_default() += 1;
                 return Err(Refusal {
                     reason: reason.to_owned(),
                     partition: Some((*pk).to_owned()),

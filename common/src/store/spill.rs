@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
 };
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 use super::counters::{
@@ -29,6 +29,7 @@ use super::counters::{
 use super::links::{COUNTER_SHARDS, CREATED_AT, LINK_SK};
 use super::stream::Unreadable;
 use super::{n, number, s, time, Item, Store, StoreError, PK, SK};
+use crate::domain::link::rfc3339;
 use crate::domain::visit::{Breakdown, Dimension};
 use crate::domain::{day_string, parse_day, Code, Visit};
 
@@ -40,6 +41,9 @@ const CODE: &str = "code";
 const DAY: &str = "day";
 const BOT: &str = "bot";
 const RAISE: &str = "raise";
+/// When the visit was queued: a link created after it (the code freed and taken again)
+/// does not get it.
+const AT: &str = "at";
 
 /// A visit in the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +55,8 @@ pub struct Spilled {
     pub visit: Visit,
     /// The shard count the redirect wanted and could not write.
     pub raise: Option<u32>,
+    /// When it was queued (a moment after the visit).
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// What `apply_spilled` did.
@@ -89,6 +95,7 @@ fn spill_item(
         (SK.to_owned(), s(&sk)),
         (CODE.to_owned(), s(code.as_str())),
         (DAY.to_owned(), s(&day_string(day))),
+        (AT.to_owned(), s(&rfc3339(Utc::now()))),
     ]);
     match visit {
         Visit::Bot => {
@@ -140,6 +147,9 @@ impl Spilled {
                 .pointer("/raise/N")
                 .and_then(Value::as_str)
                 .and_then(|r| r.parse().ok());
+            let at = string(AT)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc));
             Ok(Spilled {
                 pk: pk.to_owned(),
                 sk: sk.to_owned(),
@@ -147,6 +157,7 @@ impl Spilled {
                 day,
                 visit,
                 raise,
+                at,
             })
         })())
     }
@@ -182,8 +193,12 @@ impl Store {
             self.raise_counter_shards_to(code, wanted).await?;
         }
         let link = self.get_item(code.as_str(), LINK_SK, true).await?;
-        let link =
-            link.filter(|l| time(l, CREATED_AT).is_some_and(|c| c.date_naive() <= spilled.day));
+        let link = link.filter(|l| {
+            time(l, CREATED_AT).is_some_and(|c| match spilled.at {
+                Some(at) => c <= at,
+                None => c.date_naive() <= spilled.day,
+            })
+        });
         let Some(link) = link else {
             self.delete_queued(spilled).await?;
             return Ok(Applied::Dropped);
@@ -381,17 +396,18 @@ mod tests {
             let record =
                 json!({"eventName": "INSERT", "dynamodb": {"NewImage": as_stream_image(&item)}});
             let read = Spilled::of_record(&record).unwrap().unwrap();
-            assert_eq!(
-                read,
-                Spilled {
-                    pk,
-                    sk,
-                    code: code.clone(),
-                    day,
-                    visit,
-                    raise
-                }
-            );
+            let at = read.at.expect("the time it was queued");
+            assert!((Utc::now() - at).num_seconds().abs() < 5);
+            let expected = Spilled {
+                pk,
+                sk,
+                code: code.clone(),
+                day,
+                visit,
+                raise,
+                at: Some(at),
+            };
+            assert_eq!(read, expected);
         }
         let counter = json!({"eventName": "MODIFY", "dynamodb": {"NewImage": {"pk": {"S": "hot"}, "sk": {"S": "day#2026-12-03"}}}});
         assert!(Spilled::of_record(&counter).is_none());

@@ -6,7 +6,7 @@
 //! Its own routes: `POST /_throttle/force` with `{"kind": "write"|"read", "reason":
 //! "TableWriteAccountLimitExceeded", "count": N}` refuses the next N requests of that kind
 //! with that reason (a table-level throttle); `GET /_throttle/stats` says what was admitted
-//! and refused.
+//! and refused (per reason, and per partition key value for the key-range refusals).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -161,11 +161,15 @@ impl Proxy {
     }
 
     fn stats(&self) -> Reply {
-        let refused = self.limiter.lock().unwrap().refused.clone();
+        let (refused, partitions) = {
+            let limiter = self.limiter.lock().unwrap();
+            (limiter.refused.clone(), limiter.refused_partitions.clone())
+        };
         let body = json!({
             "admitted": self.admitted.load(Ordering::Relaxed),
             "passed_through": self.passed.load(Ordering::Relaxed),
             "refused": refused,
+            "refused_partitions": partitions,
         });
         reply(
             StatusCode::OK,
