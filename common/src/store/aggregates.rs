@@ -118,22 +118,15 @@ impl Store {
                 }
             }
         }
-        // Queued visits (`spill.rs`): each counted on a shard in one transaction, once.
-        let mut applies = Vec::with_capacity(plan.spilled.len());
-        for (first, spilled) in plan.spilled {
-            applies.push(async move {
-                let result = self.apply_spilled(&spilled).await;
-                (first, spilled, result)
-            });
-        }
-        let results: Vec<_> = futures_stream::iter(applies)
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
-        let mut counted = 0;
-        for (first, spilled, result) in results {
+        // Queued visits (`spill.rs`): each counted on a shard in one transaction, once,
+        // or put back in the queue when its link's shards are all busy.
+        let (positions, spilled): (Vec<usize>, Vec<_>) = plan.spilled.into_iter().unzip();
+        let results = self.apply_queued(&spilled).await;
+        let (mut counted, mut requeued) = (0, 0);
+        for ((first, spilled), result) in positions.into_iter().zip(&spilled).zip(results) {
             match result {
                 Ok(Applied::Counted(_)) => counted += 1,
+                Ok(Applied::Requeued) => requeued += 1,
                 Ok(Applied::Already) => {}
                 Ok(Applied::Dropped) => {
                     tracing::info!(code = %spilled.code, "queued visit of a link that is gone dropped")
@@ -144,8 +137,8 @@ impl Store {
                 }
             }
         }
-        if counted > 0 {
-            tracing::info!(visits = counted, "queued visits counted");
+        if counted + requeued > 0 {
+            tracing::info!(visits = counted, requeued, "queued visits counted");
         }
         Aggregated {
             links,

@@ -16,11 +16,13 @@
 //! travels with the visit (`raise`) and the aggregator raises it first.
 
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+    AttributeValue, Delete, Put, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
 };
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::counters::{
@@ -33,6 +35,8 @@ use crate::domain::link::rfc3339;
 use crate::domain::visit::{Breakdown, Dimension};
 use crate::domain::{day_string, parse_day, Code, Visit};
 
+/// Queued visits of one link counted at once by the aggregator.
+const APPLY_CONCURRENCY: usize = 16;
 /// Partitions of the queue: spilled visits of one hot link spread over all of them.
 pub const SPILL_PARTITIONS: u32 = 32;
 const SPILL_PK_PREFIX: &str = "spill#p";
@@ -66,6 +70,9 @@ pub enum Applied {
     Counted(u32),
     /// Counted before (a record delivered again).
     Already,
+    /// Its link's shards were all throttled: back in the queue as a new item, which the
+    /// stream delivers again.
+    Requeued,
     /// The link is gone, or the code was taken by a link created after the visit's day:
     /// the visit was of a link that no longer exists.
     Dropped,
@@ -186,13 +193,78 @@ impl Store {
     }
 
     /// Counts a queued visit on one of its link's counter shards and removes it from the
-    /// queue, in one transaction (see the module's comment).
+    /// queue, in one transaction (see the module's comment). `apply_queued` does it for a
+    /// batch, reading each link once.
     pub async fn apply_spilled(&self, spilled: &Spilled) -> Result<Applied, StoreError> {
-        let code = &spilled.code;
         if let Some(wanted) = spilled.raise {
-            self.raise_counter_shards_to(code, wanted).await?;
+            self.raise_counter_shards_to(&spilled.code, wanted).await?;
         }
-        let link = self.get_item(code.as_str(), LINK_SK, true).await?;
+        let link = self.get_item(spilled.code.as_str(), LINK_SK, true).await?;
+        self.apply_spilled_to(spilled, link.as_ref()).await
+    }
+
+    /// A batch's queued visits, link by link: a shard count a redirect could not raise is
+    /// raised, the link read once, then each visit counted. A visit whose transaction is
+    /// throttled (its link's shards are all busy) goes back to the queue, as a new item
+    /// the stream delivers again later, rather than failing the batch: the records behind
+    /// it in the stream are not held up by a hot link. Each visit's result, in order.
+    pub async fn apply_queued(&self, spilled: &[Spilled]) -> Vec<Result<Applied, StoreError>> {
+        let mut results: Vec<Option<Result<Applied, StoreError>>> =
+            (0..spilled.len()).map(|_| None).collect();
+        let mut by_code: std::collections::BTreeMap<&Code, Vec<usize>> = Default::default();
+        for (i, s) in spilled.iter().enumerate() {
+            by_code.entry(&s.code).or_default().push(i);
+        }
+        for (code, indexes) in by_code {
+            let wanted = indexes.iter().filter_map(|i| spilled[*i].raise).max();
+            let link = match wanted {
+                Some(w) => self.raise_counter_shards_to(code, w).await.map(|_| ()),
+                None => Ok(()),
+            };
+            let link = match link {
+                Ok(()) => self.get_item(code.as_str(), LINK_SK, true).await,
+                Err(e) => Err(e),
+            };
+            let link = match link {
+                Ok(link) => link,
+                Err(e) => {
+                    let why = e.to_string();
+                    for i in indexes {
+                        results[i] = Some(Err(StoreError::Unavailable(why.clone().into())));
+                    }
+                    continue;
+                }
+            };
+            let link = link.as_ref();
+            let applied: Vec<(usize, Result<Applied, StoreError>)> =
+                futures_util::stream::iter(indexes.into_iter().map(|i| async move {
+                    let s = &spilled[i];
+                    let result = match self.apply_spilled_to(s, link).await {
+                        Err(StoreError::Throttled { .. }) => self.requeue(s).await,
+                        other => other,
+                    };
+                    (i, result)
+                }))
+                .buffer_unordered(APPLY_CONCURRENCY)
+                .collect()
+                .await;
+            for (i, result) in applied {
+                results[i] = Some(result);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every visit applied"))
+            .collect()
+    }
+
+    /// `apply_spilled` with the link as read (`None`: gone).
+    async fn apply_spilled_to(
+        &self,
+        spilled: &Spilled,
+        link: Option<&Item>,
+    ) -> Result<Applied, StoreError> {
+        let code = &spilled.code;
         let link = link.filter(|l| {
             time(l, CREATED_AT).is_some_and(|c| match spilled.at {
                 Some(at) => c <= at,
@@ -203,7 +275,7 @@ impl Store {
             self.delete_queued(spilled).await?;
             return Ok(Applied::Dropped);
         };
-        let shards = number(&link, COUNTER_SHARDS).map_or(1, |n| n.max(1) as u32);
+        let shards = number(link, COUNTER_SHARDS).map_or(1, |n| n.max(1) as u32);
         let shard = super::counters::pick_shard(shards);
         let pk = shard_pk(code, shard);
         let sk = day_key(spilled.day);
@@ -220,9 +292,14 @@ impl Store {
             }
             Visit::Human(b) => b,
         };
-        for _ in 0..ATTEMPTS {
-            let current = self.get_item(&pk, &sk, true).await?;
-            let known = DayMaps::of_item(current.as_ref());
+        // First as if the day's maps were there with room (no read; the usual case on a
+        // hot link's shard), then from the item as it is.
+        let mut known = DayMaps::default();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                let current = self.get_item(&pk, &sk, true).await?;
+                known = DayMaps::of_item(current.as_ref());
+            }
             let plans: Vec<(Dimension, Plan)> = breakdown
                 .keys()
                 .map(|(d, k)| (d, known.plan(d, k)))
@@ -233,7 +310,7 @@ impl Store {
             {
                 Transacted::Done => return Ok(Applied::Counted(shard)),
                 Transacted::Already => return Ok(Applied::Already),
-                // A map changed between the read and the write: read it again.
+                // A map missing, full, or changed since the read: read it (again).
                 Transacted::CounterRefused => continue,
             }
         }
@@ -244,6 +321,39 @@ impl Store {
         {
             Transacted::Already => Ok(Applied::Already),
             _ => Ok(Applied::Counted(shard)),
+        }
+    }
+
+    /// Moves a queued visit to a new queue item (one transaction: the old one deleted if
+    /// it is still there, the new one put): its `INSERT` comes through the stream again.
+    async fn requeue(&self, spilled: &Spilled) -> Result<Applied, StoreError> {
+        let (_, _, mut item) =
+            spill_item(&spilled.code, spilled.day, &spilled.visit, spilled.raise);
+        if let Some(at) = spilled.at {
+            item.insert(AT.to_owned(), s(&rfc3339(at)));
+        }
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key(PK, s(&spilled.pk))
+            .key(SK, s(&spilled.sk))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.into()))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.into()))?;
+        let request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send();
+        match self.transact(request).await? {
+            Transacted::Already => Ok(Applied::Already),
+            _ => Ok(Applied::Requeued),
         }
     }
 
@@ -296,38 +406,52 @@ impl Store {
             .transact_items(TransactWriteItem::builder().update(counter).build())
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send();
+        self.transact(request).await
+    }
+
+    /// Sends a transaction of two items, the queue item's delete first, and says what it
+    /// did: cancelled on the first item's condition (the visit left the queue before),
+    /// on the second's, or throttled.
+    async fn transact(
+        &self,
+        request: impl std::future::Future<
+            Output = Result<
+                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput,
+                SdkError<TransactWriteItemsError>,
+            >,
+        >,
+    ) -> Result<Transacted, StoreError> {
         let started = std::time::Instant::now();
         let out = request.await;
         self.record(started, &out, |o| o.consumed_capacity().first());
-        match out {
-            Ok(_) => Ok(Transacted::Done),
-            Err(SdkError::ServiceError(e)) => {
-                let e = e.into_err();
-                if let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) = &e {
-                    let codes: Vec<&str> = c
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().unwrap_or("None"))
-                        .collect();
-                    match codes.as_slice() {
-                        ["ConditionalCheckFailed", ..] => return Ok(Transacted::Already),
-                        [_, "ConditionalCheckFailed"] => return Ok(Transacted::CounterRefused),
-                        _ if codes.iter().any(|c| c.contains("Throttl") || c.contains("ProvisionedThroughput")) => {
-                            return Err(StoreError::Throttled {
-                                key_range: true,
-                                cause: format!("transaction throttled: {codes:?}").into(),
-                            })
-                        }
-                        _ => {
-                            return Err(StoreError::Unavailable(
-                                format!("transaction cancelled: {codes:?}").into(),
-                            ))
-                        }
-                    }
-                }
-                Err(super::service_error(e))
+        let e = match out {
+            Ok(_) => return Ok(Transacted::Done),
+            Err(SdkError::ServiceError(e)) => e.into_err(),
+            Err(e) => return Err(super::unavailable(e)),
+        };
+        let TransactWriteItemsError::TransactionCanceledException(c) = &e else {
+            return Err(super::service_error(e));
+        };
+        let codes: Vec<&str> = c
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code().unwrap_or("None"))
+            .collect();
+        match codes.as_slice() {
+            ["ConditionalCheckFailed", ..] => Ok(Transacted::Already),
+            [_, "ConditionalCheckFailed"] => Ok(Transacted::CounterRefused),
+            _ if codes
+                .iter()
+                .any(|c| c.contains("Throttl") || c.contains("ProvisionedThroughput")) =>
+            {
+                Err(StoreError::Throttled {
+                    key_range: true,
+                    cause: format!("transaction throttled: {codes:?}").into(),
+                })
             }
-            Err(e) => Err(super::unavailable(e)),
+            _ => Err(StoreError::Unavailable(
+                format!("transaction cancelled: {codes:?}").into(),
+            )),
         }
     }
 }
