@@ -218,7 +218,12 @@ impl Store {
         for (code, indexes) in by_code {
             let wanted = indexes.iter().filter_map(|i| spilled[*i].raise).max();
             let link = match wanted {
-                Some(w) => self.raise_counter_shards_to(code, w).await.map(|_| ()),
+                Some(w) => match self.raise_counter_shards_to(code, w).await {
+                    // The link's partition still hot (the visits before the first raise):
+                    // counted on the shards there are, or back in the queue with the raise.
+                    Err(StoreError::Throttled { .. }) => Ok(()),
+                    other => other.map(|_| ()),
+                },
                 None => Ok(()),
             };
             let link = match link {
