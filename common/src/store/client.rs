@@ -18,6 +18,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 pub const MAX_ATTEMPTS: u32 = 3;
+/// Attempts of a visit counter's write (`counter_retry_config`).
+pub const COUNTER_ATTEMPTS: u32 = 2;
 
 pub fn timeout_config() -> TimeoutConfig {
     TimeoutConfig::builder()
@@ -47,7 +49,7 @@ pub fn retry_config() -> RetryConfig {
 /// to another shard or the queue (`store/spill.rs`) and the visitor gets the redirect.
 pub fn counter_retry_config() -> RetryConfig {
     RetryConfig::standard()
-        .with_max_attempts(2)
+        .with_max_attempts(COUNTER_ATTEMPTS)
         .with_initial_backoff(Duration::from_millis(20))
 }
 

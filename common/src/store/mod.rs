@@ -768,8 +768,8 @@ mod tests {
         // The SDK retries a throttle (it wrote nothing) within the same budget.
         assert_eq!(
             counters.num_calls(),
-            client::MAX_ATTEMPTS as usize,
-            "its shard, with the SDK's retries"
+            client::COUNTER_ATTEMPTS as usize,
+            "its shard, tried twice"
         );
     }
 
