@@ -213,14 +213,15 @@ async fn shard_counters_are_summed_by_stats_the_aggregator_and_delete() {
         .create_or_get(&url("https://example.com/hot"), None, None, now)
         .await
         .unwrap();
-    // DynamoDB Local never throttles: the shard count is raised as a throttle would (1 ->
-    // 2 -> 4), then visits spread over the four shard items at random.
-    assert_eq!(store.raise_counter_shards(&link.code, 1).await.unwrap(), 2);
-    assert_eq!(store.raise_counter_shards(&link.code, 2).await.unwrap(), 4);
+    // The shard count raised as a throttle would (1 -> 3 -> 6; through the throttling
+    // emulator: hot.rs), then visits spread over the six shard items at random (shard 0,
+    // the link's own partition, included: a link raised before hot links left it).
+    assert_eq!(store.raise_counter_shards(&link.code, 1).await.unwrap(), 3);
+    assert_eq!(store.raise_counter_shards(&link.code, 3).await.unwrap(), 6);
     // A function that saw 1 shard raises nothing more: the count only grows.
-    assert_eq!(store.raise_counter_shards(&link.code, 1).await.unwrap(), 4);
+    assert_eq!(store.raise_counter_shards(&link.code, 1).await.unwrap(), 6);
     let found = store.find_link(&link.code).await.unwrap().unwrap();
-    assert_eq!(found.counter_shards, 4);
+    assert_eq!(found.counter_shards, 6);
     let visits = 200;
     let mut per_shard: HashMap<u32, u64> = HashMap::new();
     let mut records = Vec::new();
@@ -239,7 +240,7 @@ async fn shard_counters_are_summed_by_stats_the_aggregator_and_delete() {
         };
         records.push(counter_record(&pk, d, new, records.len() + 1));
     }
-    assert_eq!(per_shard.len(), 4, "200 visits reach all four shards");
+    assert_eq!(per_shard.len(), 6, "200 visits reach all six shards");
     let stats = store.history(&link.code, false).await.unwrap().unwrap();
     assert_eq!(stats.total_visits(), visits);
     assert_eq!(stats.daily[&d], visits);
@@ -248,10 +249,11 @@ async fn shard_counters_are_summed_by_stats_the_aggregator_and_delete() {
     assert_eq!(devices.values().sum::<u64>(), visits);
     support::aggregate_as_lambda(&store, &changes(&records), now).await;
     assert_eq!(store.aggregated_visits(&link.code).await.unwrap(), visits);
-    // count_visit on a link with 4 shards: one write, on one of them.
+    // count_visit on a link with 6 shards: one write, on one of them.
     let before = store.usage();
-    let counted = store.count_visit(&link.code, 4, d, &human()).await.unwrap();
-    assert_eq!(counted.counter_shards, 4);
+    let counted = store.count_visit(&link.code, 6, d, &human()).await.unwrap();
+    assert_eq!(counted.counter_shards, 6);
+    assert!(!counted.queued);
     assert_eq!(store.usage().since(before).requests, 1);
     assert_eq!(
         store
@@ -268,7 +270,7 @@ async fn shard_counters_are_summed_by_stats_the_aggregator_and_delete() {
         store.delete_link(&as_read, true).await.unwrap(),
         Updated::Applied(_)
     ));
-    for shard in 1..4 {
+    for shard in 1..6 {
         let pk = format!("{}#{shard}", link.code);
         assert_eq!(items_in(&store, &pk).await, 0, "shard {shard}");
     }
