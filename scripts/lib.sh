@@ -177,7 +177,10 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # start_dynamodb_local PORT DBPATH|inMemory LOGFILE
 start_dynamodb_local() {
-  local port="$1" store="$2" logfile="$3" args
+  local port="$1" store="$2" logfile="$3" args i
+  # A DynamoDB Local just stopped on this port (make test's outage stage) may hold it for a
+  # moment on a busy machine: up to 10 s for it to go.
+  for i in $(seq 50); do port_open "$port" || break; sleep 0.2; done
   port_open "$port" && die "port $port is in use: stop what listens there, or set another port"
   if [ "$store" = inMemory ]; then args=(-inMemory); else mkdir -p "$store"; args=(-dbPath "$store"); fi
   local dir; dir="$(ddb_dir)"
