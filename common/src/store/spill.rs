@@ -337,13 +337,7 @@ impl Store {
         if let Some(at) = spilled.at {
             item.insert(AT.to_owned(), s(&rfc3339(at)));
         }
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .key(PK, s(&spilled.pk))
-            .key(SK, s(&spilled.sk))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.into()))?;
+        let delete = self.dequeue(spilled)?;
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -360,6 +354,17 @@ impl Store {
             Transacted::Already => Ok(Applied::Already),
             _ => Ok(Applied::Requeued),
         }
+    }
+
+    /// A transaction's delete of a queued visit, on condition that it is still queued.
+    fn dequeue(&self, spilled: &Spilled) -> Result<Delete, StoreError> {
+        Delete::builder()
+            .table_name(&self.table)
+            .key(PK, s(&spilled.pk))
+            .key(SK, s(&spilled.sk))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.into()))
     }
 
     /// Removes a queued visit (its link gone).
@@ -386,13 +391,7 @@ impl Store {
         update: CounterUpdate,
     ) -> Result<Transacted, StoreError> {
         let (expression, condition, names, values) = update;
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .key(PK, s(&spilled.pk))
-            .key(SK, s(&spilled.sk))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.into()))?;
+        let delete = self.dequeue(spilled)?;
         let counter = Update::builder()
             .table_name(&self.table)
             .key(PK, s(pk))
