@@ -23,12 +23,13 @@ build_devtools
 mkdir -p "$DATA"
 start_dynamodb_local "$DDB_PORT" "$DATA/dynamodb" "$DATA/dynamodb-local.log"
 ensure_table "http://127.0.0.1:$DDB_PORT" "$TABLE"
-start_watch "$API_PORT" "$DDB_PORT" /dev/stderr
+STANDIN_LOG="$DATA/bedrock-standin.log" start_watch "$API_PORT" "$DDB_PORT" /dev/stderr
 # Checkpoints beside the data: a restart of make dev neither skips nor repeats stream records.
 start_poller "$DDB_PORT" "$API_PORT" "$DATA/stream-poller.log" "$DATA/stream-failures.jsonl" \
   "$DATA/stream-checkpoints.json"
 log "DynamoDB Local: http://127.0.0.1:$DDB_PORT (data in $DATA/dynamodb, log in $DATA/dynamodb-local.log)"
 log "API: http://127.0.0.1:$API_PORT  (functions compile on their first request)"
+log "questions (POST /insights/ask): answered by the Bedrock stand-in on 127.0.0.1:${STANDIN_PORT:-$((API_PORT + 50))}, not a model (log in $DATA/bedrock-standin.log)"
 log "aggregator: the table's stream -> aggregate (log in $DATA/stream-poller.log, records given up on in $DATA/stream-failures.jsonl)"
 cat >&2 <<MSG
     curl -i -X POST http://127.0.0.1:$API_PORT/links -H 'content-type: application/json' -d '{"url":"https://example.com/"}'

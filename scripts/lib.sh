@@ -17,9 +17,11 @@ CHECKOV_VERSION="3.3.30"
 # and make test simulate it: a request that carries it is trusted with the headers the edge
 # sets (CloudFront-Viewer-Country). The sample events in events/ carry it too.
 LOCAL_EDGE_SECRET="local-edge-secret-0123456789"
+# The model id the ask function names locally: its answers come from the Bedrock stand-in.
+STANDIN_MODEL_ID="local.bedrock-standin"
 
 # The Lambda functions, named once (make build, make test's build).
-FUNCTIONS=(create redirect stats manage health pages aggregate)
+FUNCTIONS=(create redirect stats manage health pages aggregate ask)
 
 export PATH="$VENV/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -209,10 +211,23 @@ ensure_table() {
     "$CARGO_TARGET_DIR/debug/ensure-table" --wait 60
 }
 
-# start_watch PORT DYNAMODB_PORT LOGFILE [extra cargo lambda args]
+# start_standin PORT LOGFILE: the Bedrock stand-in (devtools/src/bin/bedrock-standin.rs),
+# which answers the ask function's Converse requests from the facts it is sent.
+start_standin() {
+  local port="$1" logfile="$2"
+  port_open "$port" && die "port $port is in use: stop what listens there, or set STANDIN_PORT"
+  (exec "$GUARD" -- "$CARGO_TARGET_DIR/debug/bedrock-standin" --listen "$port" >"$logfile" 2>&1) &
+  STARTED_PIDS+=("$!")
+}
+
+# start_watch PORT DYNAMODB_PORT LOGFILE [extra cargo lambda args]: the API, and the Bedrock
+# stand-in on STANDIN_PORT (PORT + 50 unless set; log STANDIN_LOG, beside LOGFILE unless
+# set) that its ask function is pointed at.
 start_watch() {
   local port="$1" ddb_port="$2" logfile="$3"; shift 3
+  local standin="${STANDIN_PORT:-$((port + 50))}"
   port_open "$port" && die "port $port is in use: stop what listens there, or set another port"
+  start_standin "$standin" "${STANDIN_LOG:-${logfile%/*}/bedrock-standin.log}"
   log "serving the API with cargo lambda watch on http://127.0.0.1:$port"
   # --disable-cors: watch's own permissive CORS layer off; the functions answer CORS as
   # API Gateway's CorsConfiguration does (common::cors, CORS_ALLOW_ORIGINS).
@@ -220,6 +235,9 @@ start_watch() {
       --env-var "AWS_ENDPOINT_URL=http://127.0.0.1:$ddb_port" \
       --env-var "PUBLIC_BASE_URL=http://127.0.0.1:$port" \
       --env-var "EDGE_SECRET=$LOCAL_EDGE_SECRET" \
+      --env-var "BEDROCK_MODEL_ID=$STANDIN_MODEL_ID" \
+      --env-var "AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:$standin" \
+      ${BEDROCK_TIMEOUT_MS:+--env-var "BEDROCK_TIMEOUT_MS=$BEDROCK_TIMEOUT_MS"} \
       ${CORS_ALLOW_ORIGINS:+--env-var "CORS_ALLOW_ORIGINS=$CORS_ALLOW_ORIGINS"} "$@" >"$logfile" 2>&1) &
   STARTED_PIDS+=("$!")
 }

@@ -6,18 +6,20 @@ use lambda_http::Request;
 use std::collections::BTreeMap;
 
 use crate::auth;
+use crate::domain::insights::Mover;
 use crate::domain::insights::{self, Counters, Insight};
 use crate::domain::link::rfc3339;
 use crate::domain::sheet::{Cell, CsvWriter};
 use crate::domain::stats::parse_day;
 use crate::domain::stats::KeyVisits;
 use crate::domain::visit::Dimension;
+use crate::domain::KeyId;
 use crate::domain::{
     day_string, histogram, span, top_breakdowns, DailyVisits, DateRange, DayBreakdowns, Link,
 };
 use crate::http::{path_code, query_param, ApiError, ErrorCode};
 use crate::runtime::App;
-use crate::store::{LinkStatsRead, LinkWithHistory};
+use crate::store::{LinkStatsRead, LinkWithHistory, RankedRef};
 
 /// A link's stats over the requested days, as its caller may see them.
 pub struct LinkStats {
@@ -133,7 +135,9 @@ pub async fn link_stats_and_insights(
     Ok((stats_of(read, days, visible), insights))
 }
 
-fn stats_of(
+/// A link's stats over `from..=to` from what `Store::stats_for` read (days before the
+/// link's creation left out: they counted an earlier link of its code).
+pub fn stats_of(
     read: LinkStatsRead,
     (from, to): (NaiveDate, NaiveDate),
     target_visible: bool,
@@ -230,4 +234,73 @@ impl LinkStats {
         }
         out.finish()
     }
+}
+
+/// An owner's week as `GET /insights` and the questions see it: the day rankings from
+/// `first` to `date`, the week's risers, fallers and most visited links (against the week
+/// before), and the URLs of those links.
+pub struct OwnerWeek {
+    /// Visits per day and code (an earlier link of a code left out).
+    pub days: BTreeMap<NaiveDate, BTreeMap<String, u64>>,
+    pub risers: Vec<Mover>,
+    pub fallers: Vec<Mover>,
+    pub top: Vec<Mover>,
+    /// The movers' links (a deleted link has none).
+    pub urls: std::collections::HashMap<String, RankedRef>,
+}
+
+/// `owner`'s (all links' for `None`) day rankings from `first` (at most 13 days before
+/// `date`: the two weeks the movers compare) to `date`, in one `BatchGetItem`, and the
+/// movers' links in one more. A mover whose link was created within those days had entries
+/// of an earlier link of its code before that day: they are left out and the movers picked
+/// again (at most three rounds), their links read once more.
+pub async fn owner_week(
+    app: &App,
+    owner: Option<&KeyId>,
+    first: NaiveDate,
+    date: NaiveDate,
+) -> Result<OwnerWeek, ApiError> {
+    let first = first.min(date - chrono::Days::new(13));
+    let mut days = app.store.day_rankings(owner, first, date).await?;
+    let mut urls = std::collections::HashMap::new();
+    let mut rounds = 0;
+    let (risers, fallers, top) = loop {
+        rounds += 1;
+        let (risers, fallers, top) = insights::movers(&days, date);
+        let unread: Vec<String> = risers
+            .iter()
+            .chain(&fallers)
+            .chain(&top)
+            .map(|m| m.code.clone())
+            .filter(|c| !urls.contains_key(c))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if unread.is_empty() || rounds > 3 {
+            break (risers, fallers, top);
+        }
+        urls.extend(
+            app.store
+                .urls_of(unread.iter().map(String::as_str), owner)
+                .await?,
+        );
+        let mut earlier_link = false;
+        for (day, counts) in days.iter_mut() {
+            counts.retain(|code, _| {
+                let stale = urls.get(code).is_some_and(|l: &RankedRef| l.created > *day);
+                earlier_link |= stale;
+                !stale
+            });
+        }
+        if !earlier_link {
+            break (risers, fallers, top);
+        }
+    };
+    Ok(OwnerWeek {
+        days,
+        risers,
+        fallers,
+        top,
+        urls,
+    })
 }

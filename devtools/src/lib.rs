@@ -4,4 +4,5 @@
 
 pub mod delivery;
 pub mod filter;
+pub mod standin;
 pub mod throttle;

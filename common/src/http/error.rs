@@ -89,6 +89,12 @@ error_codes! {
     UnsupportedMediaType => "unsupported_media_type",
     StoreUnavailable => "store_unavailable",
     InternalError => "internal_error",
+    InvalidPrompt => "invalid_prompt",
+    TooManyQuestions => "too_many_questions",
+    AskDisabled => "ask_disabled",
+    ModelBusy => "model_busy",
+    ModelTimeout => "model_timeout",
+    ModelError => "model_error",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -139,6 +145,25 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
+    #[error("this key asked {limit} questions this hour: try again in {retry_after} s")]
+    TooManyQuestions { retry_after: u64, limit: u32 },
+    #[error("{0}")]
+    Model(ModelFailure),
+}
+
+/// Why the analytics model (Amazon Bedrock, `POST /insights/ask`) gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelFailure {
+    #[error(
+        "questions are off here: the deployment names no model (template parameter BedrockModelId)"
+    )]
+    Disabled,
+    #[error("the model is busy (Bedrock throttled the question): retry shortly")]
+    Busy(String),
+    #[error("the model did not answer in time")]
+    Timeout(String),
+    #[error("the model could not answer")]
+    Failed(String),
 }
 
 impl ApiError {
@@ -167,6 +192,11 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::TooManyQuestions { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Model(ModelFailure::Disabled) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::Model(ModelFailure::Busy(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Model(ModelFailure::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Model(ModelFailure::Failed(_)) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -188,6 +218,11 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::Unavailable(_) => ErrorCode::StoreUnavailable,
             ApiError::Internal(_) => ErrorCode::InternalError,
+            ApiError::TooManyQuestions { .. } => ErrorCode::TooManyQuestions,
+            ApiError::Model(ModelFailure::Disabled) => ErrorCode::AskDisabled,
+            ApiError::Model(ModelFailure::Busy(_)) => ErrorCode::ModelBusy,
+            ApiError::Model(ModelFailure::Timeout(_)) => ErrorCode::ModelTimeout,
+            ApiError::Model(ModelFailure::Failed(_)) => ErrorCode::ModelError,
         }
     }
 
@@ -195,12 +230,28 @@ impl ApiError {
     pub fn cause(&self) -> Option<&str> {
         match self {
             ApiError::Unavailable(c) | ApiError::Internal(c) => Some(c),
+            ApiError::Model(
+                ModelFailure::Busy(c) | ModelFailure::Timeout(c) | ModelFailure::Failed(c),
+            ) => Some(c),
             _ => None,
         }
     }
 
     pub fn into_response(self) -> Response<Body> {
-        let body = json!({"error": {"code": self.code().as_str(), "message": self.to_string()}});
+        self.into_response_with(serde_json::Map::new())
+    }
+
+    /// The error's response with `extra` fields beside `error` in the body (what a caller
+    /// still gets when the main answer failed, e.g. the rule-based insights of a question).
+    pub fn into_response_with(
+        self,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Response<Body> {
+        let mut body =
+            json!({"error": {"code": self.code().as_str(), "message": self.to_string()}});
+        if let Some(fields) = body.as_object_mut() {
+            fields.extend(extra);
+        }
         let mut resp = json_response(self.status(), &body);
         let headers = resp.headers_mut();
         match self {
@@ -209,8 +260,11 @@ impl ApiError {
                     headers.insert(header::ALLOW, v);
                 }
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::Model(ModelFailure::Busy(_)) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            ApiError::TooManyQuestions { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             }
             ApiError::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -6,7 +6,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{
-    BehaviorVersion, Credentials, IdentityCache, Region, StalledStreamProtectionConfig,
+    BehaviorVersion, Credentials, IdentityCache, Region, SharedHttpClient,
+    StalledStreamProtectionConfig,
 };
 use aws_smithy_http_client::tls;
 
@@ -65,26 +66,11 @@ pub fn dynamodb_client() -> Result<aws_sdk_dynamodb::Client, ConfigError> {
 pub fn dynamodb_client_from(
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<aws_sdk_dynamodb::Client, ConfigError> {
-    let missing = |k: &str| ConfigError::new(format!("{k} is not set"));
-    let region = get("AWS_REGION")
-        .or_else(|| get("AWS_DEFAULT_REGION"))
-        .ok_or_else(|| missing("AWS_REGION"))?;
-    let credentials = Credentials::new(
-        get("AWS_ACCESS_KEY_ID").ok_or_else(|| missing("AWS_ACCESS_KEY_ID"))?,
-        get("AWS_SECRET_ACCESS_KEY").ok_or_else(|| missing("AWS_SECRET_ACCESS_KEY"))?,
-        get("AWS_SESSION_TOKEN"),
-        None,
-        "environment",
-    );
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .tls_context(tls_context(&get)?)
-        .build_https();
+    let (region, credentials) = region_and_credentials(&get)?;
+    let http = https_client(&get)?;
     let mut config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region))
+        .region(region)
         .credentials_provider(credentials)
         // The environment's keys do not change: nothing to cache or refresh.
         .identity_cache(IdentityCache::no_cache())
@@ -98,6 +84,35 @@ pub fn dynamodb_client_from(
         config = config.endpoint_url(endpoint);
     }
     Ok(aws_sdk_dynamodb::Client::from_conf(config.build()))
+}
+
+/// The region and the execution role's keys, as Lambda puts them in the environment:
+/// every AWS client of the functions (DynamoDB, Bedrock) is built from them.
+pub fn region_and_credentials(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<(Region, Credentials), ConfigError> {
+    let missing = |k: &str| ConfigError::new(format!("{k} is not set"));
+    let region = get("AWS_REGION")
+        .or_else(|| get("AWS_DEFAULT_REGION"))
+        .ok_or_else(|| missing("AWS_REGION"))?;
+    let credentials = Credentials::new(
+        get("AWS_ACCESS_KEY_ID").ok_or_else(|| missing("AWS_ACCESS_KEY_ID"))?,
+        get("AWS_SECRET_ACCESS_KEY").ok_or_else(|| missing("AWS_SECRET_ACCESS_KEY"))?,
+        get("AWS_SESSION_TOKEN"),
+        None,
+        "environment",
+    );
+    Ok((Region::new(region), credentials))
+}
+
+/// The one HTTPS client (hyper 1, rustls with ring, the Amazon roots: `tls_context`).
+pub fn https_client(get: impl Fn(&str) -> Option<String>) -> Result<SharedHttpClient, ConfigError> {
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .tls_context(tls_context(&get)?)
+        .build_https())
 }
 
 /// The roots DynamoDB's certificate is checked against.

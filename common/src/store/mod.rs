@@ -10,6 +10,8 @@
 //!   function from the table's stream (`stream.rs` reads it, `aggregates.rs` applies it);
 //! - the tries of a password link's current lockout window at `sk = "tries"` (`tries.rs`);
 //! - API keys at `pk = "#key", sk = <hash>` (`keys.rs`): `#` never occurs in a code;
+//! - the questions a key asked the analytics model this hour, at
+//!   `pk = "#owner#<key id>", sk = "asks#YYYY-MM-DDTHH"` (`questions.rs`);
 //! - the table's definition, as template.yaml has it (`schema.rs`);
 //! - the SDK client every function shares (`client.rs`).
 //!
@@ -22,6 +24,7 @@ mod counters;
 mod keys;
 mod links;
 mod listing;
+mod questions;
 mod rankings;
 mod schema;
 pub mod spill;
@@ -55,6 +58,7 @@ pub use links::{
     EXPIRED_GRACE,
 };
 pub use listing::{LinksPage, ListedExtras};
+pub use questions::{seconds_to_next_hour, QuestionGate};
 pub use rankings::{RankedLink, RankedRef, Ranking};
 pub use schema::{ensure_table, example_keys, key_schema, ItemKind, OWNER_INDEX};
 pub use stream::StreamChange;

@@ -194,6 +194,8 @@ pub enum ItemKind {
     OwnerTotals,
     /// A visit queued when its counter write stayed throttled (`spill.rs`).
     QueuedVisit,
+    /// The questions a key asked the analytics model in an hour (`questions.rs`).
+    QuestionCounter,
 }
 
 impl ItemKind {
@@ -207,7 +209,8 @@ impl ItemKind {
             | ItemKind::Ranking
             | ItemKind::ApiKey
             | ItemKind::PasswordTries
-            | ItemKind::OwnerTotals => false,
+            | ItemKind::OwnerTotals
+            | ItemKind::QuestionCounter => false,
         }
     }
 }
@@ -263,5 +266,10 @@ pub fn example_keys(code: &Code, day: NaiveDate, key: &KeyHash) -> Vec<(ItemKind
             let (pk, sk) = super::spill::queue_keys(code, day);
             (ItemKind::QueuedVisit, pk, sk)
         },
+        (
+            ItemKind::QuestionCounter,
+            owner_pk(&key.id()),
+            super::questions::questions_sk(day.and_hms_opt(5, 0, 0).expect("a time").and_utc()),
+        ),
     ]
 }

@@ -22,7 +22,9 @@ use common::domain::{day_string, insights, Code, KeyId, Period, RankingQuery};
 use common::http::{
     base_url, csv_response, json_response, query_param, require_method, ApiError, ErrorCode,
 };
-use common::views::{insight_days, insights_date, insights_of, link_insights, link_stats};
+use common::views::{
+    insight_days, insights_date, insights_of, link_insights, link_stats, owner_week, OwnerWeek,
+};
 use common::App;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -81,48 +83,13 @@ async fn owner_insights(app: &App, req: &Request) -> Result<Response<Body>, ApiE
     let date = insights_date(req)?;
     let named = owner_param(req)?;
     let owner = auth::rankings_scope(caller.as_ref(), named.as_ref())?;
-    let first = date - chrono::Days::new(13);
-    let mut days = app.store.day_rankings(owner.as_ref(), first, date).await?;
-    let mut urls = std::collections::HashMap::new();
-    // The movers' links (one `BatchGetItem`); a mover whose link was created within the two
-    // weeks had entries of an earlier link of its code before that day: they are left out
-    // and the movers picked again, their links read once more.
-    let mut rounds = 0;
-    let (risers, fallers, top) = loop {
-        rounds += 1;
-        let (risers, fallers, top) = insights::movers(&days, date);
-        let unread: Vec<String> = risers
-            .iter()
-            .chain(&fallers)
-            .chain(&top)
-            .map(|m| m.code.clone())
-            .filter(|c| !urls.contains_key(c))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        // At most three rounds: each leaves out what an earlier link of a code counted.
-        if unread.is_empty() || rounds > 3 {
-            break (risers, fallers, top);
-        }
-        urls.extend(
-            app.store
-                .urls_of(unread.iter().map(String::as_str), owner.as_ref())
-                .await?,
-        );
-        let mut earlier_link = false;
-        for (day, counts) in days.iter_mut() {
-            counts.retain(|code, _| {
-                let stale = urls
-                    .get(code)
-                    .is_some_and(|l: &common::store::RankedRef| l.created > *day);
-                earlier_link |= stale;
-                !stale
-            });
-        }
-        if !earlier_link {
-            break (risers, fallers, top);
-        }
-    };
+    let OwnerWeek {
+        risers,
+        fallers,
+        top,
+        urls,
+        ..
+    } = owner_week(app, owner.as_ref(), date, date).await?;
     let base = base_url(req, &app.config)?;
     // Deleted links (no URL any more) are left out.
     let mover = |m: &insights::Mover| {
