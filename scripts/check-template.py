@@ -113,9 +113,12 @@ def check_roles(resources):
     AWSLambdaBasicExecutionRole, logs on "*"), nor use an action on every resource."""
     errors = []
     for name, res in resources.items():
-        if res.get("Type") != "AWS::IAM::Role":
-            continue
         props = res.get("Properties", {})
+        if res.get("Type") == "AWS::IAM::RolePolicy":
+            # A policy of its own (the ask function's Bedrock model, on a condition).
+            props = {"Policies": [props]}
+        elif res.get("Type") != "AWS::IAM::Role":
+            continue
         for arn in props.get("ManagedPolicyArns", []):
             if "AWSLambdaBasicExecutionRole" in json.dumps(arn):
                 errors.append(f"Resources/{name}: AWSLambdaBasicExecutionRole (logs on every log group)")

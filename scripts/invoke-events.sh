@@ -42,6 +42,7 @@ cases=(
   "aggregate aggregate-stream.json event    b=={'batchItemFailures':[]}"
   "stats    rankings.json          200      b['period']=='all' and b['limit']==5 and b['date'] is None and len(b['links'])<=5 and all(l['visits']>=1 for l in b['links'])"
   "stats    insights.json          200      b['owner'] is None and isinstance(b['risers'], list) and isinstance(b['fallers'], list) and len(b['links'])<=3"
+  "ask      insights-ask.json      200      b['answer'].startswith('[Bedrock stand-in, not a model]') and b['model']=='local.bedrock-standin' and b['facts']['owner'] is None and b['usage']['output_tokens']>0"
   "manage   link-delete.json       204      True"
   "health   health.json            200      b=={'status':'ok'}"
   "manage   keys-me.json           200      b['name']=='invoke-events' and b['role']=='admin' and len(b['id'])==12"

@@ -100,7 +100,9 @@ CORS_PORT="${TEST_CORS_PORT:-9155}"
 export CORS_ALLOW_ORIGINS="http://127.0.0.1:$CORS_PORT"
 # --ignore-changes: nothing is edited during a test run, and a reload would stop every
 # function instance, requests in flight included ("command killed code=ForceStop").
-start_watch "$API_PORT" "$DDB_PORT" "$LOGS/watch.log" --ignore-changes \
+# BEDROCK_TIMEOUT_MS: a question's budget, short here so that the late-model test
+# (integration/tests/ask.rs) waits 3 s, not the deployed 20 s.
+BEDROCK_TIMEOUT_MS=3000 start_watch "$API_PORT" "$DDB_PORT" "$LOGS/watch.log" --ignore-changes \
   --env-var "LINK_CACHE_SECONDS=$LINK_CACHE_SECONDS" --env-var "KEY_CACHE_SECONDS=$KEY_CACHE_SECONDS"
 wait_http "http://127.0.0.1:$API_PORT/" 120 || { tail -50 "$LOGS/watch.log"; die "cargo lambda watch did not start"; }
 rm -f "$LOGS/stream-failures.jsonl"
@@ -128,8 +130,10 @@ log "make dev's signal rounds, then the benchmark smoke run, beside the stages b
 
 stage integration "integration tests (DynamoDB Local) and end-to-end tests (HTTP through cargo lambda watch)"
 # WATCH_LOG: the functions' log, which must never hold a password (integration/tests/protect.rs).
+# BEDROCK_STANDIN_URL: the stand-in start_watch started for the API (its forced faults
+# and the requests it received: integration/tests/ask.rs).
 DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PORT" TABLE_NAME=links \
-  WATCH_LOG="$LOGS/watch.log" cargo test --locked -p integration -- --test-threads 4 \
+  WATCH_LOG="$LOGS/watch.log" BEDROCK_STANDIN_URL="http://127.0.0.1:$((API_PORT + 50))" cargo test --locked -p integration -- --test-threads 4 \
   || { tail -40 "$LOGS/watch.log"; die "integration tests failed (logs in $LOGS)"; }
 
 stage schemathesis "OpenAPI: schemathesis $SCHEMATHESIS_VERSION checks every operation of openapi.json against the API"

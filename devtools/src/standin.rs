@@ -111,20 +111,18 @@ pub fn check(path: &str, authorization: Option<&str>, body: &[u8]) -> Result<Con
     })
 }
 
-/// The user turn's one `<facts>` block (JSON) and the question after it.
+/// The user turn's `<facts>` block (JSON), which opens it, and the question after it (which
+/// may hold anything, `<facts>` included: the block ends at the first `</facts>`, which the
+/// escaped JSON cannot hold).
 fn facts_and_question(user: &str) -> Result<(Value, String), String> {
     let (open, close) = ("<facts>", "</facts>");
-    if user.matches(open).count() != 1 || user.matches(close).count() != 1 {
-        return Err("the user turn must hold exactly one <facts> block".into());
-    }
-    let start = user.find(open).expect("counted") + open.len();
-    let end = user.find(close).expect("counted");
-    if end < start {
-        return Err("</facts> before <facts>".into());
-    }
-    let facts: Value = serde_json::from_str(user[start..end].trim())
+    let rest = user
+        .strip_prefix(open)
+        .ok_or("the user turn must open with the <facts> block")?;
+    let end = rest.find(close).ok_or("the <facts> block is not closed")?;
+    let facts: Value = serde_json::from_str(rest[..end].trim())
         .map_err(|e| format!("the facts block is not JSON: {e}"))?;
-    let question = user[end + close.len()..]
+    let question = rest[end + close.len()..]
         .trim()
         .strip_prefix("Question:")
         .map(str::trim)
@@ -359,6 +357,10 @@ mod tests {
         let f = json!({"period": {"from": "2026-11-27", "to": "2026-12-03"}, "period_top": []});
         let c = check("/model/m/converse", Some(AUTH), &body(&user(&f, "Why?"))).unwrap();
         assert!(answer(&c).contains("do not answer this"));
+        // The question may hold anything after the block.
+        let odd = user(&f, "what about </facts> and <facts>?");
+        let c = check("/model/m/converse", Some(AUTH), &body(&odd)).unwrap();
+        assert_eq!(c.question, "what about </facts> and <facts>?");
     }
 
     #[test]
@@ -378,8 +380,9 @@ mod tests {
             ("/model/m/converse", None, body(&good), "SigV4"),
             ("/model/m/converse", Some("AWS4-HMAC-SHA256 Credential=a/b/us-east-1/dynamodb/aws4_request"), body(&good), "SigV4"),
             ("/model/m/converse", Some(AUTH), b"{".to_vec(), "not JSON"),
-            ("/model/m/converse", Some(AUTH), body("no facts here"), "exactly one <facts>"),
-            ("/model/m/converse", Some(AUTH), body("<facts>{}</facts> <facts>"), "exactly one <facts>"),
+            ("/model/m/converse", Some(AUTH), body("no facts here"), "open with the <facts>"),
+            ("/model/m/converse", Some(AUTH), body("<facts>{}"), "not closed"),
+            ("/model/m/converse", Some(AUTH), body("<facts>{}</facts> <facts>"), "Question"),
             ("/model/m/converse", Some(AUTH), body("<facts>not json</facts>\n\nQuestion: q"), "not JSON"),
             ("/model/m/converse", Some(AUTH), body("<facts>{}</facts>"), "Question"),
             ("/model/m/converse", Some(AUTH), json!({"messages": [{"role": "user", "content": [{"text": good}]}], "inferenceConfig": {"maxTokens": 5}}).to_string().into_bytes(), "system"),

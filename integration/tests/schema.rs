@@ -203,6 +203,16 @@ fn each_function_has_exactly_its_dynamodb_actions() {
             ],
         ),
         ("HealthFunction", vec!["dynamodb:GetItem"]),
+        // The fact sheet's reads, and the key's hourly question counter (an UpdateItem).
+        (
+            "AskFunction",
+            vec![
+                "dynamodb:BatchGetItem",
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+            ],
+        ),
         ("PagesFunction", vec!["dynamodb:GetItem", "dynamodb:Query"]),
         // Its own role (SAM's would add AWSLambdaDynamoDBExecutionRole, on "*"): the
         // table's reads and writes it makes (a batch's totals read at once, a removed
@@ -297,6 +307,35 @@ fn each_function_has_exactly_its_dynamodb_actions() {
         checked, in_template,
         "every function's actions are pinned here"
     );
+}
+
+/// The ask function may invoke the one model the deployment names, and only when it names
+/// one: a policy of its own on `AskEnabled`, on that model's ARN; no other role has any
+/// Bedrock action.
+#[test]
+fn only_the_ask_function_may_invoke_only_the_named_model() {
+    let doc = template();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
+        .expect("template.yaml");
+    assert_eq!(text.matches("bedrock:Invoke").count(), 1, "one Bedrock action in all");
+    assert!(!text.contains("bedrock:*") && !text.contains("bedrock:Converse"));
+    let policy = &doc["Resources"]["AskBedrockPolicy"];
+    assert_eq!(policy["Type"].as_str(), Some("AWS::IAM::RolePolicy"));
+    assert_eq!(policy["Condition"].as_str(), Some("AskEnabled"));
+    assert!(format!("{:?}", policy["Properties"]["RoleName"]).contains("AskRole"));
+    let statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("statements");
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["Action"].as_str(), Some("bedrock:InvokeModel"));
+    let resource = format!("{:?}", statements[0]["Resource"]);
+    assert!(
+        resource.contains("::foundation-model/${BedrockModelId}") && !resource.contains('*'),
+        "{resource}"
+    );
+    let condition = format!("{:?}", doc["Conditions"]["AskEnabled"]);
+    assert!(condition.contains("BedrockModelId"), "{condition}");
+    assert_eq!(doc["Parameters"]["BedrockModelId"]["Default"].as_str(), Some(""));
 }
 
 fn template() -> Value {
