@@ -317,7 +317,11 @@ fn only_the_ask_function_may_invoke_only_the_named_model() {
     let doc = template();
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
         .expect("template.yaml");
-    assert_eq!(text.matches("bedrock:Invoke").count(), 1, "one Bedrock action in all");
+    assert_eq!(
+        text.matches("bedrock:Invoke").count(),
+        1,
+        "one Bedrock action in all"
+    );
     assert!(!text.contains("bedrock:*") && !text.contains("bedrock:Converse"));
     let policy = &doc["Resources"]["AskBedrockPolicy"];
     assert_eq!(policy["Type"].as_str(), Some("AWS::IAM::RolePolicy"));
@@ -327,7 +331,10 @@ fn only_the_ask_function_may_invoke_only_the_named_model() {
         .as_sequence()
         .expect("statements");
     assert_eq!(statements.len(), 1);
-    assert_eq!(statements[0]["Action"].as_str(), Some("bedrock:InvokeModel"));
+    assert_eq!(
+        statements[0]["Action"].as_str(),
+        Some("bedrock:InvokeModel")
+    );
     let resource = format!("{:?}", statements[0]["Resource"]);
     assert!(
         resource.contains("::foundation-model/${BedrockModelId}") && !resource.contains('*'),
@@ -335,7 +342,10 @@ fn only_the_ask_function_may_invoke_only_the_named_model() {
     );
     let condition = format!("{:?}", doc["Conditions"]["AskEnabled"]);
     assert!(condition.contains("BedrockModelId"), "{condition}");
-    assert_eq!(doc["Parameters"]["BedrockModelId"]["Default"].as_str(), Some(""));
+    assert_eq!(
+        doc["Parameters"]["BedrockModelId"]["Default"].as_str(),
+        Some("")
+    );
 }
 
 fn template() -> Value {
