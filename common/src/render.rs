@@ -215,7 +215,7 @@ pub fn stats_page(p: &StatsPage<'_>) -> String {
         let _ = write!(
             html,
             r#"<li data-type="{}">{}</li>"#,
-            escape(insight.kind),
+            escape(insight.kind.as_str()),
             escape(&insight.message)
         );
     }
@@ -366,7 +366,7 @@ mod tests {
             )
             .unwrap(),
             insights: &[Insight {
-                kind: "new_referrer",
+                kind: crate::domain::insights::InsightKind::NewReferrer,
                 message: "new referrer <evil>.example".into(),
                 figures: serde_json::json!({}),
             }],

@@ -42,11 +42,57 @@ pub const BOT_SHARE_MIN_VISITS: u64 = 20;
 /// year to `date` (and a new referrer one not seen in the 4 weeks before the week).
 pub const LOOKBACK_DAYS: i64 = 365;
 
+/// Which rule found an insight (its `type` in the API: openapi.json's `Insight`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InsightKind {
+    Spike,
+    Drop,
+    TopReferrerChanged,
+    TopSourceChanged,
+    TopCountryChanged,
+    NewReferrer,
+    PeakDay,
+    BotShareHigh,
+}
+
+impl InsightKind {
+    pub const ALL: [InsightKind; 8] = [
+        InsightKind::Spike,
+        InsightKind::Drop,
+        InsightKind::TopReferrerChanged,
+        InsightKind::TopSourceChanged,
+        InsightKind::TopCountryChanged,
+        InsightKind::NewReferrer,
+        InsightKind::PeakDay,
+        InsightKind::BotShareHigh,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InsightKind::Spike => "spike",
+            InsightKind::Drop => "drop",
+            InsightKind::TopReferrerChanged => "top_referrer_changed",
+            InsightKind::TopSourceChanged => "top_source_changed",
+            InsightKind::TopCountryChanged => "top_country_changed",
+            InsightKind::NewReferrer => "new_referrer",
+            InsightKind::PeakDay => "peak_day",
+            InsightKind::BotShareHigh => "bot_share_high",
+        }
+    }
+}
+
+impl PartialEq<&str> for InsightKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// What changed, in words and in figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Insight {
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: InsightKind,
     pub message: String,
     pub figures: Value,
 }
@@ -132,7 +178,7 @@ pub fn of_link(c: &Counters<'_>, date: NaiveDate) -> Vec<Insight> {
             let median = median(&mut before);
             if visits >= SPIKE_MIN_VISITS && visits >= SPIKE_FACTOR * median {
                 out.push(Insight {
-                    kind: "spike",
+                    kind: InsightKind::Spike,
                     message: format!(
                         "{visits} visits on {}, {} times the median day of the 28 before ({median})",
                         day_string(day),
@@ -155,7 +201,7 @@ pub fn of_link(c: &Counters<'_>, date: NaiveDate) -> Vec<Insight> {
     // drop: this week against the one before.
     if last_week >= DROP_MIN_VISITS && this_week * 100 <= last_week * DROP_MAX_PERCENT {
         out.push(Insight {
-            kind: "drop",
+            kind: InsightKind::Drop,
             message: format!(
                 "{this_week} visits in the last 7 days, down {}% from {last_week} the 7 days before",
                 100 - percent(this_week, last_week)
@@ -168,9 +214,17 @@ pub fn of_link(c: &Counters<'_>, date: NaiveDate) -> Vec<Insight> {
     // top_*_changed: the week's top key is not the week before's.
     if this_week >= TOP_CHANGE_MIN_VISITS && last_week >= TOP_CHANGE_MIN_VISITS {
         for (kind, dim, what) in [
-            ("top_referrer_changed", Dimension::Referrer, "referrer"),
-            ("top_source_changed", Dimension::Source, "source"),
-            ("top_country_changed", Dimension::Country, "country"),
+            (
+                InsightKind::TopReferrerChanged,
+                Dimension::Referrer,
+                "referrer",
+            ),
+            (InsightKind::TopSourceChanged, Dimension::Source, "source"),
+            (
+                InsightKind::TopCountryChanged,
+                Dimension::Country,
+                "country",
+            ),
         ] {
             let now = keys_over(c, dim, week_start, date);
             let before = keys_over(c, dim, prev_start, prev_end);
@@ -205,7 +259,7 @@ pub fn of_link(c: &Counters<'_>, date: NaiveDate) -> Vec<Insight> {
     fresh.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     for (key, visits) in fresh {
         out.push(Insight {
-            kind: "new_referrer",
+            kind: InsightKind::NewReferrer,
             message: format!(
                 "new referrer {key}: {visits} visits in the last 7 days ({}% of them), none in the 28 days before",
                 percent(visits, this_week)
@@ -233,7 +287,7 @@ pub fn of_link(c: &Counters<'_>, date: NaiveDate) -> Vec<Insight> {
             .unwrap_or(0);
         if visits >= PEAK_MIN_VISITS && visits > before_best {
             out.push(Insight {
-                kind: "peak_day",
+                kind: InsightKind::PeakDay,
                 message: format!(
                     "{} was the best day of the year: {visits} visits (the best before: {before_best})",
                     day_string(day)
@@ -249,7 +303,7 @@ pub fn of_link(c: &Counters<'_>, date: NaiveDate) -> Vec<Insight> {
     let all = bots + this_week;
     if all >= BOT_SHARE_MIN_VISITS && bots * 100 >= all * BOT_SHARE_MIN_PERCENT {
         out.push(Insight {
-            kind: "bot_share_high",
+            kind: InsightKind::BotShareHigh,
             message: format!(
                 "{}% of the last 7 days' visits were bots ({bots} of {all})",
                 percent(bots, all)
@@ -386,7 +440,7 @@ mod tests {
         }
 
         fn kinds(&self) -> Vec<&'static str> {
-            self.insights().iter().map(|i| i.kind).collect()
+            self.insights().iter().map(|i| i.kind.as_str()).collect()
         }
     }
 
@@ -481,7 +535,7 @@ mod tests {
             .key(11, Dimension::Country, "US", 5)
             .key(11, Dimension::Country, "DE", 5);
         let got = l.insights();
-        let kinds: Vec<_> = got.iter().map(|i| i.kind).collect();
+        let kinds: Vec<_> = got.iter().map(|i| i.kind.as_str()).collect();
         assert_eq!(kinds, ["top_referrer_changed"]);
         assert_eq!(
             got[0].figures,
@@ -622,7 +676,7 @@ mod tests {
         let mut history = vec![30, 0, 25];
         history.extend(days(30, 1));
         let got = Link::new(60, &history).insights();
-        let kinds: Vec<_> = got.iter().map(|i| i.kind).collect();
+        let kinds: Vec<_> = got.iter().map(|i| i.kind.as_str()).collect();
         assert_eq!(kinds, ["spike", "spike", "peak_day"]);
         assert_eq!(got[0].figures["date"], DATE);
         assert_eq!(got[1].figures["date"], "2026-06-28");

@@ -4,7 +4,6 @@
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
-use serde_json::json;
 
 use super::response::{json_response, NO_STORE};
 use crate::domain::forward::QueryTooLong;
@@ -151,6 +150,19 @@ pub enum ApiError {
     Model(ModelFailure),
 }
 
+/// Every error body: `{"error": {"code", "message"}}` (openapi.json's `Error`), and what
+/// `into_response_with` adds beside it.
+#[derive(Debug, Clone, serde::Serialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ErrorDetail {
+    pub code: &'static str,
+    pub message: String,
+}
+
 /// Why the analytics model (Amazon Bedrock, `POST /insights/ask`) gave no answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModelFailure {
@@ -241,14 +253,24 @@ impl ApiError {
         self.into_response_with(serde_json::Map::new())
     }
 
+    /// The `error` of the body: `{"code", "message"}` (a batch's results carry it too).
+    pub fn detail(&self) -> ErrorDetail {
+        ErrorDetail {
+            code: self.code().as_str(),
+            message: self.to_string(),
+        }
+    }
+
     /// The error's response with `extra` fields beside `error` in the body (what a caller
     /// still gets when the main answer failed, e.g. the rule-based insights of a question).
     pub fn into_response_with(
         self,
         extra: serde_json::Map<String, serde_json::Value>,
     ) -> Response<Body> {
-        let mut body =
-            json!({"error": {"code": self.code().as_str(), "message": self.to_string()}});
+        let mut body = serde_json::to_value(ErrorBody {
+            error: self.detail(),
+        })
+        .unwrap_or_default();
         if let Some(fields) = body.as_object_mut() {
             fields.extend(extra);
         }

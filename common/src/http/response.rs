@@ -3,7 +3,6 @@
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::config::BaseUrl;
 use crate::domain::link::rfc3339;
@@ -77,46 +76,72 @@ pub fn csv_response(csv: String, filename: &str) -> Response<Body> {
     resp
 }
 
-/// A link as the API shows it (never its password, only whether it has one).
-/// `total_visits` where the caller read the counters.
-pub fn link_json(link: &Link, base: &BaseUrl, total_visits: Option<u64>) -> serde_json::Value {
-    let mut body = json!({
-        "code": link.code.as_str(),
-        "short_url": base.short_url(link.code.as_str()),
-        "url": link.url.as_str(),
-        "created_at": rfc3339(link.created_at),
-        "kind": link.kind.as_str(),
-        "owner": link.owner.as_ref().map(|o| o.as_str()),
-        "expires_at": link.expires_at.map(rfc3339),
-        "max_visits": link.max_visits,
-        "disabled": link.disabled,
-        "forward_query": link.forward_query,
-        "title": link.title,
-        "tags": link.tags,
-        "password_protected": link.password_protected(),
-        "rules": crate::domain::rules::to_json(&link.rules),
-        "taken_down_at": link.taken_down_at.map(rfc3339),
-    });
-    if let Some(total) = total_visits {
-        body["total_visits"] = total.into();
+/// A link as the API shows it (never its password, only whether it has one): the one
+/// shape of `POST /links`, `GET|PATCH /links/{code}`, a batch's results, `GET /links` and
+/// the JSON export (openapi.json's `Link` and `ExportedLink`).
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkBody<'a> {
+    pub code: &'a str,
+    pub short_url: String,
+    pub url: &'a str,
+    pub created_at: String,
+    pub kind: &'static str,
+    pub owner: Option<&'a str>,
+    pub expires_at: Option<String>,
+    pub max_visits: Option<u64>,
+    pub disabled: bool,
+    pub forward_query: bool,
+    pub title: Option<&'a str>,
+    pub tags: &'a [String],
+    pub password_protected: bool,
+    pub rules: serde_json::Value,
+    pub taken_down_at: Option<String>,
+    /// All-time visits where the caller read the counters (`GET|PATCH /links/{code}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_visits: Option<u64>,
+    /// The aggregator's all-time visits (`GET /links`, the export).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visits: Option<u64>,
+}
+
+/// A link as the API shows it; `total_visits` where the caller read the counters.
+pub fn link_json<'a>(link: &'a Link, base: &BaseUrl, total_visits: Option<u64>) -> LinkBody<'a> {
+    LinkBody {
+        code: link.code.as_str(),
+        short_url: base.short_url(link.code.as_str()),
+        url: link.url.as_str(),
+        created_at: rfc3339(link.created_at),
+        kind: link.kind.as_str(),
+        owner: link.owner.as_ref().map(|o| o.as_str()),
+        expires_at: link.expires_at.map(rfc3339),
+        max_visits: link.max_visits,
+        disabled: link.disabled,
+        forward_query: link.forward_query,
+        title: link.title.as_deref(),
+        tags: &link.tags,
+        password_protected: link.password_protected(),
+        rules: crate::domain::rules::to_json(&link.rules),
+        taken_down_at: link.taken_down_at.map(rfc3339),
+        total_visits,
+        visits: None,
     }
-    body
 }
 
 /// A link as `GET /links` and the JSON export show it: the owner index's fields, and what
 /// `extras` read beside it (the password's presence, the rules, all-time `visits`).
-pub fn listed_link_json(
-    link: &Link,
+pub fn listed_link_json<'a>(
+    link: &'a Link,
     base: &BaseUrl,
     extras: Option<&crate::store::ListedExtras>,
-) -> serde_json::Value {
-    let mut body = link_json(link, base, None);
+) -> LinkBody<'a> {
     let extras = extras.cloned().unwrap_or_default();
-    body["password_protected"] = extras.password_protected.into();
-    body["rules"] = crate::domain::rules::to_json(&extras.rules);
-    body["taken_down_at"] = extras.taken_down_at.map(rfc3339).into();
-    body["visits"] = extras.visits.into();
-    body
+    LinkBody {
+        password_protected: extras.password_protected,
+        rules: crate::domain::rules::to_json(&extras.rules),
+        taken_down_at: extras.taken_down_at.map(rfc3339),
+        visits: Some(extras.visits),
+        ..link_json(link, base, None)
+    }
 }
 
 pub fn link_response(

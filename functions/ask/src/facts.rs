@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use common::domain::day_string;
-use common::domain::insights::{Insight, Mover};
+use common::domain::insights::{Insight, InsightKind, Mover};
 use common::domain::stats::KeyVisits;
 use common::store::{OwnerTotals, RankedLink};
 use common::views::LinkStats;
@@ -112,7 +112,7 @@ pub struct DayFact {
 #[derive(Debug, Clone, Serialize)]
 pub struct InsightFact {
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: InsightKind,
     pub message: String,
 }
 

@@ -289,7 +289,7 @@ async fn create_all(
                     json!({
                         "index": index,
                         "status": e.status().as_u16(),
-                        "error": {"code": e.code().as_str(), "message": e.to_string()},
+                        "error": e.detail(),
                     })
                 }
             }
