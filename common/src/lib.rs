@@ -16,6 +16,7 @@ pub mod render;
 pub mod runtime;
 pub mod store;
 pub mod views;
+pub mod visits;
 
 pub use config::Config;
 pub use runtime::App;

@@ -13,13 +13,12 @@ pub use mimalloc::MiMalloc;
 use crate::auth::Authenticator;
 use crate::cache::{TtlCache, DEFAULT_CAPACITY};
 use crate::config::Config;
-use chrono::{DateTime, Utc};
 
-use crate::domain::{Code, Gone, Link, Visit};
+use crate::domain::{Code, Link};
 use crate::http::ApiError;
 use crate::metrics::{emit, request_line, BotVisit, RequestRecord};
 use crate::store::client::CONNECT_TIMEOUT;
-use crate::store::{dynamodb_client, Store, StoreError, VisitGate};
+use crate::store::{dynamodb_client, Store, StoreError};
 
 /// The state a handler needs, built once per cold start.
 #[derive(Debug)]
@@ -49,52 +48,6 @@ impl App {
         let found = self.store.find_link(code).await?;
         self.links.put(code.clone(), found.clone(), Instant::now());
         Ok(found)
-    }
-
-    /// Counts a visit of an open `link` (its redirect's one write), or refuses it:
-    /// - a bot, or a HEAD (`visit` is `None`), never uses up a capped link (a link preview
-    ///   must not spend a one-time link): past its cap it is refused from this copy;
-    /// - a human visit of a capped link first passes the exact, conditional cap gate (the
-    ///   only visit that pays a second write);
-    /// - the count is written before answering (a Lambda is frozen once it returns), and a
-    ///   hot link's raised shard count is kept in this copy of the link.
-    pub async fn count_visit(
-        &self,
-        code: &Code,
-        link: &Link,
-        visit: Option<&Visit>,
-        now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
-        let human = matches!(visit, Some(Visit::Human(_)));
-        if !human && link.cap_reached() {
-            return Err(ApiError::Gone(Gone::VisitLimit));
-        }
-        let Some(visit) = visit else {
-            return Ok(());
-        };
-        if human && link.max_visits.is_some() {
-            match self.store.gate_visit(code, now).await? {
-                VisitGate::Admitted | VisitGate::Uncapped => {}
-                VisitGate::Closed(gone) => {
-                    self.links.remove(code);
-                    return Err(ApiError::Gone(gone));
-                }
-                VisitGate::Missing => {
-                    self.links.remove(code);
-                    return Err(ApiError::NotFound);
-                }
-            }
-        }
-        let counted = self
-            .store
-            .count_visit(code, link.counter_shards, now.date_naive(), visit)
-            .await?;
-        if counted.counter_shards != link.counter_shards {
-            let mut raised = link.clone();
-            raised.counter_shards = counted.counter_shards;
-            self.links.put(code.clone(), Some(raised), Instant::now());
-        }
-        Ok(())
     }
 
     pub fn new(config: Config, store: Store) -> App {

@@ -10,7 +10,8 @@ pub use error::{ApiError, ErrorCode, ModelFailure, MAX_BODY_BYTES, RETRY_AFTER_S
 pub use request::{
     base_url, body_of_type, edge_header, form_field, header_str, json_body, json_body_of_at_most,
     json_object, path_code, query_param, request_hosts, require_method, require_method_of_path,
-    through_edge, viewer_host, wants_html, EDGE_HEADER, LINKS_PATH_METHODS, MAX_FORM_BYTES,
+    through_edge, viewer_host, visit_request, wants_html, EDGE_HEADER, LINKS_PATH_METHODS,
+    MAX_FORM_BYTES,
 };
 pub use response::{
     csv_response, html_response, json_response, link_json, link_response, listed_link_json,

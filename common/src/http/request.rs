@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ErrorCode, MAX_BODY_BYTES};
 use crate::config::{BaseUrl, Config};
-use crate::domain::Code;
+use crate::domain::{Code, VisitRequest};
 
 /// Refuses any method the handler does not serve with 405 and an `Allow` header that
 /// lists them.
@@ -224,6 +224,20 @@ pub fn request_hosts(req: &Request, base: &BaseUrl, config: &Config) -> Vec<Stri
         }
     }
     hosts
+}
+
+/// What a request says about its visitor (`Visit::classify`, `rules::choose`): its headers
+/// and query; the country only as the edge set it (a client's own header decides nothing).
+pub fn visit_request<'r>(req: &'r Request, config: &Config) -> VisitRequest<'r> {
+    VisitRequest {
+        user_agent: header_str(req, "user-agent"),
+        referer: header_str(req, "referer"),
+        purpose: header_str(req, "sec-purpose").or_else(|| header_str(req, "purpose")),
+        utm_source: query_param(req, "utm_source"),
+        country: edge_header(req, config, "cloudfront-viewer-country"),
+        accept_language: header_str(req, "accept-language"),
+        query: req.uri().query(),
+    }
 }
 
 #[cfg(test)]

@@ -8,19 +8,14 @@
 //! with the password: right -> 303 to the target, counted as a visit; wrong -> 403; past
 //! the lockout -> 429, decided by one conditional write before any hashing.
 
-use std::borrow::Cow;
-
-use chrono::{DateTime, Utc};
-use common::domain::forward::forward_query;
-use common::domain::rules;
-use common::domain::{password, Code, Link, Visit, VisitRequest};
+use common::domain::Code;
 use common::http::{
-    edge_header, form_field, header_str, html_response, path_code, query_param, require_method,
-    wants_html, ApiError, ErrorCode, NO_STORE,
+    form_field, html_response, path_code, require_method, visit_request, wants_html, ApiError,
+    ErrorCode, NO_STORE,
 };
 use common::metrics::BotVisit;
 use common::render::{page_csp, password_page, PASSWORD_STYLE};
-use common::store::TryGate;
+use common::visits::{self, Asked, Outcome, Refusal};
 use common::App;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -28,19 +23,72 @@ use lambda_http::{Body, Request, Response};
 // The bot matcher is a large regular expression: built during Init.
 common::lambda_main!("redirect", redirect, init = common::domain::visit::prepare);
 
+/// Parse, decide (`common::visits`), respond.
 async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     require_method(&req, &[Method::GET, Method::HEAD, Method::POST])?;
     let code = path_code(&req)?;
     let link = app.link(&code).await?.ok_or(ApiError::NotFound)?;
-    let now = Utc::now();
-    link.check_open(now).map_err(ApiError::Gone)?;
-    let post = req.method() == Method::POST;
-    if link.password_protected() {
-        if !post {
-            return Ok(form_page(&req, &code, StatusCode::OK, None));
+    // A form's own refusal (its type, its size) is answered only where a password was due.
+    let mut form = None;
+    let asked = match *req.method() {
+        Method::HEAD => Asked::Head,
+        Method::POST => {
+            let field = form_field(&req, "password");
+            let password = field.as_ref().ok().cloned().flatten();
+            form = Some(field);
+            Asked::Unlock { password }
         }
-        if let Err(e) = unlock(app, &req, &code, &link, now).await {
-            return match e {
+        _ => Asked::Get,
+    };
+    let visitor = visit_request(&req, &app.config);
+    let outcome = visits::visit(app, &link, asked, &visitor, chrono::Utc::now()).await?;
+    match outcome {
+        Outcome::Redirect {
+            target,
+            bot,
+            unlocked,
+        } => {
+            let location = HeaderValue::from_str(&target).map_err(|_| {
+                ApiError::Internal(format!("stored URL of '{code}' is not a header value"))
+            })?;
+            // After a form post, 303: the browser follows with a GET.
+            let status = if unlocked {
+                StatusCode::SEE_OTHER
+            } else {
+                app.config.redirect_status
+            };
+            let mut resp = Response::builder()
+                .status(status)
+                .header(header::LOCATION, location)
+                .header(header::CACHE_CONTROL, NO_STORE)
+                .body(Body::Empty)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            if bot {
+                resp.extensions_mut().insert(BotVisit);
+            }
+            Ok(resp)
+        }
+        Outcome::PasswordForm => Ok(form_page(&req, &code, StatusCode::OK, None)),
+        Outcome::Refused(refusal) => {
+            let e = match refusal {
+                Refusal::NotFound => ApiError::NotFound,
+                Refusal::Gone(gone) => ApiError::Gone(gone),
+                Refusal::NotAPasswordLink => ApiError::MethodNotAllowed {
+                    allow: "GET, HEAD".into(),
+                },
+                Refusal::NoPassword => match form {
+                    Some(Err(e)) => e,
+                    _ => ApiError::bad_request(
+                        ErrorCode::InvalidForm,
+                        "the form needs a 'password' field",
+                    ),
+                },
+                Refusal::WrongPassword => ApiError::WrongPassword,
+                Refusal::Locked { retry_after } => ApiError::TooManyAttempts { retry_after },
+                Refusal::QueryTooLong(e) => ApiError::from(e),
+            };
+            // A browser that posted the form gets it again, with the refusal in words.
+            match e {
                 ApiError::WrongPassword | ApiError::TooManyAttempts { .. } if wants_html(&req) => {
                     let message = e.to_string();
                     let mut page = form_page(&req, &code, e.status(), Some(&message));
@@ -51,85 +99,9 @@ async fn redirect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
                     Ok(page)
                 }
                 e => Err(e),
-            };
+            }
         }
-    } else if post {
-        return Err(ApiError::MethodNotAllowed {
-            allow: "GET, HEAD".into(),
-        });
     }
-    let visitor = VisitRequest {
-        user_agent: header_str(&req, "user-agent"),
-        referer: header_str(&req, "referer"),
-        purpose: header_str(&req, "sec-purpose").or_else(|| header_str(&req, "purpose")),
-        utm_source: query_param(&req, "utm_source"),
-        // Only what the edge itself set: a client's own header decides nothing.
-        country: edge_header(&req, &app.config, "cloudfront-viewer-country"),
-        accept_language: header_str(&req, "accept-language"),
-        query: req.uri().query(),
-    };
-    let visit = (req.method() != Method::HEAD).then(|| Visit::classify(visitor));
-    let bot = matches!(visit, Some(Visit::Bot));
-    // Before the count: a target too long to send counts nothing.
-    let target = target(&visitor, &link)?;
-    app.count_visit(&code, &link, visit.as_ref(), now).await?;
-    let location = HeaderValue::from_str(&target)
-        .map_err(|_| ApiError::Internal(format!("stored URL of '{code}' is not a header value")))?;
-    // After a form post, 303: the browser follows with a GET.
-    let status = if post {
-        StatusCode::SEE_OTHER
-    } else {
-        app.config.redirect_status
-    };
-    let mut resp = Response::builder()
-        .status(status)
-        .header(header::LOCATION, location)
-        .header(header::CACHE_CONTROL, NO_STORE)
-        .body(Body::Empty)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    if bot {
-        resp.extensions_mut().insert(BotVisit);
-    }
-    Ok(resp)
-}
-
-/// Where this visitor goes: the first matching rule's URL or the link's, with the query
-/// forwarded when the link says so.
-fn target<'l>(visitor: &VisitRequest<'_>, link: &'l Link) -> Result<Cow<'l, str>, ApiError> {
-    let url = rules::choose(&link.rules, visitor).unwrap_or(&link.url);
-    Ok(if link.forward_query {
-        forward_query(url.as_str(), visitor.query)?
-    } else {
-        Cow::Borrowed(url.as_str())
-    })
-}
-
-/// Checks the posted password: a try is reserved first (a locked link: 429 and no hash),
-/// then hashed; a right one gives its try back.
-async fn unlock(
-    app: &App,
-    req: &Request,
-    code: &Code,
-    link: &Link,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let candidate = form_field(req, "password")?.ok_or_else(|| {
-        ApiError::bad_request(ErrorCode::InvalidForm, "the form needs a 'password' field")
-    })?;
-    let window = match app.store.reserve_try(code, now).await? {
-        TryGate::Locked { until } => {
-            let retry_after = (until - now).num_seconds().max(1) as u64;
-            return Err(ApiError::TooManyAttempts { retry_after });
-        }
-        TryGate::Reserved { window } => window,
-    };
-    let hash = link.password_hash.as_deref().unwrap_or_default();
-    if !password::verify(hash, &candidate) {
-        tracing::info!(code = %code, "wrong password");
-        return Err(ApiError::WrongPassword);
-    }
-    app.store.release_try(code, window).await?;
-    Ok(())
 }
 
 /// The password form (HEAD: its headers), never cached or indexed, no `Location`.
@@ -156,4 +128,190 @@ fn form_page(
 fn password_csp() -> &'static str {
     static CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     CSP.get_or_init(|| page_csp(PASSWORD_STYLE))
+}
+
+/// The handler end to end with the store's client mocked: what each request answers and
+/// which DynamoDB writes it makes (none where nothing may be counted).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::operation::update_item::{UpdateItemInput, UpdateItemOutput};
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use aws_sdk_dynamodb::Client;
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+    use common::config::Config;
+    use common::domain::password::Password;
+    use common::domain::{Link, LinkKind, LongUrl};
+    use common::store::Store;
+    use lambda_http::RequestExt;
+    use std::collections::HashMap;
+    use std::time::Instant;
+
+    const BROWSER: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+    /// An app whose store answers with `rules` only (any other call fails the request),
+    /// with `link` already in its cache (no lookup).
+    fn app(rules: &[&Rule], link: &Link) -> App {
+        let client: Client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, rules);
+        let config = Config::from_lookup(|k| (k == "TABLE_NAME").then(|| "links".to_owned()))
+            .expect("config");
+        let app = App::new(config, Store::new(client, "links"));
+        app.links
+            .put(link.code.clone(), Some(link.clone()), Instant::now());
+        app
+    }
+
+    fn link(code: &str) -> Link {
+        Link::new(
+            Code::parse(code).unwrap(),
+            LongUrl::from_stored("https://example.com/target".into()),
+            chrono::Utc::now() - chrono::Duration::days(1),
+            LinkKind::Generated,
+            None,
+        )
+    }
+
+    fn request(method: &str, code: &str, ua: &str, form: Option<&str>) -> Request {
+        let mut b = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(format!("https://sho.rt/{code}"))
+            .header("user-agent", ua);
+        if form.is_some() {
+            b = b.header("content-type", "application/x-www-form-urlencoded");
+        }
+        b.body(Body::from(form.unwrap_or("")))
+            .unwrap()
+            .with_path_parameters(HashMap::from([("code".to_owned(), code.to_owned())]))
+    }
+
+    fn counter_write(input: &UpdateItemInput) -> bool {
+        input
+            .key()
+            .and_then(|k| k.get("sk"))
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|sk| sk.starts_with("day#"))
+    }
+
+    fn counted() -> Rule {
+        mock!(Client::update_item)
+            .match_requests(counter_write)
+            .then_output(|| UpdateItemOutput::builder().build())
+    }
+
+    #[tokio::test]
+    async fn a_person_is_sent_on_and_counted_once() {
+        let rule = counted();
+        let app = app(&[&rule], &link("abc123"));
+        let resp = redirect(&app, request("GET", "abc123", BROWSER, None))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 302);
+        assert_eq!(resp.headers()["location"], "https://example.com/target");
+        assert_eq!(resp.headers()["cache-control"], NO_STORE);
+        assert!(resp.extensions().get::<BotVisit>().is_none());
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_bot_is_counted_as_one_and_a_head_not_at_all() {
+        let rule = counted();
+        let app = app(&[&rule], &link("abc123"));
+        let resp = redirect(&app, request("GET", "abc123", "Googlebot/2.1", None))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 302);
+        assert!(resp.extensions().get::<BotVisit>().is_some());
+        assert_eq!(rule.num_calls(), 1);
+        let resp = redirect(&app, request("HEAD", "abc123", BROWSER, None))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 302);
+        assert_eq!(rule.num_calls(), 1, "a HEAD writes nothing");
+    }
+
+    #[tokio::test]
+    async fn a_closed_link_or_a_form_where_none_is_due_counts_nothing() {
+        let rule = counted();
+        let mut disabled = link("off123");
+        disabled.disabled = true;
+        let app = app(&[&rule], &disabled);
+        let e = redirect(&app, request("GET", "off123", BROWSER, None))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.status().as_u16(), e.code().as_str()),
+            (410, "link_disabled")
+        );
+        let app = self::app(&[&rule], &link("abc123"));
+        let e = redirect(&app, request("POST", "abc123", BROWSER, Some("password=x")))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), 405);
+        assert!(matches!(e, ApiError::MethodNotAllowed { ref allow } if allow == "GET, HEAD"));
+        let e = redirect(&app, request("PUT", "abc123", BROWSER, None))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), 405);
+        assert_eq!(rule.num_calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_password_link_shows_its_form_and_refuses_a_wrong_password_without_counting() {
+        let mut protected = link("pw1234");
+        protected.password_hash = Some(Password::parse("right one").unwrap().hash().unwrap());
+        // The try's reservation (an ADD on the tries item) is the only write.
+        let reserve = mock!(Client::update_item)
+            .match_requests(|r| {
+                r.key().and_then(|k| k.get("sk")) == Some(&AttributeValue::S("tries".into()))
+            })
+            .then_output(|| UpdateItemOutput::builder().build());
+        let count = counted();
+        let app = app(&[&reserve, &count], &protected);
+        let resp = redirect(&app, request("GET", "pw1234", BROWSER, None))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers().get("location").is_none());
+        assert_eq!(resp.headers()["x-robots-tag"], "noindex, nofollow");
+        let e = redirect(
+            &app,
+            request("POST", "pw1234", BROWSER, Some("password=wrong")),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code().as_str(), "wrong_password");
+        let e = redirect(&app, request("POST", "pw1234", BROWSER, Some("other=1")))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code().as_str(), "invalid_form");
+        assert_eq!((reserve.num_calls(), count.num_calls()), (1, 0));
+        // The right one: its try given back, then the visit counted, 303.
+        let resp = redirect(
+            &app,
+            request("POST", "pw1234", BROWSER, Some("password=right+one")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(resp.status(), 303);
+        assert_eq!(resp.headers()["location"], "https://example.com/target");
+        assert_eq!((reserve.num_calls(), count.num_calls()), (3, 1));
+    }
+
+    #[tokio::test]
+    async fn a_store_that_fails_is_a_503_and_no_redirect() {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        use aws_sdk_dynamodb::types::error::ResourceNotFoundException;
+        let failing = mock!(Client::update_item).then_error(|| {
+            UpdateItemError::ResourceNotFoundException(
+                ResourceNotFoundException::builder()
+                    .message("no such table")
+                    .build(),
+            )
+        });
+        let app = app(&[&failing], &link("abc123"));
+        let e = redirect(&app, request("GET", "abc123", BROWSER, None))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), 503);
+    }
 }
