@@ -13,10 +13,10 @@ use crate::domain::sheet::{Cell, CsvWriter};
 use crate::domain::stats::parse_day;
 use crate::domain::stats::KeyVisits;
 use crate::domain::visit::Dimension;
-use crate::domain::KeyId;
 use crate::domain::{
     day_string, histogram, span, top_breakdowns, DailyVisits, DateRange, DayBreakdowns, Link,
 };
+use crate::domain::{Code, KeyId, Principal};
 use crate::http::{path_code, query_param, ApiError, ErrorCode};
 use crate::runtime::App;
 use crate::store::{LinkStatsRead, LinkWithHistory, RankedRef};
@@ -35,26 +35,61 @@ pub struct LinkStats {
     pub day_breakdowns: BTreeMap<NaiveDate, DayBreakdowns>,
 }
 
-/// The link of `{code}` with the days from `first` to `last` and the last `recent_days`
-/// (`Store::stats_for`), if the caller of `req` may read its stats: public for anonymous
-/// links; an owned link's owner or an admin otherwise; and whether the caller may see its
-/// target (`auth::may_see_target`).
+/// The link of `code` with the days from `first` to `last` and the last `recent_days`
+/// (`Store::stats_for`), if `caller` may read its stats: public for anonymous links; an
+/// owned link's owner or an admin otherwise; and whether the caller may see its target
+/// (`auth::may_see_target`).
 async fn readable_link(
     app: &App,
-    req: &Request,
+    code: &Code,
+    caller: Option<&Principal>,
     days: (NaiveDate, NaiveDate),
     recent_days: i64,
 ) -> Result<(LinkStatsRead, bool), ApiError> {
-    let code = path_code(req)?;
-    let caller = app.auth.caller(&app.store, req).await?;
     let found = app
         .store
-        .stats_for(&code, days, recent_days, Utc::now().date_naive())
+        .stats_for(code, days, recent_days, Utc::now().date_naive())
         .await?
         .ok_or(ApiError::NotFound)?;
-    auth::may_read_stats(caller.as_ref(), &found.found.link)?;
-    let visible = auth::may_see_target(caller.as_ref(), &found.found.link);
+    auth::may_read_stats(caller, &found.found.link)?;
+    let visible = auth::may_see_target(caller, &found.found.link);
     Ok((found, visible))
+}
+
+/// What a request for a link's stats, `stats.csv`, insights or page names: the days
+/// (`?from=&to=`, or the insights' `?date=`), the code and the caller, in that order (a
+/// bad range is a 400 before the key is looked up).
+pub struct StatsAsk {
+    pub code: Code,
+    pub caller: Option<Principal>,
+    pub days: (NaiveDate, NaiveDate),
+}
+
+impl StatsAsk {
+    /// `?from=&to=` (`DateRange::bounded`), `{code}` and the caller of `req`.
+    pub async fn of_range(app: &App, req: &Request) -> Result<StatsAsk, ApiError> {
+        let days = stats_days(req)?;
+        StatsAsk::with_days(app, req, days).await
+    }
+
+    /// `?date=` of the insights (the week to it) as the days, `{code}` and the caller.
+    pub async fn of_insights(app: &App, req: &Request) -> Result<(StatsAsk, NaiveDate), ApiError> {
+        let date = insights_date(req)?;
+        Ok((
+            StatsAsk::with_days(app, req, insight_days(date)).await?,
+            date,
+        ))
+    }
+
+    async fn with_days(
+        app: &App,
+        req: &Request,
+        days: (NaiveDate, NaiveDate),
+    ) -> Result<StatsAsk, ApiError> {
+        let code = path_code(req)?;
+        let caller = app.auth.caller(&app.store, req).await?;
+        Ok(StatsAsk { code, caller, days })
+    }
 }
 
 /// The days a link's insights for the week to `date` read.
@@ -95,16 +130,17 @@ pub fn insights_date(req: &Request) -> Result<NaiveDate, ApiError> {
     }
 }
 
-/// `GET /links/{code}/insights?date=`: the link and what changed in the week to `date`,
-/// from the same one `Query` as its stats, with the same access.
+/// `GET /links/{code}/insights?date=`: the link and what changed in the week to `date`
+/// (`ask.days` = `insight_days(date)`), from the same one `Query` as its stats, with the
+/// same access.
 pub async fn link_insights(
     app: &App,
-    req: &Request,
-) -> Result<(Link, NaiveDate, Vec<Insight>), ApiError> {
-    let date = insights_date(req)?;
-    let (read, _) = readable_link(app, req, insight_days(date), 0).await?;
+    ask: &StatsAsk,
+    date: NaiveDate,
+) -> Result<(Link, Vec<Insight>), ApiError> {
+    let (read, _) = readable_link(app, &ask.code, ask.caller.as_ref(), ask.days, 0).await?;
     let insights = insights_of(&read.found, date);
-    Ok((read.found.link, date, insights))
+    Ok((read.found.link, insights))
 }
 
 /// `from` and `to` of `req`, both set (`DateRange::bounded`: at most `MAX_STATS_DAYS`).
@@ -113,26 +149,31 @@ fn stats_days(req: &Request) -> Result<(NaiveDate, NaiveDate), ApiError> {
     Ok(range.bounded(Utc::now().date_naive())?)
 }
 
-/// `{code}`, `from`, `to` and the caller of `req`; one `Query` (two for a range that
-/// ends before the last few days). Public for anonymous links; an owned link's owner or
-/// an admin otherwise.
-pub async fn link_stats(app: &App, req: &Request) -> Result<LinkStats, ApiError> {
-    let days = stats_days(req)?;
-    let (read, visible) = readable_link(app, req, days, 0).await?;
-    Ok(stats_of(read, days, visible))
+/// A link's stats over `ask.days`, for `ask.caller`: one `Query` (two for a range that
+/// ends before the last few days). Public for anonymous links; an owned link's owner or an
+/// admin otherwise.
+pub async fn link_stats(app: &App, ask: &StatsAsk) -> Result<LinkStats, ApiError> {
+    let (read, visible) = readable_link(app, &ask.code, ask.caller.as_ref(), ask.days, 0).await?;
+    Ok(stats_of(read, ask.days, visible))
 }
 
 /// What the stats page shows: `link_stats`, and what changed in the last 7 days to today,
 /// from the same reads.
 pub async fn link_stats_and_insights(
     app: &App,
-    req: &Request,
+    ask: &StatsAsk,
 ) -> Result<(LinkStats, Vec<Insight>), ApiError> {
-    let days = stats_days(req)?;
     let today = Utc::now().date_naive();
-    let (read, visible) = readable_link(app, req, days, insights::LOOKBACK_DAYS).await?;
+    let (read, visible) = readable_link(
+        app,
+        &ask.code,
+        ask.caller.as_ref(),
+        ask.days,
+        insights::LOOKBACK_DAYS,
+    )
+    .await?;
     let insights = insights_of(&read.found, today);
-    Ok((stats_of(read, days, visible), insights))
+    Ok((stats_of(read, ask.days, visible), insights))
 }
 
 /// A link's stats over `from..=to` from what `Store::stats_for` read (days before the

@@ -13,7 +13,7 @@ use common::http::{
 use common::render::{
     page_csp, qr_svg, stats_page, StatsPage, QR_DEFAULT_SIZE, QR_MAX_SIZE, QR_MIN_SIZE, STATS_STYLE,
 };
-use common::views::link_stats_and_insights;
+use common::views::{link_stats_and_insights, StatsAsk};
 use common::App;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -76,7 +76,8 @@ async fn qr(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
 }
 
 async fn page(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let (stats, insights) = link_stats_and_insights(app, req).await?;
+    let ask = StatsAsk::of_range(app, req).await?;
+    let (stats, insights) = link_stats_and_insights(app, &ask).await?;
     let base = base_url(req, &app.config)?;
     let short_url = base.short_url(stats.link.code.as_str());
     let html = stats_page(&StatsPage {

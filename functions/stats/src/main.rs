@@ -24,6 +24,7 @@ use common::http::{
 };
 use common::views::{
     insight_days, insights_date, insights_of, link_insights, link_stats, owner_week, OwnerWeek,
+    StatsAsk,
 };
 use common::App;
 use lambda_http::http::{Method, StatusCode};
@@ -45,7 +46,8 @@ async fn stats(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         return ranking(app, &req).await;
     }
     if insights {
-        let (link, date, insights) = link_insights(app, &req).await?;
+        let (ask, date) = StatsAsk::of_insights(app, &req).await?;
+        let (link, insights) = link_insights(app, &ask, date).await?;
         return Ok(json_response(
             StatusCode::OK,
             &json!({
@@ -55,7 +57,7 @@ async fn stats(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             }),
         ));
     }
-    let stats = link_stats(app, &req).await?;
+    let stats = link_stats(app, &StatsAsk::of_range(app, &req).await?).await?;
     if req.raw_http_path().ends_with("/stats.csv") {
         let name = format!("{}-stats.csv", stats.link.code);
         return Ok(csv_response(stats.to_csv(), &name));
