@@ -13,7 +13,9 @@ use common::domain::{Alias, LongUrl, UrlPolicy, Visit};
 use common::Store;
 use futures::StreamExt;
 use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::Method;
 use serde_json::{json, Value};
+use support::Api;
 
 const CHROME_WIN: &str = support::BROWSER_UA;
 const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
@@ -37,38 +39,34 @@ fn visitor(ua: &'static str, headers: &[(&'static str, &str)], query: &str) -> V
     }
 }
 
-async fn new_link() -> String {
-    let url = format!("https://example.com/{}", support::unique("stats-"));
-    let resp = support::http()
-        .post(format!("{}/links", support::api_url()))
-        .json(&json!({ "url": url }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let body: Value = resp.json().await.unwrap();
-    body["code"].as_str().unwrap().to_owned()
-}
-
-async fn visit(http: &reqwest::Client, code: &str, v: &Visitor) -> u16 {
-    let mut req = http.get(format!("{}/{code}{}", support::api_url(), v.query));
-    // Overrides the client's browser User-Agent; "" sends none.
-    req = req.header("user-agent", v.ua);
-    for (name, value) in &v.headers {
-        let value = HeaderValue::from_bytes(value.as_bytes()).expect("a header value");
-        req = req.header(HeaderName::from_static(name), value);
+impl Api {
+    async fn new_link(&self) -> String {
+        let url = support::unique_url("stats-");
+        let r = self
+            .send(Method::POST, "/links", None, Some(json!({ "url": url })))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["code"].as_str().unwrap().to_owned()
     }
-    req.send().await.expect("the API answers").status().as_u16()
-}
 
-async fn stats(code: &str) -> Value {
-    let resp = support::http()
-        .get(format!("{}/links/{code}/stats", support::api_url()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
+    async fn visit(&self, code: &str, v: &Visitor) -> u16 {
+        let mut req = self.http.get(format!("{}/{code}{}", self.base, v.query));
+        // Overrides the client's browser User-Agent; "" sends none.
+        req = req.header("user-agent", v.ua);
+        for (name, value) in &v.headers {
+            let value = HeaderValue::from_bytes(value.as_bytes()).expect("a header value");
+            req = req.header(HeaderName::from_static(name), value);
+        }
+        req.send().await.expect("the API answers").status().as_u16()
+    }
+
+    async fn stats(&self, code: &str) -> Value {
+        let r = self
+            .send(Method::GET, &format!("/links/{code}/stats"), None, None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    }
 }
 
 fn breakdown(stats: &Value, name: &str) -> Vec<(String, u64)> {
@@ -163,54 +161,51 @@ fn assert_mix(stats: &Value, times: u64) {
 
 #[tokio::test]
 async fn a_known_mix_of_browsers_bots_prefetches_referrers_and_sources() {
-    let code = new_link().await;
-    let http = support::http();
+    let api = Api::new();
+    let code = api.new_link().await;
     for v in mix() {
-        assert_eq!(
-            visit(&http, &code, &v).await,
-            302,
-            "bots get the redirect too"
-        );
+        assert_eq!(api.visit(&code, &v).await, 302, "bots get the redirect too");
     }
-    let head = http
+    let head = api
+        .http
         .head(format!("{}/{code}", support::api_url()))
         .send()
         .await
         .unwrap();
     assert_eq!(head.status(), 302);
-    assert_mix(&stats(&code).await, 1);
+    assert_mix(&api.stats(&code).await, 1);
 }
 
 #[tokio::test]
 async fn concurrent_mixed_visits_are_exact() {
-    let code = new_link().await;
-    let http = support::http();
+    let api = Api::new();
+    let code = api.new_link().await;
     // Fifteen rounds of the mix: 210 visits (over 200), 90 human and 120 bot.
     let visits: Vec<Visitor> = (0..15).flat_map(|_| mix()).collect();
     assert_eq!(visits.len(), 210);
     // 32 in flight: cargo lambda watch stalls with many more at once (README).
-    let statuses: Vec<u16> = futures::stream::iter(visits.iter().map(|v| visit(&http, &code, v)))
+    let statuses: Vec<u16> = futures::stream::iter(visits.iter().map(|v| api.visit(&code, v)))
         .buffer_unordered(32)
         .collect()
         .await;
     assert!(statuses.iter().all(|s| *s == 302));
-    assert_mix(&stats(&code).await, 15);
+    assert_mix(&api.stats(&code).await, 15);
 }
 
 #[tokio::test]
 async fn past_a_cap_the_rest_goes_to_other() {
-    let code = new_link().await;
-    let http = support::http();
+    let api = Api::new();
+    let code = api.new_link().await;
     let cap = Dimension::Referrer.cap() as u64;
     for i in 0..12 {
         let referer = format!("https://site{i:02}.example/");
         let v = visitor(CHROME_WIN, &[("referer", referer.as_str())], "");
-        assert_eq!(visit(&http, &code, &v).await, 302);
+        assert_eq!(api.visit(&code, &v).await, 302);
     }
     // Visits of keys already in the map still count under their key.
     let again = visitor(CHROME_WIN, &[("referer", "https://site00.example/")], "");
-    assert_eq!(visit(&http, &code, &again).await, 302);
-    let s = stats(&code).await;
+    assert_eq!(api.visit(&code, &again).await, 302);
+    let s = api.stats(&code).await;
     let refs = breakdown(&s, "referrers");
     let mut expected: Vec<(String, u64)> = vec![("site00.example".into(), 2)];
     expected.extend((1..cap - 1).map(|i| (format!("site{i:02}.example"), 1)));
@@ -239,8 +234,8 @@ async fn day_item(code: &str) -> HashMap<String, AttributeValue> {
 
 #[tokio::test]
 async fn hostile_headers_and_queries_write_nothing_unsafe() {
-    let code = new_link().await;
-    let http = support::http();
+    let api = Api::new();
+    let code = api.new_link().await;
     let long = format!("https://{}.example/{}", "a".repeat(60), "p".repeat(5000));
     let hostile = [
         visitor(CHROME_WIN, &[("referer", long.as_str())], ""),
@@ -276,9 +271,9 @@ async fn hostile_headers_and_queries_write_nothing_unsafe() {
         ),
     ];
     for v in &hostile {
-        assert_eq!(visit(&http, &code, v).await, 302);
+        assert_eq!(api.visit(&code, v).await, 302);
     }
-    let s = stats(&code).await;
+    let s = api.stats(&code).await;
     assert_eq!(s["total_visits"], hostile.len() as u64);
     let item = day_item(&code).await;
     let safe = |k: &str| {

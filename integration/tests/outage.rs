@@ -9,6 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::Reply;
 
 fn state_file() -> String {
     std::env::var("RESTART_STATE_FILE").expect("RESTART_STATE_FILE is set by scripts/test.sh")
@@ -19,29 +20,17 @@ fn saved_state() -> Value {
     serde_json::from_str(&std::fs::read_to_string(state_file()).unwrap()).unwrap()
 }
 
-async fn send(req: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
-    let resp = req.send().await.expect("the API answers");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        headers,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-    )
-}
-
 #[tokio::test]
 #[ignore = "run by scripts/test.sh before DynamoDB Local is stopped"]
 async fn phase1_before_restart() {
     let (api, http) = (support::api_url(), support::http());
     let url = format!("https://example.com/{}", support::unique("restart-"));
-    let (status, _, body) =
-        send(http.post(format!("{api}/links")).json(&json!({"url": url}))).await;
+    let Reply { status, body, .. } =
+        Reply::of(http.post(format!("{api}/links")).json(&json!({"url": url}))).await;
     assert_eq!(status, 201, "{body}");
     let code = body["code"].as_str().unwrap().to_owned();
     for _ in 0..3 {
-        let (status, _, _) = send(http.get(format!("{api}/{code}"))).await;
+        let Reply { status, .. } = Reply::of(http.get(format!("{api}/{code}"))).await;
         assert_eq!(status, 302);
     }
     std::fs::write(state_file(), json!({"code": code, "url": url}).to_string()).unwrap();
@@ -70,7 +59,12 @@ async fn phase2_store_down_answers_503() {
     ];
     for req in requests {
         let started = Instant::now();
-        let (status, headers, body) = send(req).await;
+        let Reply {
+            status,
+            headers,
+            body,
+            ..
+        } = Reply::of(req).await;
         let took = started.elapsed();
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["error"]["code"], "store_unavailable");
@@ -88,7 +82,7 @@ async fn phase3_after_restart_data_survives_and_service_recovers() {
     // Recovery is by itself: retry as a client honouring Retry-After would, for a while.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (status, _, body) = send(http.get(format!("{api}/health"))).await;
+        let Reply { status, body, .. } = Reply::of(http.get(format!("{api}/health"))).await;
         if status == 200 || Instant::now() > deadline {
             assert_eq!((status, &body), (200, &json!({"status": "ok"})));
             break;
@@ -96,7 +90,8 @@ async fn phase3_after_restart_data_survives_and_service_recovers() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let body = loop {
-        let (status, _, body) = send(http.get(format!("{api}/links/{code}/stats"))).await;
+        let Reply { status, body, .. } =
+            Reply::of(http.get(format!("{api}/links/{code}/stats"))).await;
         if status == 200 || Instant::now() > deadline {
             assert_eq!(status, 200, "{body}");
             break body;
@@ -108,11 +103,13 @@ async fn phase3_after_restart_data_survives_and_service_recovers() {
         body["total_visits"], 3,
         "visits survive the restart: {body}"
     );
-    let (status, headers, _) = send(http.get(format!("{api}/{code}"))).await;
+    let Reply {
+        status, headers, ..
+    } = Reply::of(http.get(format!("{api}/{code}"))).await;
     assert_eq!(status, 302);
     assert_eq!(headers["location"], state["url"].as_str().unwrap());
     let fresh = format!("https://example.com/{}", support::unique("after-"));
-    let (status, _, _) = send(
+    let Reply { status, .. } = Reply::of(
         http.post(format!("{api}/links"))
             .json(&json!({"url": fresh})),
     )

@@ -4,136 +4,96 @@
 
 mod support;
 
-use chrono::Utc;
-use common::domain::{ApiKey, KeyRecord, Role};
-use common::Store;
+use common::domain::Role;
+use reqwest::Method;
 use serde_json::{json, Value};
+use support::{unique_url, Api, Page, Reply};
 
-async fn create(body: Value, key: Option<&str>) -> String {
-    let mut req = support::http()
-        .post(format!("{}/links", support::api_url()))
-        .json(&body);
-    if let Some(k) = key {
-        req = req.bearer_auth(k);
+impl Api {
+    async fn create(&self, body: Value, key: Option<&str>) -> String {
+        let r = self.send(Method::POST, "/links", key, Some(body)).await;
+        assert!(r.status == 200 || r.status == 201, "{}", r.body);
+        r.body["code"].as_str().unwrap().to_owned()
     }
-    let resp = req.send().await.unwrap();
-    assert!(resp.status().is_success(), "{}", resp.status());
-    let body: Value = resp.json().await.unwrap();
-    body["code"].as_str().unwrap().to_owned()
-}
 
-async fn get(path: &str, key: Option<&str>) -> reqwest::Response {
-    let mut req = support::http().get(format!("{}{path}", support::api_url()));
-    if let Some(k) = key {
-        req = req.bearer_auth(k);
+    /// A page or an image, read as text.
+    async fn get_page(&self, path: &str, key: Option<&str>) -> Page {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        self.page(req).await
     }
-    req.send().await.unwrap()
-}
 
-async fn error_code(resp: reqwest::Response) -> (u16, String) {
-    let status = resp.status().as_u16();
-    let body: Value = resp.json().await.unwrap();
-    (
-        status,
-        body["error"]["code"].as_str().unwrap_or("").to_owned(),
-    )
+    /// A JSON answer (an error, the stats).
+    async fn get(&self, path: &str, key: Option<&str>) -> Reply {
+        self.send(Method::GET, path, key, None).await
+    }
 }
 
 #[tokio::test]
 async fn qr_code_of_the_short_url_is_cacheable_and_no_visit() {
-    let url = format!("https://example.com/{}", support::unique("qr-"));
-    let code = create(json!({ "url": url }), None).await;
-    let resp = get(&format!("/links/{code}/qr.svg?size=300"), None).await;
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["content-type"], "image/svg+xml");
-    assert!(resp.headers()["cache-control"]
-        .to_str()
-        .unwrap()
-        .starts_with("public"));
-    let svg = resp.text().await.unwrap();
+    let api = Api::new();
+    let code = api.create(json!({ "url": unique_url("qr-") }), None).await;
+    let resp = api
+        .get_page(&format!("/links/{code}/qr.svg?size=300"), None)
+        .await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("content-type"), "image/svg+xml");
+    assert!(resp.header("cache-control").starts_with("public"));
+    let svg = resp.text;
     assert!(svg.contains("<svg") && svg.ends_with("</svg>"));
-    let default = get(&format!("/links/{code}/qr.svg"), None)
+    let default = api
+        .get_page(&format!("/links/{code}/qr.svg"), None)
         .await
-        .text()
-        .await
-        .unwrap();
+        .text;
     assert_ne!(svg, default, "the size changes the image");
     for size in ["10", "5000", "x", "-1", "300.5"] {
-        let resp = get(&format!("/links/{code}/qr.svg?size={size}"), None).await;
-        assert_eq!(
-            error_code(resp).await,
-            (400, "invalid_size".into()),
-            "{size}"
-        );
+        api.get(&format!("/links/{code}/qr.svg?size={size}"), None)
+            .await
+            .assert_error(400, "invalid_size");
     }
-    let missing = get("/links/nOsUcHqR/qr.svg", None).await;
-    assert_eq!(error_code(missing).await, (404, "not_found".into()));
-    let stats: Value = get(&format!("/links/{code}/stats"), None)
+    api.get("/links/nOsUcHqR/qr.svg", None)
         .await
-        .json()
-        .await
-        .unwrap();
+        .assert_error(404, "not_found");
+    let stats = api.get(&format!("/links/{code}/stats"), None).await;
     assert_eq!(
-        (stats["total_visits"].as_u64(), stats["bot_visits"].as_u64()),
+        (
+            stats.body["total_visits"].as_u64(),
+            stats.body["bot_visits"].as_u64()
+        ),
         (Some(0), Some(0))
     );
 }
 
 #[tokio::test]
 async fn the_page_follows_the_stats_access_rules_and_escapes() {
-    let store = Store::new(support::dynamodb(), support::api_table());
-    let mut keys = Vec::new();
-    for role in [Role::User, Role::User] {
-        let key = ApiKey::generate().unwrap();
-        store
-            .put_key(&KeyRecord {
-                hash: key.hash(),
-                name: "pages".into(),
-                role,
-                created_at: Utc::now(),
-                revoked_at: None,
-            })
+    let api = Api::new();
+    let (owner, _) = api.issue_key(Role::User).await;
+    let (other, _) = api.issue_key(Role::User).await;
+    let hostile = format!("{}?q=<script>alert(1)</script>", unique_url("p-"));
+    let code = api.create(json!({ "url": hostile }), Some(&owner)).await;
+    let resp = api
+        .get_page(&format!("/links/{code}/page"), Some(&owner))
+        .await;
+    assert_eq!(resp.status, 200);
+    assert!(resp.header("content-type").starts_with("text/html"));
+    assert!(!resp.text.contains("<script"), "the URL is escaped");
+    assert!(resp.text.contains("&lt;script&gt;"));
+    api.get(&format!("/links/{code}/page"), None)
+        .await
+        .assert_error(401, "unauthorized");
+    api.get(&format!("/links/{code}/page"), Some(&other))
+        .await
+        .assert_error(403, "forbidden");
+    api.get(&format!("/links/{code}/page?from=2026-13-01"), Some(&owner))
+        .await
+        .assert_error(400, "invalid_date");
+    let anon = api.create(json!({ "url": unique_url("pa-") }), None).await;
+    assert_eq!(
+        api.get_page(&format!("/links/{anon}/page"), None)
             .await
-            .unwrap();
-        keys.push(key.reveal().to_owned());
-    }
-    let hostile = format!(
-        "https://example.com/{}?q=<script>alert(1)</script>",
-        support::unique("p-")
-    );
-    let code = create(json!({ "url": hostile }), Some(&keys[0])).await;
-    let resp = get(&format!("/links/{code}/page"), Some(&keys[0])).await;
-    assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
-    let html = resp.text().await.unwrap();
-    assert!(!html.contains("<script"), "the URL is escaped");
-    assert!(html.contains("&lt;script&gt;"));
-    assert_eq!(
-        error_code(get(&format!("/links/{code}/page"), None).await)
-            .await
-            .0,
-        401
-    );
-    assert_eq!(
-        error_code(get(&format!("/links/{code}/page"), Some(&keys[1])).await).await,
-        (403, "forbidden".into())
-    );
-    let range = get(
-        &format!("/links/{code}/page?from=2026-13-01"),
-        Some(&keys[0]),
-    )
-    .await;
-    assert_eq!(error_code(range).await, (400, "invalid_date".into()));
-    let anon = create(
-        json!({ "url": format!("https://example.com/{}", support::unique("pa-")) }),
-        None,
-    )
-    .await;
-    assert_eq!(
-        get(&format!("/links/{anon}/page"), None).await.status(),
+            .status,
         200
     );
 }
