@@ -963,6 +963,24 @@ fn counter_shards_of(item: &Item) -> u32 {
     number(item, COUNTER_SHARDS).map_or(1, |n| n.clamp(1, MAX_COUNTER_SHARDS as u64) as u32)
 }
 
+/// An optional attribute of a link's `item`: absent is `None`; present, it must read as
+/// `read` says, or the link is malformed (named by the attribute).
+fn optional<T>(
+    code: &Code,
+    item: &Item,
+    name: &'static str,
+    read: impl FnOnce(&AttributeValue) -> Option<T>,
+) -> Result<Option<T>, StoreError> {
+    item.get(name)
+        .map(|v| {
+            read(v).ok_or_else(|| StoreError::Malformed {
+                code: code.to_string(),
+                what: name,
+            })
+        })
+        .transpose()
+}
+
 pub(super) fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreError> {
     let malformed = |what| StoreError::Malformed {
         code: code.to_string(),
@@ -973,74 +991,34 @@ pub(super) fn link_from_item(code: &Code, item: &Item) -> Result<Link, StoreErro
     let kind = text(item, KIND)
         .and_then(LinkKind::parse)
         .ok_or_else(|| malformed("kind"))?;
-    let owner = match text(item, OWNER) {
-        None => None,
-        Some(o) => Some(KeyId::parse(o).ok_or_else(|| malformed("owner"))?),
-    };
-    let expires_at = match item.get(EXPIRES_AT) {
-        None => None,
-        Some(_) => Some(time(item, EXPIRES_AT).ok_or_else(|| malformed("expires_at"))?),
-    };
-    let max_visits = match item.get(MAX_VISITS) {
-        None => None,
-        Some(_) => Some(number(item, MAX_VISITS).ok_or_else(|| malformed("max_visits"))?),
-    };
-    let disabled = match item.get(DISABLED) {
-        None => false,
-        Some(v) => *v.as_bool().map_err(|_| malformed("disabled"))?,
-    };
-    let forward_query = match item.get(FORWARD_QUERY) {
-        None => false,
-        Some(v) => *v.as_bool().map_err(|_| malformed("forward_query"))?,
-    };
-    let title = match item.get(TITLE) {
-        None => None,
-        Some(_) => Some(
-            text(item, TITLE)
-                .ok_or_else(|| malformed("title"))?
-                .to_owned(),
-        ),
-    };
-    let tags = match item.get(TAGS) {
-        None => Vec::new(),
-        Some(v) => v
-            .as_l()
-            .map_err(|_| malformed("tags"))?
-            .iter()
-            .map(|t| t.as_s().cloned().map_err(|_| malformed("tags")))
-            .collect::<Result<_, _>>()?,
-    };
-    let password_hash = match item.get(PASSWORD_HASH) {
-        None => None,
-        Some(_) => Some(
-            text(item, PASSWORD_HASH)
-                .filter(|h| password::is_hash(h))
-                .ok_or_else(|| malformed("password_hash"))?
-                .to_owned(),
-        ),
-    };
-    let rules = match item.get(RULES) {
-        None => Vec::new(),
-        Some(_) => text(item, RULES)
-            .and_then(rules::from_stored)
-            .ok_or_else(|| malformed("rules"))?,
-    };
+    let string = |v: &AttributeValue| v.as_s().ok().cloned();
+    let flag = |v: &AttributeValue| v.as_bool().ok().copied();
     Ok(Link {
         code: code.clone(),
         url: LongUrl::from_stored(url.to_owned()),
         created_at,
         kind,
-        owner,
-        expires_at,
-        max_visits,
-        disabled,
+        owner: optional(code, item, OWNER, |v| KeyId::parse(v.as_s().ok()?))?,
+        expires_at: optional(code, item, EXPIRES_AT, |_| time(item, EXPIRES_AT))?,
+        max_visits: optional(code, item, MAX_VISITS, |_| number(item, MAX_VISITS))?,
+        disabled: optional(code, item, DISABLED, flag)?.unwrap_or(false),
         capped_visits: number(item, CAPPED_VISITS).unwrap_or(0),
         counter_shards: counter_shards_of(item),
-        forward_query,
-        title,
-        tags,
-        password_hash,
-        rules,
+        forward_query: optional(code, item, FORWARD_QUERY, flag)?.unwrap_or(false),
+        title: optional(code, item, TITLE, string)?,
+        tags: optional(code, item, TAGS, |v| {
+            v.as_l()
+                .ok()?
+                .iter()
+                .map(string)
+                .collect::<Option<Vec<_>>>()
+        })?
+        .unwrap_or_default(),
+        password_hash: optional(code, item, PASSWORD_HASH, |v| {
+            string(v).filter(|h| password::is_hash(h))
+        })?,
+        rules: optional(code, item, RULES, |v| rules::from_stored(v.as_s().ok()?))?
+            .unwrap_or_default(),
         taken_down_at: time(item, TAKEN_DOWN_AT),
     })
 }
@@ -1085,5 +1063,86 @@ fn refusal(as_read: &Link, old: Option<&Item>) -> Updated {
     match old {
         Some(item) if same && item.contains_key(TAKEN_DOWN_AT) => Updated::TakenDown,
         _ => Updated::Gone,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::password::Password;
+    use crate::domain::LinkKind;
+
+    fn full_link() -> Link {
+        let mut link = Link::new(
+            Code::parse("abc123").unwrap(),
+            LongUrl::from_stored("https://example.com/a".into()),
+            "2026-12-01T10:00:00.123Z".parse().unwrap(),
+            LinkKind::Alias,
+            KeyId::parse("Q2xK9f0aZ-1c"),
+        );
+        link.expires_at = Some("2027-01-01T00:00:00Z".parse().unwrap());
+        link.max_visits = Some(10);
+        link.disabled = true;
+        link.forward_query = true;
+        link.title = Some("Launch".into());
+        link.tags = vec!["a".into(), "b".into()];
+        link.password_hash = Some(Password::parse("secret1").unwrap().hash().unwrap());
+        link.rules = rules::parse(
+            &serde_json::json!([
+                {"url": "https://apps.apple.com/x", "conditions": [{"type": "device", "value": "mobile"}]}
+            ]),
+            &crate::domain::UrlPolicy::default(),
+            &[],
+        )
+        .unwrap();
+        link
+    }
+
+    /// Every field the item holds comes back as written; absent optional fields are their
+    /// defaults.
+    #[test]
+    fn a_link_item_round_trips_and_absent_fields_are_defaults() {
+        let link = full_link();
+        // Expiry, cap and disabled are set by later writes (options, PATCH), not the put.
+        let mut item = link_to_item(&link);
+        item.insert(EXPIRES_AT.into(), s("2027-01-01T00:00:00Z"));
+        item.insert(MAX_VISITS.into(), n(10));
+        item.insert(DISABLED.into(), AttributeValue::Bool(true));
+        let back = link_from_item(&link.code, &item).unwrap();
+        assert_eq!(back, link);
+        let plain = Link::new(
+            Code::parse("xyz789").unwrap(),
+            LongUrl::from_stored("https://example.com/b".into()),
+            "2026-12-01T10:00:00Z".parse().unwrap(),
+            LinkKind::Generated,
+            None,
+        );
+        let back = link_from_item(&plain.code, &link_to_item(&plain)).unwrap();
+        assert_eq!(back, plain);
+        assert!(!back.disabled && back.tags.is_empty() && back.rules.is_empty());
+    }
+
+    /// A present field of the wrong shape makes the link malformed, named by the field.
+    #[test]
+    fn a_malformed_optional_field_is_named() {
+        let link = full_link();
+        for (name, bad) in [
+            (OWNER, AttributeValue::S("not a key id!".into())),
+            (EXPIRES_AT, AttributeValue::S("soon".into())),
+            (MAX_VISITS, AttributeValue::S("ten".into())),
+            (DISABLED, AttributeValue::S("yes".into())),
+            (FORWARD_QUERY, AttributeValue::N("1".into())),
+            (TITLE, AttributeValue::N("1".into())),
+            (TAGS, AttributeValue::L(vec![AttributeValue::N("1".into())])),
+            (PASSWORD_HASH, AttributeValue::S("plain text".into())),
+            (RULES, AttributeValue::S("[not json".into())),
+        ] {
+            let mut item = link_to_item(&link);
+            item.insert(name.to_owned(), bad);
+            match link_from_item(&link.code, &item) {
+                Err(StoreError::Malformed { what, .. }) => assert_eq!(what, name),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
     }
 }
