@@ -146,18 +146,7 @@ mod tests {
         let day = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
         let key = ApiKey::generate().unwrap().hash();
         let kinds = example_keys(&code, day, &key);
-        for kind in [
-            ItemKind::Link,
-            ItemKind::DayCounter,
-            ItemKind::ShardCounter,
-            ItemKind::Total,
-            ItemKind::Ranking,
-            ItemKind::ApiKey,
-            ItemKind::PasswordTries,
-            ItemKind::OwnerTotals,
-            ItemKind::QueuedVisit,
-            ItemKind::QuestionCounter,
-        ] {
+        for &kind in ItemKind::ALL {
             assert!(
                 kinds.iter().any(|(k, ..)| *k == kind),
                 "{kind:?} has no example"

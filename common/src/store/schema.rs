@@ -180,10 +180,23 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreErr
     Ok(created)
 }
 
-/// Which items the table holds, for checks that must cover each of them (the stream
-/// filter of the aggregator: `devtools::filter`). A new kind of item belongs here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ItemKind {
+/// Declares `ItemKind` and its `ALL` from one list: no kind can be missing from `ALL`.
+macro_rules! item_kinds {
+    ($($(#[$doc:meta])* $variant:ident,)+) => {
+        /// Which items the table holds, for checks that must cover each of them (the stream
+        /// filter of the aggregator: `devtools::filter`). A new kind of item belongs here.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ItemKind {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl ItemKind {
+            pub const ALL: &'static [ItemKind] = &[$(ItemKind::$variant,)+];
+        }
+    };
+}
+
+item_kinds! {
     Link,
     DayCounter,
     ShardCounter,
