@@ -259,7 +259,7 @@ async fn a_hot_link_counts_every_visit_once_and_leaves_its_own_partition() {
     let emulator = emulator().await;
     let (store, plain, client, table, code) = hot_link(&emulator).await;
     let started = Instant::now();
-    let (queued, shards) = visit(&store, &code, 1, 300, 24).await;
+    let (queued, shards) = visit(&store, &code, 1, 300, 8).await;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "300 visits in {secs:.1} s ({:.0}/s, limit {LIMIT}), {queued} queued, {shards} shards",
@@ -275,7 +275,7 @@ async fn a_hot_link_counts_every_visit_once_and_leaves_its_own_partition() {
     // Raised: the link's own partition takes no more counter writes, and is not throttled.
     let own = shard0_count(&plain, &code).await;
     let refused_own = emulator.refused_on(code.as_str()).await;
-    let (queued, _) = visit(&store, &code, stored_shards, 200, 24).await;
+    let (queued, _) = visit(&store, &code, stored_shards, 200, 8).await;
     drain(&plain, &client, &table).await;
     assert_eq!(
         shard0_count(&plain, &code).await,
