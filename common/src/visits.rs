@@ -63,9 +63,9 @@ pub enum Refusal {
     QueryTooLong(QueryTooLong),
 }
 
-/// Decides the visit of `code` at `now`: at most the link's lookup (cached for
-/// `LINK_CACHE_SECONDS`), the lockout's writes for an unlock, the cap gate for a person's
-/// visit of a capped link, and the counter's one write.
+/// Decides the visit of `link` (as the caller looked it up: `App::link`, cached for
+/// `LINK_CACHE_SECONDS`) at `now`: at most the lockout's writes for an unlock, the cap gate
+/// for a person's visit of a capped link, and the counter's one write.
 pub async fn visit<'l>(
     app: &App,
     link: &'l Link,
