@@ -49,8 +49,12 @@ const DEFAULT_QUESTIONS_PER_HOUR: u32 = 20;
 /// The model of this execution environment (built during Init), or why there is none.
 static MODEL: OnceLock<Result<Option<Model>, String>> = OnceLock::new();
 
+/// Questions a key may ask per hour, read during Init.
+static QUESTIONS_PER_HOUR: OnceLock<u32> = OnceLock::new();
+
 fn init_model() {
     MODEL.get_or_init(|| Model::from_env(common::config::env_var).map_err(|e| e.to_string()));
+    QUESTIONS_PER_HOUR.get_or_init(questions_per_hour);
 }
 
 /// `ASK_QUESTIONS_PER_HOUR`: 1 to 10,000, 20 unless set.
@@ -149,7 +153,7 @@ async fn ask(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         let facts = fact_sheet(app, owner.as_ref(), &asked, today).await?;
         return Ok(refused(ModelFailure::Disabled, &facts));
     };
-    let limit = questions_per_hour();
+    let limit = *QUESTIONS_PER_HOUR.get_or_init(questions_per_hour);
     if let QuestionGate::Limited { retry_after } = app
         .store
         .reserve_question(&caller.key_id, limit, Utc::now())
