@@ -281,8 +281,11 @@ ensure_python_reference() { venv_pin pyref "awslambdaric==$AWSLAMBDARIC_VERSION"
 # PORT with the bench table. BENCH_BUILD=debug: the debug builds instead (make test).
 # build_release ARCH FUNCTION...: target/lambda/FUNCTION/bootstrap.zip of each, built as
 # `sam build` builds it (aws-lambda-builders' rust-cargolambda workflow runs `cargo lambda
-# build --release [--arm64] --bin FUNCTION` with cargo lambda's default compiler, zig): one
-# function at a time, so that no other function's features are unified into its binary.
+# build --release [--arm64] --bin FUNCTION` with cargo lambda's default compiler, zig, in
+# the function's CodeUri, functions/FUNCTION): one function at a time and from its own
+# folder, so that cargo resolves that package's features alone (from the workspace root it
+# would unify every default member's: the Bedrock SDK's event-stream support of `ask` grew
+# the redirect's zip by 32 KB).
 build_release() {
   local arch="$1" fn flags=()
   shift
@@ -293,8 +296,8 @@ build_release() {
   esac
   ensure_cargo_lambda
   for fn in "$@"; do
-    log "release build of $fn for $arch: cargo lambda build --release ${flags[*]} --bin $fn"
-    cargo lambda build --release --locked --output-format zip "${flags[@]}" --bin "$fn"
+    log "release build of $fn for $arch (in functions/$fn): cargo lambda build --release ${flags[*]} --bin $fn"
+    (cd "$ROOT/functions/$fn" && cargo lambda build --release --locked --output-format zip "${flags[@]}" --bin "$fn")
   done
 }
 

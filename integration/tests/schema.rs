@@ -348,6 +348,78 @@ fn only_the_ask_function_may_invoke_only_the_named_model() {
     );
 }
 
+/// Each function is built from its own folder (`CodeUri: functions/<binary>`): `sam build`
+/// runs `cargo lambda build --release --bin <binary>` there, so cargo resolves the features
+/// of that one package. Built from the workspace root, cargo would unify the features of
+/// every default member, and the Bedrock SDK's event-stream support (aws-runtime,
+/// aws-smithy-http, aws-sigv4, aws-smithy-runtime) would grow every other function's zip
+/// (the redirect's by 39 KB). No function but `ask` may reach the Bedrock SDK or its
+/// event-stream crates in the build `sam build` makes of it.
+#[test]
+fn each_function_is_built_alone_from_its_folder_and_only_ask_has_bedrock() {
+    let doc = template();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    assert!(
+        doc["Globals"]["Function"]["CodeUri"].is_null(),
+        "no CodeUri for all functions: each names its own folder"
+    );
+    let mut binaries = BTreeSet::new();
+    for (name, res) in doc["Resources"].as_mapping().expect("resources") {
+        if res["Metadata"]["BuildMethod"].as_str() != Some("rust-cargolambda") {
+            continue;
+        }
+        let name = name.as_str().expect("name");
+        let binary = res["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: Binary"));
+        assert_eq!(
+            res["Properties"]["CodeUri"].as_str(),
+            Some(format!("functions/{binary}").as_str()),
+            "{name}: built from its own folder"
+        );
+        let manifest = std::fs::read_to_string(format!("{root}/functions/{binary}/Cargo.toml"))
+            .unwrap_or_else(|e| panic!("{name}: functions/{binary}/Cargo.toml: {e}"));
+        assert!(
+            manifest.contains(&format!("name = \"{binary}\"")),
+            "{name}: functions/{binary} is the package {binary}"
+        );
+        binaries.insert(binary.to_string());
+    }
+    assert_eq!(binaries.len(), 8, "{binaries:?}");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for binary in &binaries {
+        let out = std::process::Command::new(&cargo)
+            .args([
+                "tree",
+                "--locked",
+                "--offline",
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+                "-p",
+            ])
+            .arg(binary)
+            .current_dir(root)
+            .output()
+            .expect("cargo tree runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tree = String::from_utf8_lossy(&out.stdout);
+        for bedrock in ["aws-sdk-bedrockruntime ", "aws-smithy-eventstream "] {
+            assert_eq!(
+                tree.contains(bedrock),
+                binary == "ask",
+                "{binary}'s build {} {bedrock}",
+                if binary == "ask" { "lacks" } else { "has" }
+            );
+        }
+    }
+}
+
 fn template() -> Value {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
         .expect("template.yaml");
