@@ -19,7 +19,7 @@ trap 'exit 129' HUP
 
 ensure_cargo_lambda
 ensure_dynamodb_local
-build_devtools
+build_debug
 mkdir -p "$DATA"
 start_dynamodb_local "$DDB_PORT" "$DATA/dynamodb" "$DATA/dynamodb-local.log"
 ensure_table "http://127.0.0.1:$DDB_PORT" "$TABLE"

@@ -22,9 +22,7 @@ trap 'exit 130' INT TERM
 
 ensure_cargo_lambda
 ensure_dynamodb_local
-build_devtools
-build_functions
-cargo build --quiet --locked -p loadgen --bin hot
+build_debug
 
 start_dynamodb_local "$ddb_port" inMemory "$logs/dynamodb-local.log"
 ensure_table "http://127.0.0.1:$ddb_port" links

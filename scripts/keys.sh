@@ -9,4 +9,4 @@ if [ -z "${TABLE_NAME:-}" ]; then
   export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:${DDB_PORT:-8000}}"
 fi
 cd "$ROOT"
-exec cargo run --quiet --locked -p devtools --bin keys -- "$@"
+exec cargo run --quiet --locked --bin keys -- "$@"

@@ -144,19 +144,15 @@ ensure_dynamodb_local() {
 STARTED_PIDS=()
 GUARD="$CARGO_TARGET_DIR/debug/guard"
 
-# build_functions: each function as cargo lambda watch builds it (`cargo run --bin <fn>`:
-# the features of that function's package alone; built together, cargo unifies their
-# features and the watch compiles each again at its first start, 20 s of a first request).
-build_functions() {
-  local fn
-  for fn in "${FUNCTIONS[@]}"; do
-    cargo build --quiet --locked --bin "$fn" || die "cargo build --bin $fn failed"
-  done
-}
-
-# build_devtools: the local stack's own tools (guard, ensure-table, keys, stream-poller), once.
-build_devtools() {
-  cargo build --quiet --locked -p devtools --bins || die "cargo build -p devtools failed"
+# build_debug: every binary of the workspace (the functions, the tools, the load
+# generators, the bench driver) in one debug build. Every member is a default member and
+# the test crate's dependencies are normal ones (Cargo.toml), so this build, cargo lambda
+# watch's `cargo run --bin <fn>`, `cargo run --bin keys` and `cargo test` all select the same
+# packages and resolve the same features: one compiled dependency graph, and the watch
+# starts each function without compiling (docs/testing.md, "One debug build"). Never `-p`:
+# a build of one package resolves its features alone and compiles the graph again.
+build_debug() {
+  cargo build --quiet --locked --bins || die "cargo build --bins failed"
 }
 
 stop_all() {
@@ -312,13 +308,12 @@ prepare_bench() {
   local out="$1" port="$2" fn
   ensure_dynamodb_local
   ensure_python_reference
-  build_devtools
+  build_debug
   rm -rf "$out/lambda"
   if [ "${BENCH_BUILD:-release}" = debug ]; then
     # make test's smoke run: the debug binaries the earlier stages built (one build for
     # every stage; the figures are not checked there), each zipped as a Lambda would get it.
-    build_functions
-    cargo build --quiet --locked -p bench
+    build_debug
     for fn in create redirect stats; do
       mkdir -p "$out/lambda/$fn"
       cp "$CARGO_TARGET_DIR/debug/$fn" "$out/lambda/$fn/bootstrap"

@@ -18,6 +18,7 @@ if [ -z "$key" ]; then
   esac
 fi
 profile="${LOAD_PROFILE:-release}"
-cargo build --quiet --locked --profile "$profile" -p loadgen
+# --bin, not -p: the same features as every other build (scripts/lib.sh, build_debug)
+cargo build --quiet --locked --profile "$profile" --bin load
 dir="$profile"; [ "$profile" = dev ] && dir=debug
 LOAD_API_KEY="$key" exec "$CARGO_TARGET_DIR/$dir/load" --url "$URL" -n "${N:-1000}" -c "${C:-16}" --wait "${WAIT:-60}"

@@ -20,8 +20,7 @@ api="http://127.0.0.1:$api_port"
 
 ensure_cargo_lambda
 ensure_dynamodb_local
-build_devtools
-cargo build --quiet --locked -p loadgen --bin soak
+build_debug
 soak_bin="$CARGO_TARGET_DIR/debug/soak"
 
 # Every process make dev started carries the marker in its environment.

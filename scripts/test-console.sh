@@ -10,7 +10,7 @@ api="http://127.0.0.1:$1" ddb_port="$2" out="$3"
 mkdir -p "$out"
 ensure_playwright
 ensure_axe
-[ -x "$CARGO_TARGET_DIR/debug/keys" ] || build_devtools
+[ -x "$CARGO_TARGET_DIR/debug/keys" ] || build_debug
 if [ -z "${BENCH:-}" ]; then
   log "the console's logic: node --test console/test/"
   node --test "$ROOT/console/test/"

@@ -55,8 +55,20 @@ stage lints "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-stage unit "unit tests"
-cargo test --workspace --exclude integration --locked
+stage unit "unit tests (first every test binary of the workspace: one debug build for every stage)"
+# At the root, never -p: every build selects every member and resolves the same features,
+# so that the stages below and cargo lambda watch compile nothing again (Cargo.toml,
+# docs/testing.md "One debug build"). --no-run builds the integration tests as well.
+cargo test --locked --no-run
+# The libraries' unit tests and those of the binaries that have any (`test = false` in
+# Cargo.toml for the others; `--bins` would build a test harness of each all the same).
+mapfile -t unit_bins < <(cargo metadata --no-deps --format-version 1 --locked --offline | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["packages"]:
+    for t in p["targets"]:
+        if t["kind"] == ["bin"] and t.get("test", True):
+            print("--bin"); print(t["name"])')
+cargo test --locked --lib "${unit_bins[@]}"
 
 stage template-lint "template: sam validate --lint, cfn-lint"
 tools_ready
@@ -74,16 +86,9 @@ stage checkov "template: checkov (each remaining finding is skipped in the templ
 "$TOOLS/checkov/bin/checkov" -f "$ROOT/template.yaml" --compact --quiet --skip-download
 
 stage local-stack "local stack"
-# Built before the watch starts, so that no test waits for a first-request compile.
-# Each package as the later stages build it (one at a time: cargo unifies the features of
-# the packages of one build, and a binary built with others is built again alone).
-build_functions
-build_devtools
-cargo build --quiet --locked -p loadgen
-cargo build --quiet --locked -p bench
-# The integration tests too: the stages beside (below) start make dev, whose cargo runs
-# would otherwise wait on the build directory while these compile.
-cargo test --quiet --locked -p integration --no-run
+# Every binary, built before the watch starts, so that no test waits for a first-request
+# compile (the same features as the test binaries above: their dependencies are reused).
+build_debug
 # In memory: the persisted store is 5 to 9 times slower under the scale tests (docs/testing.md);
 # the restart stage below swaps in a persisted one of its own on the same port.
 start_dynamodb_local "$DDB_PORT" inMemory "$LOGS/dynamodb-local.log"
@@ -116,25 +121,33 @@ SIDE_LOG="$LOGS/side.log" SIDE_TIMES="$LOGS/side-times.txt"
 rm -f "$SIDE_TIMES"
 setsid bash -c 'set -euo pipefail; source "$1/scripts/lib.sh"; logs="$2" times="$3"
   timed() { local key="$1" started=$SECONDS; shift; "$@"; echo "side:$key $((SECONDS - started))" >>"$times"; }
+  # The scale tests first (minutes of DynamoDB Local: on one of their own, port $6).
+  timed scale "$1/scripts/test-scale.sh" "$6" "$logs/scale" >"$logs/scale.log" 2>&1 \
+    || { tail -40 "$logs/scale.log"; echo "the scale tests failed (log in $logs/scale.log)"; exit 1; }
   # The integration stage beside it is the busy machine: no CPU hogs of its own here.
   timed dev-signals env DEV_SIGNALS_HOGS=0 "$1/scripts/test-dev-signals.sh" "$4" "$5" "$logs/dev-signals"
   timed bench-smoke env BENCH_BUILD=debug BENCH_INVOCATIONS=20 BENCH_REPORT="$logs/bench-smoke.json" \
     "$1/scripts/bench.sh" >"$logs/bench.log" 2>&1 \
     || { tail -30 "$logs/bench.log"; echo "make bench failed (log in $logs/bench.log)"; exit 1; }
   python3 "$1/scripts/check-bench-smoke.py" "$logs/bench-smoke.json"' \
-  _ "$ROOT" "$LOGS" "$SIDE_TIMES" "${TEST_DEV_DDB_PORT:-8300}" "${TEST_DEV_API_PORT:-9300}" \
+  _ "$ROOT" "$LOGS" "$SIDE_TIMES" "${TEST_DEV_DDB_PORT:-8300}" "${TEST_DEV_API_PORT:-9300}" "${TEST_SCALE_DDB_PORT:-8700}" \
   >"$SIDE_LOG" 2>&1 &
 SIDE_PID="$!"
 STARTED_PIDS+=("$SIDE_PID")
-log "make dev's signal rounds, then the benchmark smoke run, beside the stages below (log: $SIDE_LOG)"
+log "the scale tests, make dev's signal rounds, then the benchmark smoke run, beside the stages below (log: $SIDE_LOG)"
 
 stage integration "integration tests (DynamoDB Local) and end-to-end tests (HTTP through cargo lambda watch)"
 # WATCH_LOG: the functions' log, which must never hold a password (integration/tests/protect.rs).
 # BEDROCK_STANDIN_URL: the stand-in start_watch started for the API (its forced faults
 # and the requests it received: integration/tests/ask.rs).
 DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PORT" TABLE_NAME=links \
-  WATCH_LOG="$LOGS/watch.log" BEDROCK_STANDIN_URL="http://127.0.0.1:$((API_PORT + 50))" cargo test --locked -p integration -- --test-threads 4 \
+  WATCH_LOG="$LOGS/watch.log" BEDROCK_STANDIN_URL="http://127.0.0.1:$((API_PORT + 50))" cargo test --locked --test '*' -- --test-threads 4 \
   || { tail -40 "$LOGS/watch.log"; die "integration tests failed (logs in $LOGS)"; }
+# One debug build: cargo lambda watch found every function built (its `cargo run` compiled
+# nothing; a function compiled at its first request would mean the features differ).
+if grep -E "Compiling [a-z_-]+ v[0-9]" "$LOGS/watch.log"; then
+  die "cargo lambda watch compiled the lines above: its build resolved other features than make test's (scripts/lib.sh, build_debug)"
+fi
 
 stage schemathesis "OpenAPI: schemathesis $SCHEMATHESIS_VERSION checks every operation of openapi.json against the API"
 st_key="$(DDB_PORT="$DDB_PORT" TABLE_NAME='' "$ROOT/scripts/keys.sh" create --name schemathesis --role admin 2>/dev/null)"
@@ -187,7 +200,7 @@ ensure_table "http://127.0.0.1:$DDB_PORT" links
 phase() {
   DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PORT" TABLE_NAME=links \
   RESTART_STATE_FILE="$LOGS/restart-state.json" \
-    cargo test --locked -q -p integration --test outage -- --ignored --exact "$1"
+    cargo test --locked -q --test outage -- --ignored --exact "$1"
 }
 phase phase1_before_restart
 stop_pid "$DYNAMODB_PID"
@@ -209,7 +222,7 @@ HOT_SECONDS=60 HOT_CLIENTS=8 HOT_WAIT=120 HOT_DDB_PORT=8600 HOT_API_PORT=9600 \
   || { tail -40 "$LOGS/hot.log"; die "make hot (short) found misses (log in $LOGS/hot.log)"; }
 grep -E '"(sent_302|counted_stats|counted_total|counted_ranking|ratio|errors_5xx|shards)"' "$LOGS/hot.json"
 
-stage side "waiting for the stages beside: make dev's signal rounds (17, see scripts/test-dev-signals.sh) and the benchmark smoke run (make bench on 20 invocations of the debug builds; the figures are not checked here)"
+stage side "waiting for the stages beside: the scale tests (scripts/test-scale.sh), make dev's signal rounds (17, see scripts/test-dev-signals.sh) and the benchmark smoke run (make bench on 20 invocations of the debug builds; the figures are not checked here)"
 side_ok=0
 wait "$SIDE_PID" || side_ok=$?
 cat "$SIDE_LOG"
