@@ -5,8 +5,9 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::links::{link_from_item, CAPPED_VISITS, DISABLED, EXPIRES_AT, LINK_SK, MAX_VISITS};
-use super::{n, s, Outcome, Store, StoreError, PK, SK};
+use super::layout::{CAPPED_VISITS, DISABLED, EXPIRES_AT, LINK_SK, MAX_VISITS, PK, SK};
+use super::links::link_from_item;
+use super::{n, s, Outcome, Store, StoreError};
 use crate::domain::link::rfc3339;
 use crate::domain::{Code, Gone};
 

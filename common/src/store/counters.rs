@@ -27,59 +27,16 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::NaiveDate;
 
-use super::{
-    day_string, n, number, number_map, parse_day, s, Item, Outcome, Store, StoreError, PK, SK,
-};
+use super::layout::{day_key, shard_pk, BOT_VISITS, PK, SK, VISITS};
+use super::{n, number, number_map, s, Item, Outcome, Store, StoreError};
 use crate::domain::visit::{Dimension, Visit, OTHER};
 use crate::domain::Code;
 
-pub(super) const DAY_PREFIX: &str = "day#";
-pub(super) const VISITS: &str = "visits";
-pub(super) const BOT_VISITS: &str = "bot_visits";
 /// Shards of a hot link's day counter at most: some 32,000 counted visits per second.
 pub const MAX_COUNTER_SHARDS: u32 = 32;
 /// Attempts of a human visit's write before it is counted without its breakdowns (only
 /// a storm of concurrent first visits of a day gets there).
 pub(super) const ATTEMPTS: usize = 4;
-
-pub(super) fn day_key(day: NaiveDate) -> String {
-    format!("{DAY_PREFIX}{}", day_string(day))
-}
-
-/// The partition of a counter shard: the link's own for shard 0.
-pub(super) fn shard_pk(code: &Code, shard: u32) -> String {
-    if shard == 0 {
-        code.as_str().to_owned()
-    } else {
-        format!("{code}#{shard}")
-    }
-}
-
-/// A counter item as the aggregator's watermarks name it (`totals.rs`): its day, and
-/// `#<shard>` after it for a shard other than 0.
-pub(super) fn counter_source(day: NaiveDate, shard: u32) -> String {
-    match shard {
-        0 => day_string(day),
-        k => format!("{}#{k}", day_string(day)),
-    }
-}
-
-/// The code and shard of a counter's partition key (`None` for a key that is not a code's).
-pub(super) fn parse_shard_pk(pk: &str) -> Option<(Code, u32)> {
-    match pk.split_once('#') {
-        None => Some((Code::parse(pk)?, 0)),
-        Some((code, shard)) => {
-            let shard: u32 = shard.parse().ok().filter(|s| *s > 0)?;
-            Some((Code::parse(code)?, shard))
-        }
-    }
-}
-
-/// The day of a counter's sort key, `None` for any other item of the partition.
-pub(super) fn day_of(sk: &str) -> Option<Option<NaiveDate>> {
-    let day = sk.strip_prefix(DAY_PREFIX)?;
-    Some(parse_day(day))
-}
 
 /// The attribute of a breakdown map (short: it counts against the day item's size).
 pub(super) fn map_attr(dim: Dimension) -> &'static str {

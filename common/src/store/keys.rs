@@ -3,15 +3,10 @@
 
 use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, ReturnValue};
 
-use super::{s, text, time, Item, Outcome, Store, StoreError, PK, SK};
+use super::layout::{CREATED_AT, KEYS_PK, KEY_NAME, KEY_REVOKED_AT, KEY_ROLE, PK, SK};
+use super::{s, text, time, Item, Outcome, Store, StoreError};
 use crate::domain::link::rfc3339;
 use crate::domain::{KeyHash, KeyId, KeyRecord, Role};
-
-pub(super) const KEYS_PK: &str = "#key";
-const NAME: &str = "name";
-const ROLE: &str = "role";
-const CREATED_AT: &str = "created_at";
-const REVOKED_AT: &str = "revoked_at";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RevokeError {
@@ -27,12 +22,12 @@ impl Store {
         let mut item = Item::from([
             (PK.to_owned(), s(KEYS_PK)),
             (SK.to_owned(), s(key.hash.as_str())),
-            (NAME.to_owned(), s(&key.name)),
-            (ROLE.to_owned(), s(key.role.as_str())),
+            (KEY_NAME.to_owned(), s(&key.name)),
+            (KEY_ROLE.to_owned(), s(key.role.as_str())),
             (CREATED_AT.to_owned(), s(&rfc3339(key.created_at))),
         ]);
         if let Some(t) = key.revoked_at {
-            item.insert(REVOKED_AT.to_owned(), s(&rfc3339(t)));
+            item.insert(KEY_REVOKED_AT.to_owned(), s(&rfc3339(t)));
         }
         let out = self
             .call(
@@ -130,13 +125,13 @@ fn key_from_item(item: &Item) -> Result<KeyRecord, StoreError> {
         .ok_or_else(|| malformed("key hash"))?;
     Ok(KeyRecord {
         hash,
-        name: text(item, NAME)
+        name: text(item, KEY_NAME)
             .ok_or_else(|| malformed("key name"))?
             .to_owned(),
-        role: text(item, ROLE)
+        role: text(item, KEY_ROLE)
             .and_then(Role::parse)
             .ok_or_else(|| malformed("key role"))?,
         created_at: time(item, CREATED_AT).ok_or_else(|| malformed("key created_at"))?,
-        revoked_at: time(item, REVOKED_AT),
+        revoked_at: time(item, KEY_REVOKED_AT),
     })
 }

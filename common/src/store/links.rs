@@ -10,50 +10,23 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
-use super::counters::{
-    breakdowns_of, counter_source, day_key, day_of, shard_pk, BOT_VISITS, MAX_COUNTER_SHARDS,
-    VISITS,
+use super::counters::{breakdowns_of, MAX_COUNTER_SHARDS};
+use super::layout::{
+    counter_source, day_key, day_of, shard_pk, BOT_VISITS, CAPPED_VISITS, COUNTER_SHARDS,
+    CREATED_AT, DELETING_AT, DISABLED, EXPIRES_AT, EXPIRES_TTL, FORWARD_QUERY, KIND, LINK_CREATED,
+    LINK_SK, MAX_VISITS, OVERFLOW_CODE, OVERFLOW_PREFIX, OVERFLOW_SK, OWNER, PASSWORD_HASH, PK,
+    PUT_TOKEN, RULES, SK, TAGS, TAKEN_DOWN_AT, TITLE, TOTAL_SK, TRIES_SK, UPDATED_AT, URL, VISITS,
 };
-use super::totals::{all_time, KEPT_DAYS, LINK_CREATED, TOTAL_SK};
-use super::tries::TRIES_SK;
-use super::{n, number, s, text, time, Item, Outcome, SortRange, Store, StoreError, PK, SK};
+use super::totals::{all_time, KEPT_DAYS};
+
+use super::{n, number, s, text, time, Item, Outcome, SortRange, Store, StoreError};
 use crate::domain::link::rfc3339;
 use crate::domain::{
     generated_candidates, Alias, Code, DayBreakdowns, KeyId, Link, LinkKind, LinkPatch, LongUrl,
 };
 use crate::domain::{password, rules, rules::Rule};
 
-pub(super) const LINK_SK: &str = "link";
-pub(super) const URL: &str = "url";
-pub(super) const CREATED_AT: &str = "created_at";
-pub(super) const KIND: &str = "kind";
-pub(super) const OWNER: &str = "owner";
-pub(super) const EXPIRES_AT: &str = "expires_at";
-/// Epoch seconds of `expires_at` plus `EXPIRED_GRACE`: the table's TTL attribute
-/// (DynamoDB removes the item some time after; the functions compare `expires_at`
-/// themselves). Until then an expired link answers 410, and its owner can extend it.
-pub(super) const EXPIRES_TTL: &str = "expires_ttl";
 pub const EXPIRED_GRACE: chrono::Duration = chrono::Duration::days(7);
-pub(super) const MAX_VISITS: &str = "max_visits";
-pub(super) const CAPPED_VISITS: &str = "capped_visits";
-pub(super) const DISABLED: &str = "disabled";
-pub(super) const UPDATED_AT: &str = "updated_at";
-/// How many counter shards the link's visits are spread over (absent: 1).
-pub(super) const COUNTER_SHARDS: &str = "counter_shards";
-/// `true` when the visitor's query is forwarded (absent: not).
-pub(super) const FORWARD_QUERY: &str = "forward_query";
-/// A link's title (absent: none).
-pub(super) const TITLE: &str = "title";
-/// A link's tags, a list of strings in the order given (absent: none).
-pub(super) const TAGS: &str = "tags";
-/// The Argon2id hash of a link's password, a PHC string (absent: no password).
-pub(super) const PASSWORD_HASH: &str = "password_hash";
-/// A link's redirect rules as JSON text (`domain::rules::to_stored`; absent: none).
-pub(super) const RULES: &str = "rules";
-/// When a `DELETE` of the link began (`Store::delete_link`).
-pub(super) const DELETING_AT: &str = "deleting_at";
-/// When an admin disabled the link (`Link::taken_down_at`).
-pub(super) const TAKEN_DOWN_AT: &str = "taken_down_at";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
@@ -151,14 +124,6 @@ const RANDOM_CODE_TRIES: usize = 5;
 /// Codes of a URL's collision chain tried before its overflow code: a real collision of 7
 /// characters of SHA-256 is one in 2^42, so only aliases taken on purpose reach the 8th.
 const CHAIN_TRIES: usize = 8;
-
-/// The partition of the code a URL got when its chain was full (`overflow_pk`): `#` is in
-/// no code, so no alias can take or name it.
-const OVERFLOW_PREFIX: &str = "#overflow#";
-/// Of a link item: a random token of the put that wrote it (`put_if_absent`).
-const PUT_TOKEN: &str = "put_token";
-const OVERFLOW_SK: &str = "code";
-const OVERFLOW_CODE: &str = "code";
 
 /// The overflow pointer of a link of `url` for `owner` with these settings: a hash of
 /// what makes two creates the same link.

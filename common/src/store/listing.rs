@@ -4,14 +4,13 @@ use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 
 use std::collections::HashMap;
 
-use super::counters::VISITS;
-use super::links::{
-    link_from_item, CREATED_AT, LINK_SK, OWNER, PASSWORD_HASH, RULES, TAGS, TAKEN_DOWN_AT, TITLE,
-    URL,
+use super::layout::{
+    CREATED_AT, LINK_SK, OWNER, OWNER_INDEX, PASSWORD_HASH, PK, RULES, SK, TAGS, TAKEN_DOWN_AT,
+    TITLE, TOTAL_SK, URL, VISITS,
 };
-use super::schema::OWNER_INDEX;
-use super::totals::TOTAL_SK;
-use super::{number, s, text, time, Item, Store, StoreError, PK, SK};
+use super::links::link_from_item;
+
+use super::{number, s, text, time, Item, Store, StoreError};
 use crate::domain::link::rfc3339;
 use crate::domain::rules::{self, Rule};
 use crate::domain::{Code, KeyId, Link, ListCursor, ListFilter};

@@ -22,6 +22,7 @@ mod caps;
 pub mod client;
 mod counters;
 mod keys;
+mod layout;
 mod links;
 mod listing;
 mod questions;
@@ -47,12 +48,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cache::TtlCache;
 use crate::domain::{day_string, parse_day};
+use layout::{PK, SK};
 
 pub use aggregates::Aggregated;
 pub use caps::VisitGate;
 pub use client::{dynamodb_client, dynamodb_client_from};
 pub use counters::{Counted, MAX_COUNTER_SHARDS};
 pub use keys::RevokeError;
+pub use layout::OWNER_INDEX;
 pub use links::{
     CreateError, Created, LinkHistory, LinkOptions, LinkStatsRead, LinkWithHistory, Updated,
     EXPIRED_GRACE,
@@ -60,7 +63,7 @@ pub use links::{
 pub use listing::{LinksPage, ListedExtras};
 pub use questions::{seconds_to_next_hour, QuestionGate};
 pub use rankings::{RankedLink, RankedRef, Ranking};
-pub use schema::{ensure_table, example_keys, key_schema, ItemKind, OWNER_INDEX};
+pub use schema::{ensure_table, example_keys, key_schema, ItemKind};
 pub use stream::StreamChange;
 pub use totals::{LinkTotals, OwnerTotals};
 pub use tries::TryGate;
@@ -68,9 +71,6 @@ pub use tries::TryGate;
 /// Days remembered: a day's maps only grow, so what was learnt stays true for the day.
 const DAY_MAPS_CAPACITY: usize = 10_000;
 const DAY_MAPS_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
-const PK: &str = "pk";
-const SK: &str = "sk";
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -140,21 +140,23 @@ fn service_error<E: MaybeRefused>(e: E) -> StoreError {
 
 /// What a request with a condition did.
 #[derive(Debug)]
-pub(crate) enum Outcome<T> {
+pub(crate) enum Outcome<T, R = Option<Item>> {
     Applied(T),
-    /// Its condition refused it: the item as it was, when the request asked for it
-    /// (`ReturnValuesOnConditionCheckFailure=ALL_OLD`).
-    Refused(Option<Item>),
+    /// Its condition refused it: for one item, the item as it was when the request asked
+    /// for it (`ReturnValuesOnConditionCheckFailure=ALL_OLD`); for a transaction, each
+    /// item's cancellation reason code, in the order of its items.
+    Refused(R),
 }
 
 /// An operation's error that may be a refused condition.
 pub(crate) trait MaybeRefused:
     aws_sdk_dynamodb::error::ProvideErrorMetadata + StdError + Send + Sync + Sized + 'static
 {
-    /// `Ok(the item as it was)` when a condition refused the request, else `Err(self)`.
-    fn refused(self) -> Result<Option<Item>, Self> {
-        Err(self)
-    }
+    /// What a refusal carries (`Outcome::Refused`).
+    type Refusal;
+
+    /// `Ok(what the refusal carries)` when a condition refused the request, else `Err(self)`.
+    fn refused(self) -> Result<Self::Refusal, Self>;
 
     /// The `ThrottlingReasons` of a throttle (`TableWriteKeyRangeThroughputExceeded`, ...).
     fn throttling_reasons(&self) -> Vec<String>;
@@ -195,6 +197,7 @@ throttling_reasons!(
 macro_rules! refused_by_condition {
     ($($module:ident::$error:ident),*) => {$(
         impl MaybeRefused for aws_sdk_dynamodb::operation::$module::$error {
+            type Refusal = Option<Item>;
             fn refused(self) -> Result<Option<Item>, Self> {
                 match self {
                     Self::ConditionalCheckFailedException(c) => Ok(c.item),
@@ -215,6 +218,10 @@ refused_by_condition!(
 macro_rules! never_refused {
     ($($module:ident::$error:ident),*) => {$(
         impl MaybeRefused for aws_sdk_dynamodb::operation::$module::$error {
+            type Refusal = std::convert::Infallible;
+            fn refused(self) -> Result<std::convert::Infallible, Self> {
+                Err(self)
+            }
             fn throttling_reasons(&self) -> Vec<String> {
                 self.reasons()
             }
@@ -225,9 +232,28 @@ never_refused!(
     get_item::GetItemError,
     query::QueryError,
     batch_get_item::BatchGetItemError,
-    batch_write_item::BatchWriteItemError,
-    transact_write_items::TransactWriteItemsError
+    batch_write_item::BatchWriteItemError
 );
+
+/// A transaction is refused when DynamoDB cancels it: each item's reason code
+/// (`ConditionalCheckFailed`, `TransactionConflict`, a throttle, or `None` for an item that
+/// was not the cause), in the order of the items.
+impl MaybeRefused for aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError {
+    type Refusal = Vec<String>;
+    fn refused(self) -> Result<Vec<String>, Self> {
+        match self {
+            Self::TransactionCanceledException(c) => Ok(c
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code().unwrap_or("None").to_owned())
+                .collect()),
+            other => Err(other),
+        }
+    }
+    fn throttling_reasons(&self) -> Vec<String> {
+        self.reasons()
+    }
+}
 
 /// DynamoDB requests made and capacity units consumed, as DynamoDB reports them
 /// (`ReturnConsumedCapacity=TOTAL` on every call), for the per-request log line.
@@ -335,7 +361,7 @@ impl Store {
         &self,
         request: impl std::future::Future<Output = Result<O, SdkError<E>>>,
         capacity: impl Fn(&O) -> Option<&ConsumedCapacity>,
-    ) -> Result<Outcome<O>, StoreError>
+    ) -> Result<Outcome<O, E::Refusal>, StoreError>
     where
         E: MaybeRefused,
     {
@@ -353,6 +379,29 @@ impl Store {
             },
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    /// A transaction of `items`, through `call` as every other request: `Refused` with each
+    /// item's cancellation reason code when DynamoDB cancels it.
+    async fn transact(
+        &self,
+        items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    ) -> Result<Outcome<(), Vec<String>>, StoreError> {
+        let request = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send();
+        Ok(
+            match self
+                .call(request, |o| o.consumed_capacity().first())
+                .await?
+            {
+                Outcome::Applied(_) => Outcome::Applied(()),
+                Outcome::Refused(codes) => Outcome::Refused(codes),
+            },
+        )
     }
 
     /// `call` for a request without a condition.

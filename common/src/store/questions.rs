@@ -8,13 +8,9 @@
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
-use super::links::EXPIRES_TTL;
-use super::totals::owner_pk;
-use super::{n, s, Outcome, Store, StoreError, PK, SK};
+use super::layout::{owner_pk, questions_sk, EXPIRES_TTL, PK, QUESTIONS, SK};
+use super::{n, s, Outcome, Store, StoreError};
 use crate::domain::KeyId;
-
-/// Questions of the hour, reserved.
-const QUESTIONS: &str = "questions";
 
 /// What the reservation of a question decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,11 +19,6 @@ pub enum QuestionGate {
     Reserved,
     /// The key asked `limit` questions this hour: the next hour begins in `retry_after` s.
     Limited { retry_after: u64 },
-}
-
-/// The sort key of the counter of `now`'s hour.
-pub(super) fn questions_sk(now: DateTime<Utc>) -> String {
-    format!("asks#{}", now.format("%Y-%m-%dT%H"))
 }
 
 /// Seconds from `now` to the next UTC hour (at least 1).

@@ -12,21 +12,16 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::links::{CREATED_AT, LINK_SK, OWNER, URL};
-use super::totals::{owner_pk, owner_totals_of, owner_totals_sk, OwnerTotals, OWNER_TOTAL_SHARDS};
-use super::{
-    day_string, n, number, number_map, s, text, time, Item, Outcome, Store, StoreError, PK, SK,
+use super::layout::{
+    owner_pk, owner_totals_sk, ranking_sk, CREATED_AT, LINK_SK, OWNER, PK, RANKING_ENTRIES,
+    RANKING_VERSION, SK, TOP_PK, UPDATED_AT, URL,
 };
+use super::totals::{owner_totals_of, OwnerTotals, OWNER_TOTAL_SHARDS};
+use super::{n, number, number_map, s, text, time, Item, Outcome, Store, StoreError};
 use crate::domain::link::rfc3339;
 use crate::domain::ranking::{merge_top, ordered, Period, RANK_KEPT};
 use crate::domain::KeyId;
 
-pub(super) const TOP_PK: &str = "#top";
-/// Of a day's ranking: never the counters' `day#`.
-const RANKING_DAY_PREFIX: &str = "date#";
-const ENTRIES: &str = "e";
-const VERSION: &str = "v";
-const UPDATED_AT: &str = "updated_at";
 const ATTEMPTS: usize = 8;
 
 impl Store {
@@ -44,7 +39,10 @@ impl Store {
         let sk = ranking_sk(period);
         for attempt in 0..ATTEMPTS {
             let item = self.get_item(&pk, &sk, true).await?;
-            let version = item.as_ref().and_then(|i| number(i, VERSION)).unwrap_or(0);
+            let version = item
+                .as_ref()
+                .and_then(|i| number(i, RANKING_VERSION))
+                .unwrap_or(0);
             let mut top = item.as_ref().map(entries_of).unwrap_or_default();
             if !merge_top(&mut top, counts, deleted, RANK_KEPT) {
                 return Ok(());
@@ -56,8 +54,8 @@ impl Store {
                 .table_name(&self.table)
                 .item(PK, s(&pk))
                 .item(SK, s(&sk))
-                .item(ENTRIES, AttributeValue::M(entries))
-                .item(VERSION, n(version + 1))
+                .item(RANKING_ENTRIES, AttributeValue::M(entries))
+                .item(RANKING_VERSION, n(version + 1))
                 .item(UPDATED_AT, s(&rfc3339(now)))
                 .condition_expression(if version == 0 {
                     "attribute_not_exists(pk)"
@@ -117,7 +115,7 @@ impl Store {
                 "#sk, #e, #v, #b, #l, #u",
                 &[
                     ("#sk", SK),
-                    ("#e", ENTRIES),
+                    ("#e", RANKING_ENTRIES),
                     ("#v", "visits"),
                     ("#b", "bot_visits"),
                     ("#l", "links"),
@@ -191,7 +189,7 @@ impl Store {
         let sks: Vec<String> = days.iter().map(|d| ranking_sk(Period::Day(*d))).collect();
         let keys: Vec<(&str, &str)> = sks.iter().map(|sk| (pk.as_str(), sk.as_str())).collect();
         let items = self
-            .batch_get(&keys, "#sk, #e", &[("#sk", SK), ("#e", ENTRIES)])
+            .batch_get(&keys, "#sk, #e", &[("#sk", SK), ("#e", RANKING_ENTRIES)])
             .await?;
         Ok(items
             .iter()
@@ -263,14 +261,6 @@ fn ranking_pk(owner: Option<&KeyId>) -> String {
     owner.map_or_else(|| TOP_PK.to_owned(), owner_pk)
 }
 
-/// The sort key of a period's ranking.
-pub(super) fn ranking_sk(period: Period) -> String {
-    match period {
-        Period::All => "all".to_owned(),
-        Period::Day(day) => format!("{RANKING_DAY_PREFIX}{}", day_string(day)),
-    }
-}
-
 fn entries_of(item: &Item) -> BTreeMap<String, u64> {
-    number_map(item, ENTRIES)
+    number_map(item, RANKING_ENTRIES)
 }

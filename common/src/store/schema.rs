@@ -11,20 +11,14 @@ use aws_sdk_dynamodb::Client;
 
 use chrono::NaiveDate;
 
-use super::counters::{day_key, shard_pk};
-use super::keys::KEYS_PK;
-use super::links::{
-    DISABLED, EXPIRES_AT, EXPIRES_TTL, FORWARD_QUERY, KIND, LINK_SK, MAX_VISITS, OWNER, TAGS,
-    TITLE, URL,
+use super::layout::{
+    day_key, owner_pk, owner_totals_sk, questions_sk, ranking_sk, shard_pk, CREATED_AT, DISABLED,
+    EXPIRES_AT, EXPIRES_TTL, FORWARD_QUERY, KEYS_PK, KIND, LINK_SK, MAX_VISITS, OWNER, OWNER_INDEX,
+    PK, SK, TAGS, TITLE, TOP_PK, TOTAL_SK, TRIES_SK, URL,
 };
-use super::rankings::{ranking_sk, TOP_PK};
-use super::totals::{owner_pk, owner_totals_sk, TOTAL_SK};
-use super::{unavailable, StoreError, PK, SK};
+use super::{unavailable, StoreError};
 use crate::domain::{Code, KeyHash, Period};
 
-/// The sparse index of owned links, newest first per owner.
-pub const OWNER_INDEX: &str = "by-owner";
-const CREATED_AT: &str = "created_at";
 /// The attributes the owner index carries besides the keys: what `GET /links` shows.
 pub const OWNER_INDEX_ATTRIBUTES: [&str; 8] = [
     URL,
@@ -258,7 +252,7 @@ pub fn example_keys(code: &Code, day: NaiveDate, key: &KeyHash) -> Vec<(ItemKind
         (
             ItemKind::PasswordTries,
             code.as_str().to_owned(),
-            super::tries::TRIES_SK.to_owned(),
+            TRIES_SK.to_owned(),
         ),
         (
             ItemKind::Ranking,
@@ -282,7 +276,7 @@ pub fn example_keys(code: &Code, day: NaiveDate, key: &KeyHash) -> Vec<(ItemKind
         (
             ItemKind::QuestionCounter,
             owner_pk(&key.id()),
-            super::questions::questions_sk(day.and_hms_opt(5, 0, 0).expect("a time").and_utc()),
+            questions_sk(day.and_hms_opt(5, 0, 0).expect("a time").and_utc()),
         ),
     ]
 }

@@ -15,8 +15,6 @@
 //! seconds late. A shard count the redirect could not raise (its write was throttled too)
 //! travels with the visit (`raise`) and the aggregator raises it first.
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
@@ -25,12 +23,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use super::counters::{
-    day_key, human_update, map_attr, shard_pk, DayMaps, Plan, ATTEMPTS, BOT_VISITS, VISITS,
+use super::counters::{human_update, map_attr, DayMaps, Plan, ATTEMPTS};
+use super::layout::{
+    day_key, shard_pk, BOT_VISITS, COUNTER_SHARDS, CREATED_AT, LINK_SK, PK, SK, SPILL_AT,
+    SPILL_BOT, SPILL_CODE, SPILL_DAY, SPILL_PK_PREFIX, SPILL_RAISE, SPILL_SK_PREFIX, VISITS,
 };
-use super::links::{COUNTER_SHARDS, CREATED_AT, LINK_SK};
+use super::Outcome;
+
 use super::stream::Unreadable;
-use super::{n, number, s, time, Item, Store, StoreError, PK, SK};
+use super::{n, number, s, time, Item, Store, StoreError};
 use crate::domain::link::rfc3339;
 use crate::domain::visit::{Breakdown, Dimension};
 use crate::domain::{day_string, parse_day, Code, Visit};
@@ -39,15 +40,6 @@ use crate::domain::{day_string, parse_day, Code, Visit};
 const APPLY_CONCURRENCY: usize = 16;
 /// Partitions of the queue: spilled visits of one hot link spread over all of them.
 pub const SPILL_PARTITIONS: u32 = 32;
-const SPILL_PK_PREFIX: &str = "spill#p";
-pub(super) const SPILL_SK_PREFIX: &str = "visit#";
-const CODE: &str = "code";
-const DAY: &str = "day";
-const BOT: &str = "bot";
-const RAISE: &str = "raise";
-/// When the visit was queued: a link created after it (the code freed and taken again)
-/// does not get it.
-const AT: &str = "at";
 
 /// A visit in the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,13 +92,13 @@ fn spill_item(
     let mut item = Item::from([
         (PK.to_owned(), s(&pk)),
         (SK.to_owned(), s(&sk)),
-        (CODE.to_owned(), s(code.as_str())),
-        (DAY.to_owned(), s(&day_string(day))),
-        (AT.to_owned(), s(&rfc3339(Utc::now()))),
+        (SPILL_CODE.to_owned(), s(code.as_str())),
+        (SPILL_DAY.to_owned(), s(&day_string(day))),
+        (SPILL_AT.to_owned(), s(&rfc3339(Utc::now()))),
     ]);
     match visit {
         Visit::Bot => {
-            item.insert(BOT.to_owned(), AttributeValue::Bool(true));
+            item.insert(SPILL_BOT.to_owned(), AttributeValue::Bool(true));
         }
         Visit::Human(b) => {
             for (dim, key) in b.keys() {
@@ -115,7 +107,7 @@ fn spill_item(
         }
     }
     if let Some(r) = raise {
-        item.insert(RAISE.to_owned(), n(r as u64));
+        item.insert(SPILL_RAISE.to_owned(), n(r as u64));
     }
     (pk, sk, item)
 }
@@ -131,10 +123,10 @@ impl Spilled {
         }
         Some((|| {
             let pk = string(PK).ok_or(Unreadable("a queued visit without pk"))?;
-            let code = string(CODE)
+            let code = string(SPILL_CODE)
                 .and_then(Code::parse)
                 .ok_or(Unreadable("a queued visit without its code"))?;
-            let day = string(DAY)
+            let day = string(SPILL_DAY)
                 .and_then(parse_day)
                 .ok_or(Unreadable("a queued visit without its day"))?;
             let bot = image.pointer("/bot/BOOL").and_then(Value::as_bool) == Some(true);
@@ -154,7 +146,7 @@ impl Spilled {
                 .pointer("/raise/N")
                 .and_then(Value::as_str)
                 .and_then(|r| r.parse().ok());
-            let at = string(AT)
+            let at = string(SPILL_AT)
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.with_timezone(&Utc));
             Ok(Spilled {
@@ -335,7 +327,7 @@ impl Store {
         let (_, _, mut item) =
             spill_item(&spilled.code, spilled.day, &spilled.visit, spilled.raise);
         if let Some(at) = spilled.at {
-            item.insert(AT.to_owned(), s(&rfc3339(at)));
+            item.insert(SPILL_AT.to_owned(), s(&rfc3339(at)));
         }
         let delete = self.dequeue(spilled)?;
         let put = Put::builder()
@@ -343,14 +335,11 @@ impl Store {
             .set_item(Some(item))
             .build()
             .map_err(|e| StoreError::Unavailable(e.into()))?;
-        let request = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send();
-        match self.transact(request).await? {
+        let items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ];
+        match self.transact_queued(items).await? {
             Transacted::Already => Ok(Applied::Already),
             _ => Ok(Applied::Requeued),
         }
@@ -403,44 +392,25 @@ impl Store {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None)
             .build()
             .map_err(|e| StoreError::Unavailable(e.into()))?;
-        let request = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().update(counter).build())
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send();
-        self.transact(request).await
+        let items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().update(counter).build(),
+        ];
+        self.transact_queued(items).await
     }
 
     /// Sends a transaction of two items, the queue item's delete first, and says what it
     /// did: cancelled on the first item's condition (the visit left the queue before),
     /// on the second's, or throttled.
-    async fn transact(
+    async fn transact_queued(
         &self,
-        request: impl std::future::Future<
-            Output = Result<
-                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput,
-                SdkError<TransactWriteItemsError>,
-            >,
-        >,
+        items: Vec<TransactWriteItem>,
     ) -> Result<Transacted, StoreError> {
-        let started = std::time::Instant::now();
-        let out = request.await;
-        self.record(started, &out, |o| o.consumed_capacity().first());
-        let e = match out {
-            Ok(_) => return Ok(Transacted::Done),
-            Err(SdkError::ServiceError(e)) => e.into_err(),
-            Err(e) => return Err(super::unavailable(e)),
+        let codes = match self.transact(items).await? {
+            Outcome::Applied(()) => return Ok(Transacted::Done),
+            Outcome::Refused(codes) => codes,
         };
-        let TransactWriteItemsError::TransactionCanceledException(c) = &e else {
-            return Err(super::service_error(e));
-        };
-        let codes: Vec<&str> = c
-            .cancellation_reasons()
-            .iter()
-            .map(|r| r.code().unwrap_or("None"))
-            .collect();
+        let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
         match codes.as_slice() {
             ["ConditionalCheckFailed", ..] => Ok(Transacted::Already),
             [_, "ConditionalCheckFailed"] => Ok(Transacted::CounterRefused),
@@ -520,7 +490,7 @@ mod tests {
             assert!(pk.starts_with("spill#p"));
             assert!(sk.starts_with("visit#hot#2026-12-03#"));
             // Never a counter partition of a code (`hot#3`), nor a day counter's key.
-            assert_eq!(super::super::counters::parse_shard_pk(&pk), None);
+            assert_eq!(super::super::layout::parse_shard_pk(&pk), None);
             let record =
                 json!({"eventName": "INSERT", "dynamodb": {"NewImage": as_stream_image(&item)}});
             let read = Spilled::of_record(&record).unwrap().unwrap();

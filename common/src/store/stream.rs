@@ -16,10 +16,12 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 use super::counters::MAX_COUNTER_SHARDS;
-use super::counters::{counter_source, day_of, parse_shard_pk, BOT_VISITS, VISITS};
-use super::links::{COUNTER_SHARDS, LINK_SK, OWNER};
+use super::layout::{
+    counter_source, day_of, parse_shard_pk, BOT_VISITS, COUNTER_SHARDS, LINK_SK, OWNER, PK, SK,
+    VISITS,
+};
+
 use super::spill::Spilled;
-use super::{PK, SK};
 use crate::domain::ranking::Period;
 use crate::domain::{Code, KeyId};
 

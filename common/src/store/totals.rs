@@ -22,37 +22,24 @@
 //! shards, in the same request as the owner's ranking.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::counters::{BOT_VISITS, VISITS};
-use super::links::{CREATED_AT, LINK_SK, OWNER};
-use super::stream::SourceChange;
-use super::{
-    day_string, n, number, number_map, parse_day, s, service_error, text, unavailable, Item, Store,
-    StoreError, PK, SK,
+use super::layout::{
+    owner_pk, owner_totals_sk, BOT_VISITS, CREATED_AT, LINK_CREATED, LINK_OWNER, LINK_SK, OWNER,
+    OWNER_LINKS, PK, SK, TOTAL_BOTS_SEEN, TOTAL_DAYS, TOTAL_REV, TOTAL_SEEN, TOTAL_SK, UPDATED_AT,
+    VISITS,
 };
+use super::stream::SourceChange;
+use super::Outcome;
+use super::{day_string, n, number, number_map, parse_day, s, text, Item, Store, StoreError};
 use crate::domain::link::rfc3339;
 use crate::domain::{Code, KeyId, Period};
 
-pub(super) const TOTAL_SK: &str = "total";
-const DAYS: &str = "d";
-const SEEN: &str = "w";
-const BOTS_SEEN: &str = "wb";
-const LINK_OWNER: &str = "link_owner";
-/// The creation time of the link a total counts, copied from it when the total is made:
-/// a total of an earlier link of the code is told apart (`Store::purge_freed`).
-pub(super) const LINK_CREATED: &str = "link_created";
-const REV: &str = "rev";
-const UPDATED_AT: &str = "updated_at";
-/// Of an owner's totals: how many of the owner's links had human visits in the period.
-const LINKS: &str = "links";
 /// Days of `d` and `w` kept before the newest: a replayed record is at most a day old.
 pub(super) const KEPT_DAYS: i64 = 2;
 const ATTEMPTS: usize = 8;
@@ -80,19 +67,6 @@ pub struct OwnerTotals {
 
 /// Items an owner's totals of a period are spread over.
 pub(super) const OWNER_TOTAL_SHARDS: u32 = 16;
-
-/// The partition of an owner's rankings and totals.
-pub(super) fn owner_pk(owner: &KeyId) -> String {
-    format!("#owner#{owner}")
-}
-
-/// The sort key of one shard of an owner's totals of `period`.
-pub(super) fn owner_totals_sk(period: Period, shard: u32) -> String {
-    match period {
-        Period::All => format!("totals#all#{shard}"),
-        Period::Day(day) => format!("totals#{}#{shard}", day_string(day)),
-    }
-}
 
 /// The shard of an owner's totals a link adds to: FNV-1a of its code.
 fn owner_shard(code: &Code) -> u32 {
@@ -274,31 +248,7 @@ impl Store {
             };
             let empty = Item::new();
             let item = held.as_ref().unwrap_or(&empty);
-            let seen = |map: &str, source: &str| {
-                item.get(map)
-                    .and_then(|w| w.as_m().ok())
-                    .and_then(|w| w.get(source))
-                    .and_then(|v| v.as_n().ok()?.parse::<u64>().ok())
-                    .unwrap_or(0)
-            };
-            // From what the total holds to what the records say, never backwards: an
-            // older record after a newer one adds nothing and lowers no watermark.
-            let pending: Vec<(&str, SourceChange)> = sources
-                .iter()
-                .filter_map(|(source, c)| {
-                    let old = seen(SEEN, source);
-                    let bots_old = seen(BOTS_SEEN, source);
-                    let bots_new = c.bots_new.max(bots_old);
-                    let change = SourceChange {
-                        day: c.day,
-                        old,
-                        new: c.new.max(old),
-                        bots_old,
-                        bots_new,
-                    };
-                    (change.new > old || bots_new > bots_old).then_some((source.as_str(), change))
-                })
-                .collect();
+            let pending = pending(item, sources);
             if pending.is_empty() {
                 // All of it is in the total already (a batch delivered again).
                 return Ok(Some(totals_of(item, owner)));
@@ -371,13 +321,13 @@ impl Store {
                 let mut item = Item::from([
                     (PK.to_owned(), s(code.as_str())),
                     (SK.to_owned(), s(TOTAL_SK)),
-                    (SEEN.to_owned(), seen(|c| c.new)),
-                    (DAYS.to_owned(), AttributeValue::M(days.collect())),
+                    (TOTAL_SEEN.to_owned(), seen(|c| c.new)),
+                    (TOTAL_DAYS.to_owned(), AttributeValue::M(days.collect())),
                     (VISITS.to_owned(), n(add.visits)),
                     (LINK_OWNER.to_owned(), s(owner.map_or("", |o| o.as_str()))),
-                    (REV.to_owned(), n(1)),
+                    (TOTAL_REV.to_owned(), n(1)),
                     (UPDATED_AT.to_owned(), s(&rfc3339(now))),
-                    (BOTS_SEEN.to_owned(), seen(|c| c.bots_new)),
+                    (TOTAL_BOTS_SEEN.to_owned(), seen(|c| c.bots_new)),
                     (BOT_VISITS.to_owned(), n(add.bots)),
                 ]);
                 if let Some(created) = link_created {
@@ -409,37 +359,37 @@ impl Store {
                 let mut e = Expression::default();
                 e.values.insert(":now".into(), s(&rfc3339(now)));
                 e.sets.push(format!("{UPDATED_AT} = :now"));
-                match number(item, REV) {
+                match number(item, TOTAL_REV) {
                     Some(rev) => {
                         e.values.insert(":rev".into(), n(rev));
                         e.values.insert(":next".into(), n(rev + 1));
-                        e.conditions.push(format!("{REV} = :rev"));
-                        e.sets.push(format!("{REV} = :next"));
+                        e.conditions.push(format!("{TOTAL_REV} = :rev"));
+                        e.sets.push(format!("{TOTAL_REV} = :next"));
                     }
                     None => {
                         e.values.insert(":next".into(), n(1));
                         e.conditions.push(format!(
-                            "attribute_exists(pk) AND attribute_not_exists({REV})"
+                            "attribute_exists(pk) AND attribute_not_exists({TOTAL_REV})"
                         ));
-                        e.sets.push(format!("{REV} = :next"));
+                        e.sets.push(format!("{TOTAL_REV} = :next"));
                     }
                 }
                 e.set_entries(
                     item,
-                    SEEN,
+                    TOTAL_SEEN,
                     add.sources.iter().map(|(src, c)| (src.to_string(), c.new)),
                 );
                 e.set_entries(
                     item,
-                    BOTS_SEEN,
+                    TOTAL_BOTS_SEEN,
                     add.sources
                         .iter()
                         .map(|(src, c)| (src.to_string(), c.bots_new)),
                 );
-                let held_days = number_map(item, DAYS);
+                let held_days = number_map(item, TOTAL_DAYS);
                 e.set_entries(
                     item,
-                    DAYS,
+                    TOTAL_DAYS,
                     add.per_day
                         .iter()
                         .filter(|(_, (v, _))| *v > 0)
@@ -465,7 +415,7 @@ impl Store {
         }
         if let Some(owner) = owner {
             let held_visits = held.and_then(|i| number(i, VISITS)).unwrap_or(0);
-            let held_days = held.map(|i| number_map(i, DAYS)).unwrap_or_default();
+            let held_days = held.map(|i| number_map(i, TOTAL_DAYS)).unwrap_or_default();
             let mut periods = vec![(
                 Period::All,
                 add.visits,
@@ -482,7 +432,7 @@ impl Store {
                 e.sets.push(format!("{UPDATED_AT} = :now"));
                 e.adds.push((VISITS, visits));
                 e.adds.push((BOT_VISITS, bots));
-                e.adds.push((LINKS, u64::from(new_link)));
+                e.adds.push((OWNER_LINKS, u64::from(new_link)));
                 actions.push(TransactWriteItem::builder().update(e.update(
                     &self.table,
                     &owner_pk(owner),
@@ -497,35 +447,19 @@ impl Store {
                 return self.update_alone(update.clone()).await;
             }
         }
-        let started = Instant::now();
-        let out = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(actions))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        self.record(started, &out, |o| o.consumed_capacity().first());
-        match out {
-            Ok(_) => Ok(Written::Done),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                TransactWriteItemsError::TransactionCanceledException(c) => {
-                    self.usage.refused_write();
-                    let link_gone = held.is_none()
-                        && c.cancellation_reasons().first().and_then(|r| r.code())
-                            == Some("ConditionalCheckFailed");
-                    // Else the total changed since it was read, or another transaction
-                    // held one of the items: read again.
-                    Ok(if link_gone {
-                        Written::LinkGone
-                    } else {
-                        Written::Conflict
-                    })
-                }
-                other => Err(service_error(other)),
-            },
-            Err(e) => Err(unavailable(e)),
-        }
+        Ok(match self.transact(actions).await? {
+            Outcome::Applied(()) => Written::Done,
+            // The link's condition (the first item of a new total's transaction) refused
+            // it: the link is gone. Else the total changed since it was read, or another
+            // transaction held one of the items: read again.
+            Outcome::Refused(codes)
+                if held.is_none()
+                    && codes.first().map(String::as_str) == Some("ConditionalCheckFailed") =>
+            {
+                Written::LinkGone
+            }
+            Outcome::Refused(_) => Written::Conflict,
+        })
     }
 
     /// An anonymous link's total updated without a transaction (half the cost).
@@ -571,7 +505,7 @@ impl Store {
                     .key(PK, s(code.as_str()))
                     .key(SK, s(TOTAL_SK))
                     .update_expression(format!(
-                        "SET {REV} = if_not_exists({REV}, :zero) + :one REMOVE {}",
+                        "SET {TOTAL_REV} = if_not_exists({TOTAL_REV}, :zero) + :one REMOVE {}",
                         paths.join(", ")
                     ))
                     .condition_expression("attribute_exists(pk)")
@@ -608,7 +542,10 @@ impl Store {
 pub(super) fn all_time(total: Option<&Item>, recent: &[(String, u64, u64)]) -> (u64, u64) {
     let empty = Item::new();
     let total = total.unwrap_or(&empty);
-    let (seen, bots_seen) = (number_map(total, SEEN), number_map(total, BOTS_SEEN));
+    let (seen, bots_seen) = (
+        number_map(total, TOTAL_SEEN),
+        number_map(total, TOTAL_BOTS_SEEN),
+    );
     recent.iter().fold(
         (
             number(total, VISITS).unwrap_or(0),
@@ -625,19 +562,52 @@ pub(super) fn all_time(total: Option<&Item>, recent: &[(String, u64, u64)]) -> (
     )
 }
 
+/// What of `sources` (counter item -> its change in a batch) the total `item` does not
+/// hold yet: from the total's watermarks (`w`, `wb`) to what the records say, never
+/// backwards, so that an older record after a newer one adds nothing and lowers no
+/// watermark. Empty: all of it is in the total already (a batch delivered again).
+fn pending<'a>(
+    item: &Item,
+    sources: &'a BTreeMap<String, SourceChange>,
+) -> Vec<(&'a str, SourceChange)> {
+    let seen = |map: &str, source: &str| {
+        item.get(map)
+            .and_then(|w| w.as_m().ok())
+            .and_then(|w| w.get(source))
+            .and_then(|v| v.as_n().ok()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    sources
+        .iter()
+        .filter_map(|(source, c)| {
+            let old = seen(TOTAL_SEEN, source);
+            let bots_old = seen(TOTAL_BOTS_SEEN, source);
+            let bots_new = c.bots_new.max(bots_old);
+            let change = SourceChange {
+                day: c.day,
+                old,
+                new: c.new.max(old),
+                bots_old,
+                bots_new,
+            };
+            (change.new > old || bots_new > bots_old).then_some((source.as_str(), change))
+        })
+        .collect()
+}
+
 /// An owner's totals: the sum of its shards' items.
 pub(super) fn owner_totals_of<'a>(shards: impl Iterator<Item = &'a Item>) -> OwnerTotals {
     shards.fold(OwnerTotals::default(), |t, item| OwnerTotals {
         visits: t.visits + number(item, VISITS).unwrap_or(0),
         bot_visits: t.bot_visits + number(item, BOT_VISITS).unwrap_or(0),
-        links: t.links + number(item, LINKS).unwrap_or(0),
+        links: t.links + number(item, OWNER_LINKS).unwrap_or(0),
     })
 }
 
 fn totals_of(item: &Item, owner: Option<KeyId>) -> LinkTotals {
     LinkTotals {
         visits: number(item, VISITS).unwrap_or(0),
-        days: number_map(item, DAYS)
+        days: number_map(item, TOTAL_DAYS)
             .into_iter()
             .filter_map(|(d, v)| Some((parse_day(&d)?, v)))
             .collect(),
@@ -717,7 +687,7 @@ impl Expression {
 /// The `(map, key)` entries of a total that are older than `KEPT_DAYS` before its newest day.
 fn stale_entries(item: &Item) -> Vec<(&'static str, String)> {
     let day_of_key = |k: &str| parse_day(k.split('#').next()?);
-    let keys: Vec<(&'static str, String)> = [SEEN, BOTS_SEEN, DAYS]
+    let keys: Vec<(&'static str, String)> = [TOTAL_SEEN, TOTAL_BOTS_SEEN, TOTAL_DAYS]
         .into_iter()
         .flat_map(|map| number_map(item, map).into_keys().map(move |k| (map, k)))
         .collect();
@@ -736,26 +706,87 @@ fn stale_entries(item: &Item) -> Vec<(&'static str, String)> {
 mod tests {
     use super::*;
 
+    fn change(day: NaiveDate, new: u64, bots_new: u64) -> SourceChange {
+        SourceChange {
+            day,
+            old: 0,
+            new,
+            bots_old: 0,
+            bots_new,
+        }
+    }
+
+    fn watermarks(seen: &[(&str, u64)], bots: &[(&str, u64)]) -> Item {
+        let map = |m: &[(&str, u64)]| {
+            AttributeValue::M(m.iter().map(|(k, v)| (k.to_string(), n(*v))).collect())
+        };
+        Item::from([
+            (TOTAL_SEEN.to_owned(), map(seen)),
+            (TOTAL_BOTS_SEEN.to_owned(), map(bots)),
+        ])
+    }
+
+    /// From the total's watermarks to what the records say, never backwards: a batch
+    /// delivered again adds nothing, an older record lowers nothing, and a counter item
+    /// the total has not seen is added whole.
+    #[test]
+    fn pending_is_what_the_total_does_not_hold_yet() {
+        let d = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        let sources = BTreeMap::from([
+            ("2026-12-03".to_owned(), change(d, 10, 2)),
+            ("2026-12-03#1".to_owned(), change(d, 5, 0)),
+        ]);
+        // A new total: everything, from 0.
+        let all = pending(&Item::new(), &sources);
+        assert_eq!(all.len(), 2);
+        assert_eq!((all[0].1.old, all[0].1.new, all[0].1.bots_new), (0, 10, 2));
+        // The same batch again: nothing.
+        let held = watermarks(
+            &[("2026-12-03", 10), ("2026-12-03#1", 5)],
+            &[("2026-12-03", 2)],
+        );
+        assert!(pending(&held, &sources).is_empty());
+        // The total is ahead on one item (a newer record came first) and behind on the
+        // other: only the second is pending, and the first's watermark is not lowered.
+        let held = watermarks(
+            &[("2026-12-03", 12), ("2026-12-03#1", 3)],
+            &[("2026-12-03", 2)],
+        );
+        let some = pending(&held, &sources);
+        assert_eq!(some.len(), 1);
+        assert_eq!(some[0].0, "2026-12-03#1");
+        assert_eq!((some[0].1.old, some[0].1.new), (3, 5));
+        // Only bot visits are new: pending, with the human count unchanged.
+        let held = watermarks(
+            &[("2026-12-03", 10), ("2026-12-03#1", 5)],
+            &[("2026-12-03", 1)],
+        );
+        let bots = pending(&held, &sources);
+        assert_eq!(bots.len(), 1);
+        let c = &bots[0].1;
+        assert_eq!((c.old, c.new, c.bots_old, c.bots_new), (10, 10, 1, 2));
+    }
+
     #[test]
     fn stale_entries_are_those_of_days_long_past() {
         let m =
             |keys: &[&str]| AttributeValue::M(keys.iter().map(|k| (k.to_string(), n(1))).collect());
         let item = Item::from([
             (
-                SEEN.to_owned(),
+                TOTAL_SEEN.to_owned(),
                 m(&["2026-11-20", "2026-11-21#3", "2026-11-23", "bad"]),
             ),
             (
-                DAYS.to_owned(),
+                TOTAL_DAYS.to_owned(),
                 m(&["2026-11-20", "2026-11-21", "2026-11-23"]),
             ),
         ]);
         assert_eq!(
             stale_entries(&item),
             vec![
-                (DAYS, "2026-11-20".to_owned()),
-                (SEEN, "2026-11-20".to_owned()),
-                (SEEN, "bad".to_owned()),
+                (TOTAL_DAYS, "2026-11-20".to_owned()),
+                (TOTAL_SEEN, "2026-11-20".to_owned()),
+                (TOTAL_SEEN, "bad".to_owned()),
             ]
         );
         assert!(stale_entries(&Item::new()).is_empty());
@@ -769,8 +800,11 @@ mod tests {
         let total = Item::from([
             (VISITS.to_owned(), n(100)),
             (BOT_VISITS.to_owned(), n(7)),
-            (SEEN.to_owned(), m(&[("2026-12-01", 10), ("2026-12-02", 4)])),
-            (BOTS_SEEN.to_owned(), m(&[("2026-12-02", 1)])),
+            (
+                TOTAL_SEEN.to_owned(),
+                m(&[("2026-12-01", 10), ("2026-12-02", 4)]),
+            ),
+            (TOTAL_BOTS_SEEN.to_owned(), m(&[("2026-12-02", 1)])),
         ]);
         let recent = [
             ("2026-12-01".to_owned(), 10, 0),  // all of it added

@@ -10,17 +10,11 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, SubsecRound, Utc};
 
-use super::links::EXPIRES_TTL;
-use super::{n, number, s, time, Outcome, Store, StoreError, PK, SK};
+use super::layout::{EXPIRES_TTL, PK, SK, TRIES_COUNT, TRIES_SK, TRIES_WINDOW};
+use super::{n, number, s, time, Outcome, Store, StoreError};
 use crate::domain::link::rfc3339;
 use crate::domain::password::{LOCKOUT_WINDOW, MAX_FAILED_TRIES};
 use crate::domain::Code;
-
-pub(super) const TRIES_SK: &str = "tries";
-/// When the window began (RFC 3339, compared as a string).
-const WINDOW: &str = "window";
-/// Tries of the window: the wrong ones and those being checked right now.
-const TRIES: &str = "tries";
 
 /// What the reservation of a try decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,9 +44,9 @@ impl Store {
                 .table_name(&self.table)
                 .key(PK, s(code.as_str()))
                 .key(SK, s(TRIES_SK))
-                .update_expression(format!("ADD {TRIES} :one"))
-                .condition_expression(format!("#w > :cutoff AND {TRIES} < :max"))
-                .expression_attribute_names("#w", WINDOW)
+                .update_expression(format!("ADD {TRIES_COUNT} :one"))
+                .condition_expression(format!("#w > :cutoff AND {TRIES_COUNT} < :max"))
+                .expression_attribute_names("#w", TRIES_WINDOW)
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":cutoff", s(&cutoff))
                 .expression_attribute_values(":max", n(MAX_FAILED_TRIES))
@@ -68,15 +62,20 @@ impl Store {
                     let window = out
                         .attributes
                         .as_ref()
-                        .and_then(|item| time(item, WINDOW))
+                        .and_then(|item| time(item, TRIES_WINDOW))
                         .unwrap_or(now);
                     return Ok(TryGate::Reserved { window });
                 }
                 Outcome::Refused(old) => old,
             };
-            let window = old.as_ref().and_then(|item| time(item, WINDOW));
+            let window = old.as_ref().and_then(|item| time(item, TRIES_WINDOW));
             if let Some(window) = window.filter(|w| *w > now - LOCKOUT_WINDOW) {
-                if old.as_ref().and_then(|i| number(i, TRIES)).unwrap_or(0) >= MAX_FAILED_TRIES {
+                if old
+                    .as_ref()
+                    .and_then(|i| number(i, TRIES_COUNT))
+                    .unwrap_or(0)
+                    >= MAX_FAILED_TRIES
+                {
                     return Ok(TryGate::Locked {
                         until: window + LOCKOUT_WINDOW,
                     });
@@ -96,10 +95,10 @@ impl Store {
                 .key(PK, s(code.as_str()))
                 .key(SK, s(TRIES_SK))
                 .update_expression(format!(
-                    "SET #w = :now, {TRIES} = :one, {EXPIRES_TTL} = :ttl"
+                    "SET #w = :now, {TRIES_COUNT} = :one, {EXPIRES_TTL} = :ttl"
                 ))
                 .condition_expression("attribute_not_exists(#w) OR #w <= :cutoff")
-                .expression_attribute_names("#w", WINDOW)
+                .expression_attribute_names("#w", TRIES_WINDOW)
                 .expression_attribute_values(":now", s(&rfc3339(now)))
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":ttl", n(ttl))
@@ -126,9 +125,9 @@ impl Store {
             .table_name(&self.table)
             .key(PK, s(code.as_str()))
             .key(SK, s(TRIES_SK))
-            .update_expression(format!("ADD {TRIES} :minus"))
-            .condition_expression(format!("#w = :window AND {TRIES} > :zero"))
-            .expression_attribute_names("#w", WINDOW)
+            .update_expression(format!("ADD {TRIES_COUNT} :minus"))
+            .condition_expression(format!("#w = :window AND {TRIES_COUNT} > :zero"))
+            .expression_attribute_names("#w", TRIES_WINDOW)
             .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":window", s(&rfc3339(window)))
