@@ -1,5 +1,5 @@
 # The everyday verbs. Everything the project needs is installed into .tools/ (git-ignored).
-.PHONY: dev test deploy soak hot bench bench-instructions fuzz load build key keys revoke-key fmt lint clean
+.PHONY: dev test deploy soak hot bench bench-instructions bench-profiles fuzz load build key keys revoke-key fmt lint clean
 
 ## Serve the API on http://127.0.0.1:9000 against DynamoDB Local on :8000 (Ctrl-C stops both)
 dev:
@@ -28,6 +28,10 @@ bench:
 ## Instructions per warm invocation (valgrind callgrind): repeatable where CPU time is noisy
 bench-instructions:
 	@bash scripts/bench-instructions.sh
+
+## The redirect and the crates floor under each release profile (PROFILES="3:fat:1 s:fat:1 ..."): zip, Init, RSS, instructions
+bench-profiles:
+	@bash scripts/bench-profiles.sh
 
 ## cargo fuzz (nightly) on URL normalization, alias parsing and the event-to-request path; FUZZ_SECONDS per target
 fuzz:

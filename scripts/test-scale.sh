@@ -16,6 +16,8 @@ trap 'exit 130' INT TERM
 ensure_dynamodb_local
 build_debug
 start_dynamodb_local "$port" inMemory "$logs/dynamodb-local.log"
+# Waits for it to answer (the tests make tables of their own; this one is not used).
+ensure_table "http://127.0.0.1:$port" links
 # --exact names: every ignored test of those files is a scale test (the list below is
 # checked against them, so that none is left unrun).
 tests=(

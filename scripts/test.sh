@@ -51,9 +51,17 @@ tools_ready() {
   cat "$LOGS/install.log" >&2
 }
 
-stage lints "format and lints"
+stage fmt "format (clippy runs beside the unit tests' build, below)"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
+# Clippy's check build shares nothing with the debug build but the host's build scripts
+# and proc macros, so it compiles in a target directory of its own, at the same time: the
+# two fill each other's idle core (a single crate's compile, a link). Waited for after
+# the unit tests.
+CLIPPY_LOG="$LOGS/clippy.log"
+setsid bash -c 'CARGO_TARGET_DIR="$1" exec cargo clippy --workspace --all-targets --locked -- -D warnings' \
+  _ "$CARGO_TARGET_DIR/clippy" >"$CLIPPY_LOG" 2>&1 &
+CLIPPY_PID="$!"
+STARTED_PIDS+=("$CLIPPY_PID")
 
 stage unit "unit tests (first every test binary of the workspace: one debug build for every stage)"
 # At the root, never -p: every build selects every member and resolves the same features,
@@ -69,6 +77,9 @@ for p in json.load(sys.stdin)["packages"]:
         if t["kind"] == ["bin"] and t.get("test", True):
             print("--bin"); print(t["name"])')
 cargo test --locked --lib "${unit_bins[@]}"
+
+stage lints "lints: waiting for cargo clippy -D warnings (log: $CLIPPY_LOG)"
+wait "$CLIPPY_PID" || { cat "$CLIPPY_LOG"; die "clippy found warnings"; }
 
 stage template-lint "template: sam validate --lint, cfn-lint"
 tools_ready
@@ -115,12 +126,14 @@ start_poller "$DDB_PORT" "$API_PORT" "$LOGS/stream-poller.log" "$LOGS/stream-fai
 
 # Stages that share no state with the stack above (each starts make dev or its own
 # DynamoDB Local on ports of its own) run beside it, one after the other, in a session of
-# their own (stop_all ends it): make dev's signal rounds, then the benchmark smoke run. Their
-# times are printed with the others ("side:" in front); the last stage waits for them.
+# their own (stop_all ends it): the scale tests, make dev's signal rounds, then the
+# benchmark smoke run. Their times are printed with the others ("side:" in front); the
+# last stage waits for them.
 SIDE_LOG="$LOGS/side.log" SIDE_TIMES="$LOGS/side-times.txt"
 rm -f "$SIDE_TIMES"
 setsid bash -c 'set -euo pipefail; source "$1/scripts/lib.sh"; logs="$2" times="$3"
-  timed() { local key="$1" started=$SECONDS; shift; "$@"; echo "side:$key $((SECONDS - started))" >>"$times"; }
+  # Its status is the command'"'"'s (called with || below, a function runs without errexit).
+  timed() { local key="$1" started=$SECONDS rc=0; shift; "$@" || rc=$?; echo "side:$key $((SECONDS - started))" >>"$times"; return "$rc"; }
   # The scale tests first (minutes of DynamoDB Local: on one of their own, port $6).
   timed scale "$1/scripts/test-scale.sh" "$6" "$logs/scale" >"$logs/scale.log" 2>&1 \
     || { tail -40 "$logs/scale.log"; echo "the scale tests failed (log in $logs/scale.log)"; exit 1; }

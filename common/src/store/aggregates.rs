@@ -7,9 +7,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::stream::{self as futures_stream, StreamExt};
 
+use super::owner_totals::OwnerLocks;
 use super::spill::Applied;
 use super::stream::{boards, plan, StreamChange};
-use super::totals::{OwnerLocks, KEPT_DAYS};
+use super::totals::KEPT_DAYS;
 use super::Store;
 use crate::domain::Code;
 

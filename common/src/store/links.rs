@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
 use super::counters::{breakdowns_of, MAX_COUNTER_SHARDS};
+use super::expression::Expression;
 use super::layout::{
     counter_source, day_key, day_of, shard_pk, BOT_VISITS, CAPPED_VISITS, COUNTER_SHARDS,
     CREATED_AT, DELETING_AT, DISABLED, EXPIRES_AT, EXPIRES_TTL, FORWARD_QUERY, KIND, LINK_CREATED,
@@ -600,118 +601,118 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Updated, StoreError> {
         let code = &as_read.code;
-        let mut set = vec![format!("{UPDATED_AT} = :now")];
-        let mut remove = Vec::new();
-        let mut values: Item = Item::from([(":now".into(), s(&rfc3339(now)))]);
-        // Every name that is or may become a reserved word in expressions (`url` is one).
-        let mut names: std::collections::HashMap<String, String> = Default::default();
+        let mut e = Expression::default();
+        e.sets.push(format!("{UPDATED_AT} = :now"));
+        e.values.insert(":now".into(), s(&rfc3339(now)));
+        // Every name that is or may become a reserved word in expressions (`url` is one)
+        // goes by a placeholder.
         if let Some(url) = &patch.url {
-            set.push("#url = :url".to_owned());
-            names.insert("#url".into(), URL.into());
-            values.insert(":url".into(), s(url.as_str()));
+            e.sets.push("#url = :url".to_owned());
+            e.names.insert("#url".into(), URL.into());
+            e.values.insert(":url".into(), s(url.as_str()));
         }
         match patch.expires_at {
             Some(Some(t)) => {
-                set.push(format!("{EXPIRES_AT} = :exp, {EXPIRES_TTL} = :ttl"));
-                values.insert(":exp".into(), s(&rfc3339(t)));
-                values.insert(
+                e.sets
+                    .push(format!("{EXPIRES_AT} = :exp, {EXPIRES_TTL} = :ttl"));
+                e.values.insert(":exp".into(), s(&rfc3339(t)));
+                e.values.insert(
                     ":ttl".into(),
                     n((t + EXPIRED_GRACE).timestamp().max(0) as u64),
                 );
             }
-            Some(None) => remove.extend([EXPIRES_AT, EXPIRES_TTL]),
+            Some(None) => e.removes.extend([EXPIRES_AT.into(), EXPIRES_TTL.into()]),
             None => {}
         }
         match patch.max_visits {
             Some(Some(max)) => {
-                set.push(format!(
+                e.sets.push(format!(
                     "{MAX_VISITS} = :max, {CAPPED_VISITS} = if_not_exists({CAPPED_VISITS}, :so_far)"
                 ));
-                values.insert(":max".into(), n(max));
-                values.insert(":so_far".into(), n(visits_so_far));
+                e.values.insert(":max".into(), n(max));
+                e.values.insert(":so_far".into(), n(visits_so_far));
             }
-            Some(None) => remove.extend([MAX_VISITS, CAPPED_VISITS]),
+            Some(None) => e.removes.extend([MAX_VISITS.into(), CAPPED_VISITS.into()]),
             None => {}
         }
         if let Some(disabled) = patch.disabled {
-            set.push(format!("{DISABLED} = :disabled"));
-            values.insert(":disabled".into(), AttributeValue::Bool(disabled));
+            e.sets.push(format!("{DISABLED} = :disabled"));
+            e.values
+                .insert(":disabled".into(), AttributeValue::Bool(disabled));
             match (by_admin, disabled) {
-                (true, true) => set.push(format!(
+                (true, true) => e.sets.push(format!(
                     "{TAKEN_DOWN_AT} = if_not_exists({TAKEN_DOWN_AT}, :now)"
                 )),
-                (true, false) => remove.push(TAKEN_DOWN_AT),
+                (true, false) => e.removes.push(TAKEN_DOWN_AT.into()),
                 (false, _) => {}
             }
         }
         match patch.forward_query {
             Some(true) => {
-                set.push(format!("{FORWARD_QUERY} = :fwd"));
-                values.insert(":fwd".into(), AttributeValue::Bool(true));
+                e.sets.push(format!("{FORWARD_QUERY} = :fwd"));
+                e.values.insert(":fwd".into(), AttributeValue::Bool(true));
             }
-            Some(false) => remove.push(FORWARD_QUERY),
+            Some(false) => e.removes.push(FORWARD_QUERY.into()),
             None => {}
         }
         if patch.title.is_some() {
-            names.insert("#title".into(), TITLE.into());
+            e.names.insert("#title".into(), TITLE.into());
         }
         match &patch.title {
             Some(Some(title)) => {
-                set.push("#title = :title".to_owned());
-                values.insert(":title".into(), s(title));
+                e.sets.push("#title = :title".to_owned());
+                e.values.insert(":title".into(), s(title));
             }
-            Some(None) => remove.push("#title"),
+            Some(None) => e.removes.push("#title".into()),
             None => {}
         }
         if patch.tags.is_some() {
-            names.insert("#tags".into(), TAGS.into());
+            e.names.insert("#tags".into(), TAGS.into());
         }
         match &patch.tags {
             Some(tags) if !tags.is_empty() => {
-                set.push("#tags = :tags".to_owned());
-                values.insert(":tags".into(), tags_value(tags));
+                e.sets.push("#tags = :tags".to_owned());
+                e.values.insert(":tags".into(), tags_value(tags));
             }
-            Some(_) => remove.push("#tags"),
+            Some(_) => e.removes.push("#tags".into()),
             None => {}
         }
         match &patch.password_hash {
             Some(Some(hash)) => {
-                set.push(format!("{PASSWORD_HASH} = :pw"));
-                values.insert(":pw".into(), s(hash));
+                e.sets.push(format!("{PASSWORD_HASH} = :pw"));
+                e.values.insert(":pw".into(), s(hash));
             }
-            Some(None) => remove.push(PASSWORD_HASH),
+            Some(None) => e.removes.push(PASSWORD_HASH.into()),
             None => {}
         }
         if patch.rules.is_some() {
-            names.insert("#rules".into(), RULES.into());
+            e.names.insert("#rules".into(), RULES.into());
         }
         match &patch.rules {
             Some(r) if !r.is_empty() => {
-                set.push("#rules = :rules".to_owned());
-                values.insert(":rules".into(), s(&rules::to_stored(r)));
+                e.sets.push("#rules = :rules".to_owned());
+                e.values.insert(":rules".into(), s(&rules::to_stored(r)));
             }
-            Some(_) => remove.push("#rules"),
+            Some(_) => e.removes.push("#rules".into()),
             None => {}
         }
-        let mut expression = format!("SET {}", set.join(", "));
-        if !remove.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        let same_link = same_link_condition(as_read, &mut e.names, &mut e.values);
+        e.conditions.push(same_link);
+        if !by_admin && patch.touches_takedown() {
+            e.conditions
+                .push(format!("attribute_not_exists({TAKEN_DOWN_AT})"));
         }
-        let mut condition = same_link_condition(as_read, &mut names, &mut values);
-        let frozen = !by_admin && patch.touches_takedown();
-        if frozen {
-            condition.push_str(&format!(" AND attribute_not_exists({TAKEN_DOWN_AT})"));
-        }
+        let parts = e.into_parts();
         let request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(PK, s(code.as_str()))
             .key(SK, s(LINK_SK))
-            .update_expression(expression)
-            .condition_expression(condition)
-            .set_expression_attribute_names((!names.is_empty()).then_some(names))
-            .set_expression_attribute_values(Some(values))
+            .update_expression(parts.expression)
+            .set_condition_expression(parts.condition)
+            .set_expression_attribute_names(parts.names)
+            .set_expression_attribute_values(parts.values)
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)

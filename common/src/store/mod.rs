@@ -21,10 +21,12 @@ mod aggregates;
 mod caps;
 pub mod client;
 mod counters;
+mod expression;
 mod keys;
 mod layout;
 mod links;
 mod listing;
+mod owner_totals;
 mod questions;
 mod rankings;
 mod schema;
@@ -61,11 +63,12 @@ pub use links::{
     EXPIRED_GRACE,
 };
 pub use listing::{LinksPage, ListedExtras};
+pub use owner_totals::OwnerTotals;
 pub use questions::{seconds_to_next_hour, QuestionGate};
 pub use rankings::{RankedLink, RankedRef, Ranking};
 pub use schema::{ensure_table, example_keys, key_schema, ItemKind};
 pub use stream::StreamChange;
-pub use totals::{LinkTotals, OwnerTotals};
+pub use totals::LinkTotals;
 pub use tries::TryGate;
 
 /// Days remembered: a day's maps only grow, so what was learnt stays true for the day.

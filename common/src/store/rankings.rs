@@ -16,7 +16,7 @@ use super::layout::{
     owner_pk, owner_totals_sk, ranking_sk, CREATED_AT, LINK_SK, OWNER, PK, RANKING_ENTRIES,
     RANKING_VERSION, SK, TOP_PK, UPDATED_AT, URL,
 };
-use super::totals::{owner_totals_of, OwnerTotals, OWNER_TOTAL_SHARDS};
+use super::owner_totals::{owner_totals_of, OwnerTotals, OWNER_TOTAL_SHARDS};
 use super::{n, number, number_map, s, text, time, Item, Outcome, Store, StoreError};
 use crate::domain::link::rfc3339;
 use crate::domain::ranking::{merge_top, ordered, Period, RANK_KEPT};

@@ -12,14 +12,8 @@
 //! many invocations aggregate the same link. Entries older than `KEPT_DAYS` before the
 //! newest are dropped (the stream keeps records 24 hours).
 //!
-//! An owned link's visits are also added to its owner's totals, `pk = "#owner#<key id>"`,
-//! `sk = "totals#all#<shard>"` and `"totals#YYYY-MM-DD#<shard>"`: `visits`, `bot_visits`
-//! and `links` (the owner's links with human visits in the period), in one transaction
-//! with the link's total, so that they are exactly the sums of the owner's links'
-//! counters. Two transactions on one item at once cancel each other, so an owner's totals
-//! are spread over `OWNER_TOTAL_SHARDS` items by a hash of the code, and within one
-//! invocation the writes to one shard take turns (`OwnerLocks`); reading them sums the
-//! shards, in the same request as the owner's ranking.
+//! An owned link's visits are also added to its owner's totals in the same transaction
+//! (`owner_totals.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
@@ -29,16 +23,17 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::expression::Expression;
 use super::layout::{
-    owner_pk, owner_totals_sk, BOT_VISITS, CREATED_AT, LINK_CREATED, LINK_OWNER, LINK_SK, OWNER,
-    OWNER_LINKS, PK, SK, TOTAL_BOTS_SEEN, TOTAL_DAYS, TOTAL_REV, TOTAL_SEEN, TOTAL_SK, UPDATED_AT,
-    VISITS,
+    BOT_VISITS, CREATED_AT, LINK_CREATED, LINK_OWNER, LINK_SK, OWNER, PK, SK, TOTAL_BOTS_SEEN,
+    TOTAL_DAYS, TOTAL_REV, TOTAL_SEEN, TOTAL_SK, UPDATED_AT, VISITS,
 };
+use super::owner_totals::{owner_shard, owner_updates, OwnerLocks};
 use super::stream::SourceChange;
 use super::Outcome;
 use super::{day_string, n, number, number_map, parse_day, s, text, Item, Store, StoreError};
 use crate::domain::link::rfc3339;
-use crate::domain::{Code, KeyId, Period};
+use crate::domain::{Code, KeyId};
 
 /// Days of `d` and `w` kept before the newest: a replayed record is at most a day old.
 pub(super) const KEPT_DAYS: i64 = 2;
@@ -56,50 +51,14 @@ pub struct LinkTotals {
     pub owner: Option<KeyId>,
 }
 
-/// An owner's totals over a period, as `GET /stats` shows them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OwnerTotals {
-    pub visits: u64,
-    pub bot_visits: u64,
-    /// The owner's links with human visits in the period.
-    pub links: u64,
-}
-
-/// Items an owner's totals of a period are spread over.
-pub(super) const OWNER_TOTAL_SHARDS: u32 = 16;
-
-/// The shard of an owner's totals a link adds to: FNV-1a of its code.
-fn owner_shard(code: &Code) -> u32 {
-    let hash = code.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    hash % OWNER_TOTAL_SHARDS
-}
-
-/// Turns for the writes to each shard of an owner's totals within one invocation.
-#[derive(Default)]
-pub(super) struct OwnerLocks(std::sync::Mutex<HashMap<(KeyId, u32), Turn>>);
-
-type Turn = std::sync::Arc<tokio::sync::Mutex<()>>;
-
-impl OwnerLocks {
-    fn of(&self, owner: &KeyId, shard: u32) -> Turn {
-        let mut locks = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        locks.entry((owner.clone(), shard)).or_default().clone()
-    }
-}
-
 /// What one write adds to a link's total (and its owner's).
-struct Addition<'a> {
+pub(super) struct Addition<'a> {
     /// Each counter item that moved, `old`/`bots_old` being what the total holds.
     sources: Vec<(&'a str, SourceChange)>,
-    visits: u64,
-    bots: u64,
+    pub(super) visits: u64,
+    pub(super) bots: u64,
     /// Per day: human visits, bot visits.
-    per_day: BTreeMap<NaiveDate, (u64, u64)>,
+    pub(super) per_day: BTreeMap<NaiveDate, (u64, u64)>,
 }
 
 impl<'a> Addition<'a> {
@@ -414,30 +373,8 @@ impl Store {
             }
         }
         if let Some(owner) = owner {
-            let held_visits = held.and_then(|i| number(i, VISITS)).unwrap_or(0);
-            let held_days = held.map(|i| number_map(i, TOTAL_DAYS)).unwrap_or_default();
-            let mut periods = vec![(
-                Period::All,
-                add.visits,
-                add.bots,
-                held_visits == 0 && add.visits > 0,
-            )];
-            for (day, (visits, bots)) in &add.per_day {
-                let first = held_days.get(&day_string(*day)).copied().unwrap_or(0) == 0;
-                periods.push((Period::Day(*day), *visits, *bots, first && *visits > 0));
-            }
-            for (period, visits, bots, new_link) in periods {
-                let mut e = Expression::default();
-                e.values.insert(":now".into(), s(&rfc3339(now)));
-                e.sets.push(format!("{UPDATED_AT} = :now"));
-                e.adds.push((VISITS, visits));
-                e.adds.push((BOT_VISITS, bots));
-                e.adds.push((OWNER_LINKS, u64::from(new_link)));
-                actions.push(TransactWriteItem::builder().update(e.update(
-                    &self.table,
-                    &owner_pk(owner),
-                    &owner_totals_sk(period, owner_shard(code)),
-                )?));
+            for update in owner_updates(&self.table, owner, code, held, add, now)? {
+                actions.push(TransactWriteItem::builder().update(update));
             }
         }
         let actions: Vec<TransactWriteItem> = actions.into_iter().map(|a| a.build()).collect();
@@ -595,15 +532,6 @@ fn pending<'a>(
         .collect()
 }
 
-/// An owner's totals: the sum of its shards' items.
-pub(super) fn owner_totals_of<'a>(shards: impl Iterator<Item = &'a Item>) -> OwnerTotals {
-    shards.fold(OwnerTotals::default(), |t, item| OwnerTotals {
-        visits: t.visits + number(item, VISITS).unwrap_or(0),
-        bot_visits: t.bot_visits + number(item, BOT_VISITS).unwrap_or(0),
-        links: t.links + number(item, OWNER_LINKS).unwrap_or(0),
-    })
-}
-
 fn totals_of(item: &Item, owner: Option<KeyId>) -> LinkTotals {
     LinkTotals {
         visits: number(item, VISITS).unwrap_or(0),
@@ -612,75 +540,6 @@ fn totals_of(item: &Item, owner: Option<KeyId>) -> LinkTotals {
             .filter_map(|(d, v)| Some((parse_day(&d)?, v)))
             .collect(),
         owner,
-    }
-}
-
-/// An `UpdateItem` being put together: `SET`s, `ADD`s and conditions with their names and
-/// values.
-#[derive(Default)]
-struct Expression {
-    sets: Vec<String>,
-    adds: Vec<(&'static str, u64)>,
-    conditions: Vec<String>,
-    names: HashMap<String, String>,
-    values: Item,
-}
-
-impl Expression {
-    /// Sets `map.<key> = value` for each entry, or the whole map when the item has none
-    /// (a path into a missing map is an error).
-    fn set_entries(
-        &mut self,
-        item: &Item,
-        map: &'static str,
-        entries: impl Iterator<Item = (String, u64)>,
-    ) {
-        let entries: Vec<(String, u64)> = entries.collect();
-        if entries.is_empty() {
-            return;
-        }
-        if item.get(map).is_some_and(|m| m.as_m().is_ok()) {
-            for (key, value) in entries {
-                let i = self.names.len();
-                self.names.insert(format!("#k{i}"), key);
-                self.values.insert(format!(":k{i}"), n(value));
-                self.sets.push(format!("{map}.#k{i} = :k{i}"));
-            }
-        } else {
-            let whole = entries.into_iter().map(|(k, v)| (k, n(v))).collect();
-            self.values
-                .insert(format!(":{map}"), AttributeValue::M(whole));
-            self.sets.push(format!("{map} = :{map}"));
-        }
-    }
-
-    fn update(self, table: &str, pk: &str, sk: &str) -> Result<Update, StoreError> {
-        let mut values = self.values;
-        let adds: Vec<String> = self
-            .adds
-            .iter()
-            .filter(|(_, v)| *v > 0)
-            .map(|(name, v)| {
-                values.insert(format!(":add_{name}"), n(*v));
-                format!("{name} :add_{name}")
-            })
-            .collect();
-        let mut expression = format!("SET {}", self.sets.join(", "));
-        if !adds.is_empty() {
-            expression.push_str(&format!(" ADD {}", adds.join(", ")));
-        }
-        Update::builder()
-            .table_name(table)
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .update_expression(expression)
-            .set_condition_expression(
-                (!self.conditions.is_empty()).then(|| self.conditions.join(" AND ")),
-            )
-            .set_expression_attribute_names((!self.names.is_empty()).then_some(self.names))
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.into()))
     }
 }
 
