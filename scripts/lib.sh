@@ -20,7 +20,7 @@ LOCAL_EDGE_SECRET="local-edge-secret-0123456789"
 # The model id the ask function names locally: its answers come from the Bedrock stand-in.
 STANDIN_MODEL_ID="local.bedrock-standin"
 
-# The Lambda functions, named once (make build, make test's build).
+# The Lambda functions, named once (make build).
 FUNCTIONS=(create redirect stats manage health pages aggregate ask)
 
 export PATH="$VENV/bin:$PATH"
@@ -313,7 +313,6 @@ prepare_bench() {
   if [ "${BENCH_BUILD:-release}" = debug ]; then
     # make test's smoke run: the debug binaries the earlier stages built (one build for
     # every stage; the figures are not checked there), each zipped as a Lambda would get it.
-    build_debug
     for fn in create redirect stats; do
       mkdir -p "$out/lambda/$fn"
       cp "$CARGO_TARGET_DIR/debug/$fn" "$out/lambda/$fn/bootstrap"
