@@ -142,15 +142,6 @@ side() {
     eval "$4"' _ "$ROOT" "$LOGS" "$SIDE_TIMES" "$1" >"$2" 2>&1 &
   STARTED_PIDS+=("$!")
 }
-# The scale tests: minutes of DynamoDB Local, on one of their own.
-side 'timed scale "$1/scripts/test-scale.sh" '"${TEST_SCALE_DDB_PORT:-8700}"' "$logs/scale" >"$logs/scale.log" 2>&1 \
-    || { tail -40 "$logs/scale.log"; echo "the scale tests failed (log in $logs/scale.log)"; exit 1; }
-  timed bench-smoke env BENCH_BUILD=debug BENCH_INVOCATIONS=20 BENCH_REPORT="$logs/bench-smoke.json" \
-    "$1/scripts/bench.sh" >"$logs/bench.log" 2>&1 \
-    || { tail -30 "$logs/bench.log"; echo "make bench failed (log in $logs/bench.log)"; exit 1; }
-  python3 "$1/scripts/check-bench-smoke.py" "$logs/bench-smoke.json"' "$SIDE_LOG"
-SIDE_PID="$!"
-log "beside the stages below: the scale tests then the benchmark smoke run (log: $SIDE_LOG); make dev's signal rounds after the integration stage (log: $SIGNALS_LOG)"
 
 stage integration "integration tests (DynamoDB Local) and end-to-end tests (HTTP through cargo lambda watch)"
 # WATCH_LOG: the functions' log, which must never hold a password (integration/tests/protect.rs).
@@ -165,11 +156,20 @@ if grep -E "Compiling [a-z_-]+ v[0-9]" "$LOGS/watch.log"; then
   die "cargo lambda watch compiled the lines above: its build resolved other features than make test's (scripts/lib.sh, build_debug)"
 fi
 
-# make dev's signal rounds beside the stages below, not beside the integration tests: with
-# the scale tests and them at once, a counter write of hot.rs timed out (1 s attempts) on
-# the starved machine. The stages beside are the busy machine: no CPU hogs of its own here.
+# The stages beside start here, not beside the integration tests: with the scale tests
+# beside them, a counter write of hot.rs timed out (3 s) on the starved machine, twice.
+# The scale tests: minutes of DynamoDB Local, on one of their own.
+side 'timed scale "$1/scripts/test-scale.sh" '"${TEST_SCALE_DDB_PORT:-8700}"' "$logs/scale" >"$logs/scale.log" 2>&1 \
+    || { tail -40 "$logs/scale.log"; echo "the scale tests failed (log in $logs/scale.log)"; exit 1; }
+  timed bench-smoke env BENCH_BUILD=debug BENCH_INVOCATIONS=20 BENCH_REPORT="$logs/bench-smoke.json" \
+    "$1/scripts/bench.sh" >"$logs/bench.log" 2>&1 \
+    || { tail -30 "$logs/bench.log"; echo "make bench failed (log in $logs/bench.log)"; exit 1; }
+  python3 "$1/scripts/check-bench-smoke.py" "$logs/bench-smoke.json"' "$SIDE_LOG"
+SIDE_PID="$!"
+# The stages beside are the busy machine: no CPU hogs of its own here.
 side 'timed dev-signals env DEV_SIGNALS_HOGS=0 "$1/scripts/test-dev-signals.sh" '"${TEST_DEV_DDB_PORT:-8300} ${TEST_DEV_API_PORT:-9300}"' "$logs/dev-signals"' "$SIGNALS_LOG"
 SIGNALS_PID="$!"
+log "beside the stages below: the scale tests then the benchmark smoke run (log: $SIDE_LOG), and make dev's signal rounds (log: $SIGNALS_LOG)"
 
 stage schemathesis "OpenAPI: schemathesis $SCHEMATHESIS_VERSION checks every operation of openapi.json against the API"
 st_key="$(DDB_PORT="$DDB_PORT" TABLE_NAME='' "$ROOT/scripts/keys.sh" create --name schemathesis --role admin 2>/dev/null)"
