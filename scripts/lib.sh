@@ -227,7 +227,14 @@ start_watch() {
   log "serving the API with cargo lambda watch on http://127.0.0.1:$port"
   # --disable-cors: watch's own permissive CORS layer off; the functions answer CORS as
   # API Gateway's CorsConfiguration does (common::cors, CORS_ALLOW_ORIGINS).
-  (cd "$ROOT" && exec "$GUARD" -- cargo lambda watch -A 127.0.0.1 -P "$port" --disable-cors \
+  # WATCH_PREBUILT=1 (with --ignore-changes, after build_debug): instances start from the
+  # built binaries, not through `cargo run` each (scripts/cargo-prebuilt.sh). cargo lambda is
+  # then called directly, so that the CARGO it is given is not replaced by cargo's own.
+  local watch=(cargo lambda watch)
+  if [ "${WATCH_PREBUILT:-0}" = 1 ]; then
+    watch=(env CARGO="$ROOT/scripts/cargo-prebuilt.sh" REAL_CARGO="$(command -v cargo)" cargo-lambda lambda watch)
+  fi
+  (cd "$ROOT" && exec "$GUARD" -- "${watch[@]}" -A 127.0.0.1 -P "$port" --disable-cors \
       --env-var "AWS_ENDPOINT_URL=http://127.0.0.1:$ddb_port" \
       --env-var "PUBLIC_BASE_URL=http://127.0.0.1:$port" \
       --env-var "EDGE_SECRET=$LOCAL_EDGE_SECRET" \

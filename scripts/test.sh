@@ -54,14 +54,18 @@ tools_ready() {
   cat "$LOGS/install.log" >&2
 }
 
-stage fmt "format (clippy runs beside the unit tests' build, below)"
+stage fmt "format (clippy runs beside everything below, on idle CPU only)"
 cargo fmt --all -- --check
 # Clippy's check build shares nothing with the debug build but the host's build scripts
-# and proc macros, so it compiles in a target directory of its own, at the same time: the
-# two fill each other's idle core (a single crate's compile, a link). Waited for after
-# the unit tests.
+# and proc macros, so it compiles in a target directory of its own, beside the stages. On
+# idle CPU only: each session is an autogroup of the scheduler, which shares the CPU
+# between sessions, not processes, so clippy's session gets the lowest autogroup weight
+# (nice 19): at equal weight it took a core from the unit tests' build for its whole
+# length. It fills what the build leaves (a single crate's compile, a link) and the
+# stages' waits; waited for at the end.
 CLIPPY_LOG="$LOGS/clippy.log"
-setsid bash -c 'CARGO_TARGET_DIR="$1" exec cargo clippy --workspace --all-targets --locked -- -D warnings' \
+setsid bash -c '{ echo 19 >/proc/self/autogroup; } 2>/dev/null || true
+  CARGO_TARGET_DIR="$1" exec nice -n 19 cargo clippy --workspace --all-targets --locked -- -D warnings' \
   _ "$CARGO_TARGET_DIR/clippy" >"$CLIPPY_LOG" 2>&1 &
 CLIPPY_PID="$!"
 STARTED_PIDS+=("$CLIPPY_PID")
@@ -80,9 +84,6 @@ for p in json.load(sys.stdin)["packages"]:
         if t["kind"] == ["bin"] and t.get("test", True):
             print("--bin"); print(t["name"])')
 cargo test --locked --lib "${unit_bins[@]}"
-
-stage lints "lints: waiting for cargo clippy -D warnings (log: $CLIPPY_LOG)"
-wait "$CLIPPY_PID" || { cat "$CLIPPY_LOG"; die "clippy found warnings"; }
 
 stage template-lint "template: sam validate --lint, cfn-lint"
 tools_ready
@@ -120,8 +121,11 @@ export CORS_ALLOW_ORIGINS="http://127.0.0.1:$CORS_PORT"
 # --ignore-changes: nothing is edited during a test run, and a reload would stop every
 # function instance, requests in flight included ("command killed code=ForceStop").
 # BEDROCK_TIMEOUT_MS: a question's budget, short here so that the late-model test
-# (integration/tests/ask.rs) waits 3 s, not the deployed 20 s.
-BEDROCK_TIMEOUT_MS=3000 start_watch "$API_PORT" "$DDB_PORT" "$LOGS/watch.log" --ignore-changes \
+# (integration/tests/ask.rs) waits 3 s, not the deployed 20 s. WATCH_PREBUILT: each
+# function instance starts from the binary built above, not through a `cargo run` of its
+# own that waits on cargo's locks (scripts/cargo-prebuilt.sh); the soak below serves make
+# dev as it is, with `cargo run` per instance.
+WATCH_PREBUILT=1 BEDROCK_TIMEOUT_MS=3000 start_watch "$API_PORT" "$DDB_PORT" "$LOGS/watch.log" --ignore-changes \
   --env-var "LINK_CACHE_SECONDS=$LINK_CACHE_SECONDS" --env-var "KEY_CACHE_SECONDS=$KEY_CACHE_SECONDS"
 wait_http "http://127.0.0.1:$API_PORT/" 120 || { tail -50 "$LOGS/watch.log"; die "cargo lambda watch did not start"; }
 rm -f "$LOGS/stream-failures.jsonl"
@@ -150,11 +154,6 @@ stage integration "integration tests (DynamoDB Local) and end-to-end tests (HTTP
 DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PORT" TABLE_NAME=links \
   WATCH_LOG="$LOGS/watch.log" BEDROCK_STANDIN_URL="http://127.0.0.1:$((API_PORT + 50))" cargo test --locked --test '*' -- --test-threads 4 \
   || { tail -40 "$LOGS/watch.log"; die "integration tests failed (logs in $LOGS)"; }
-# One debug build: cargo lambda watch found every function built (its `cargo run` compiled
-# nothing; a function compiled at its first request would mean the features differ).
-if grep -E "Compiling [a-z_-]+ v[0-9]" "$LOGS/watch.log"; then
-  die "cargo lambda watch compiled the lines above: its build resolved other features than make test's (scripts/lib.sh, build_debug)"
-fi
 
 # The stages beside start here, not beside the integration tests: with the scale tests
 # beside them, a counter write of hot.rs timed out (3 s) on the starved machine, twice.
@@ -235,6 +234,12 @@ stage soak "make soak MINUTES=2: mixed traffic against make dev with a restart, 
 MINUTES="${TEST_SOAK_MINUTES:-2}" SOAK_DIR="$LOGS/soak" "$ROOT/scripts/soak.sh" >"$LOGS/soak.log" 2>&1 \
   || { tail -60 "$LOGS/soak.log"; die "make soak found misses (log in $LOGS/soak.log)"; }
 tail -12 "$LOGS/soak.log"
+# One debug build: make dev's cargo lambda watch found every function built (the `cargo
+# run` of each instance compiled nothing; a function compiled at its first request would
+# mean its build resolved other features than make test's).
+if grep -E "Compiling [a-z_-]+ v[0-9]" "$LOGS"/soak/dev-*.log; then
+  die "make dev's cargo lambda watch compiled the lines above: its build resolved other features than make test's (scripts/lib.sh, build_debug)"
+fi
 
 stage hot "make hot for a minute: one link past its emulated partition limit (8 clients), every visit counted once, no 5xx (the full run is make hot: BENCHMARKS.md)"
 # Alone: its load is what it measures. Beside the integration stages it slowed the tests'
@@ -251,6 +256,8 @@ wait "$SIDE_PID" || side_ok=$?
 wait "$SIGNALS_PID" || side_ok=$?
 cat "$SIDE_LOG" "$SIGNALS_LOG"
 [ "$side_ok" = 0 ] || die "a stage beside failed (logs: $SIDE_LOG, $SIGNALS_LOG)"
+stage lints "lints: waiting for cargo clippy -D warnings, which ran beside everything on idle CPU (log: $CLIPPY_LOG)"
+wait "$CLIPPY_PID" || { cat "$CLIPPY_LOG"; die "clippy found warnings"; }
 end_stage
 print_timings
 log "all tests passed"
