@@ -30,7 +30,7 @@ log "throttling emulator on 127.0.0.1:$proxy_port: $limit write units a second p
 (exec "$GUARD" -- "$CARGO_TARGET_DIR/debug/throttle-proxy" --listen "$proxy_port" \
   --upstream "http://127.0.0.1:$ddb_port" --write-units "$limit" >"$logs/throttle-proxy.log" 2>&1) &
 STARTED_PIDS+=("$!")
-WATCH_PREBUILT=1 start_watch "$api_port" "$proxy_port" "$logs/watch.log" --ignore-changes
+start_watch "$api_port" "$proxy_port" "$logs/watch.log" --ignore-changes
 wait_http "http://127.0.0.1:$api_port/" 120 || { tail -30 "$logs/watch.log"; die "cargo lambda watch did not start"; }
 # The poller reads the stream from DynamoDB Local itself; the aggregate function it invokes
 # reaches the table through the emulator, as every function does.

@@ -151,8 +151,14 @@ GUARD="$CARGO_TARGET_DIR/debug/guard"
 # packages and resolve the same features: one compiled dependency graph, and the watch
 # starts each function without compiling (docs/testing.md, "One debug build"). Never `-p`:
 # a build of one package resolves its features alone and compiles the graph again.
+# It leaves a stamp (the time the build started) that tells scripts/cargo-prebuilt.sh
+# every binary is as new as the sources then.
 build_debug() {
-  cargo build --quiet --locked --bins || die "cargo build --bins failed"
+  local stamps="$CARGO_TARGET_DIR/debug/.prebuilt" tmp
+  mkdir -p "$stamps"
+  tmp="$(mktemp "$stamps/.all.XXXXXX")"
+  cargo build --quiet --locked --bins || { rm -f "$tmp"; die "cargo build --bins failed"; }
+  mv -f "$tmp" "$stamps/all"
 }
 
 stop_all() {
@@ -227,14 +233,11 @@ start_watch() {
   log "serving the API with cargo lambda watch on http://127.0.0.1:$port"
   # --disable-cors: watch's own permissive CORS layer off; the functions answer CORS as
   # API Gateway's CorsConfiguration does (common::cors, CORS_ALLOW_ORIGINS).
-  # WATCH_PREBUILT=1 (with --ignore-changes, after build_debug): instances start from the
-  # built binaries, not through `cargo run` each (scripts/cargo-prebuilt.sh). cargo lambda is
-  # then called directly, so that the CARGO it is given is not replaced by cargo's own.
-  local watch=(cargo lambda watch)
-  if [ "${WATCH_PREBUILT:-0}" = 1 ]; then
-    watch=(env CARGO="$ROOT/scripts/cargo-prebuilt.sh" REAL_CARGO="$(command -v cargo)" cargo-lambda lambda watch)
-  fi
-  (cd "$ROOT" && exec "$GUARD" -- "${watch[@]}" -A 127.0.0.1 -P "$port" --disable-cors \
+  # Function instances start from the binaries build_debug built, not through a `cargo run`
+  # each, and are built again after an edit (scripts/cargo-prebuilt.sh, the watch's CARGO).
+  # cargo lambda is called directly: `cargo lambda` would give it cargo's own CARGO.
+  (cd "$ROOT" && exec "$GUARD" -- env CARGO="$ROOT/scripts/cargo-prebuilt.sh" REAL_CARGO="$(command -v cargo)" \
+      cargo-lambda lambda watch -A 127.0.0.1 -P "$port" --disable-cors \
       --env-var "AWS_ENDPOINT_URL=http://127.0.0.1:$ddb_port" \
       --env-var "PUBLIC_BASE_URL=http://127.0.0.1:$port" \
       --env-var "EDGE_SECRET=$LOCAL_EDGE_SECRET" \
