@@ -850,6 +850,9 @@ impl Store {
                     .key(PK, s(code.as_str()))
                     .key(SK, s(LINK_SK))
                     .condition_expression(format!("attribute_exists({DELETING_AT})"))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
                     .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send(),
                 |o| o.consumed_capacity(),
@@ -857,7 +860,13 @@ impl Store {
             .await?;
         Ok(match out {
             Outcome::Applied(_) => Updated::Applied(Box::new(as_read.clone())),
-            Outcome::Refused(_) => Updated::Gone,
+            // Nothing there any more: this request's own delete, applied by an attempt whose
+            // answer was lost (the SDK sent it again after a timeout on a loaded store; the
+            // soak saw that answered 404), or another DELETE of this link that finished
+            // first. Either way the link this request marked is gone, as asked.
+            Outcome::Refused(None) => Updated::Applied(Box::new(as_read.clone())),
+            // A new link of the code, created after the marked one went: not this one.
+            Outcome::Refused(Some(_)) => Updated::Gone,
         })
     }
 
@@ -1066,6 +1075,47 @@ mod tests {
 
     /// Every field the item holds comes back as written; absent optional fields are their
     /// defaults.
+    /// DELETE's last write refused: gone when nothing is left (its own earlier attempt, or
+    /// another DELETE, removed it), refused when another link holds the code by then.
+    #[tokio::test]
+    async fn a_delete_whose_last_write_finds_the_link_gone_is_applied() {
+        use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+        use aws_sdk_dynamodb::operation::query::QueryOutput;
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+        use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+        let link = full_link();
+        for (left, applied) in [(None, true), (Some(link_to_item(&link)), false)] {
+            let mark = mock!(aws_sdk_dynamodb::Client::update_item)
+                .then_output(|| UpdateItemOutput::builder().build());
+            let partition = mock!(aws_sdk_dynamodb::Client::query).then_output(|| {
+                QueryOutput::builder()
+                    .items(Item::from([(SK.to_owned(), s(LINK_SK))]))
+                    .build()
+            });
+            let last = mock!(aws_sdk_dynamodb::Client::delete_item).then_error(move || {
+                DeleteItemError::ConditionalCheckFailedException(
+                    ConditionalCheckFailedException::builder()
+                        .message("The conditional request failed")
+                        .set_item(left.clone())
+                        .build(),
+                )
+            });
+            let client = mock_client!(
+                aws_sdk_dynamodb,
+                RuleMode::MatchAny,
+                [&mark, &partition, &last]
+            );
+            let out = Store::new(client, "links")
+                .delete_link(&link, false)
+                .await
+                .unwrap();
+            assert_eq!(matches!(out, Updated::Applied(_)), applied, "{out:?}");
+            assert_eq!(last.num_calls(), 1);
+        }
+    }
+
     #[test]
     fn a_link_item_round_trips_and_absent_fields_are_defaults() {
         let link = full_link();
