@@ -1,6 +1,7 @@
 //! Domain types and rules. Every value that passed its rules has its own type, built only
 //! through `parse`, so the rest of the code never checks it again.
 
+pub mod bots;
 pub mod code;
 pub mod forward;
 pub mod insights;

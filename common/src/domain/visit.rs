@@ -8,6 +8,8 @@ use std::sync::{Mutex, OnceLock};
 
 use url::Url;
 
+use super::bots::Bots;
+
 /// A breakdown of visits kept per link and day, with at most `cap` distinct keys per day
 /// (the last place is for `other`) of at most `max_len` characters each. The caps keep a
 /// day's counter item under 1 KB, so a visit stays one write of 1 WRU (see
@@ -137,13 +139,14 @@ impl Breakdown {
     }
 }
 
-fn bots() -> &'static isbot::Bots {
-    static BOTS: OnceLock<isbot::Bots> = OnceLock::new();
-    BOTS.get_or_init(isbot::Bots::default)
+fn bots() -> &'static Bots {
+    static BOTS: OnceLock<Bots> = OnceLock::new();
+    BOTS.get_or_init(Bots::new)
 }
 
-/// Builds the bot matcher now (a large regular expression): called during Init, where
-/// Lambda gives more CPU, so the first visit does not pay for it.
+/// Builds the bot matcher now (an Aho-Corasick automaton and a regular expression:
+/// `bots.rs`): called during Init, where Lambda gives more CPU, so the first visit does not
+/// pay for it.
 pub fn prepare() {
     let _ = bots().is_bot("Mozilla/5.0");
 }
