@@ -39,9 +39,12 @@ print_timings() {
 
 # Every tool the stages below need, installed into .tools/ while cargo compiles (on a fresh
 # clone some five minutes of downloads, mostly waiting on the network). In a session of its
-# own, so that stop_all ends pip or npm too; the stages that need a tool wait for it.
+# own, so that stop_all ends pip or npm too; the stages that need a tool wait for it. At
+# autogroup nice 10 (see clippy below): at equal weight, pip's own CPU (resolving, byte-
+# compiling) took up to half of the machine from the build.
 log "installing what is missing into .tools/ in the background (log: $LOGS/install.log)"
-setsid bash -c 'set -euo pipefail; source "$1/scripts/lib.sh"
+setsid bash -c '{ echo 10 >/proc/self/autogroup; } 2>/dev/null || true
+  set -euo pipefail; source "$1/scripts/lib.sh"
   ensure_template_linters; ensure_checkov; ensure_cargo_lambda; ensure_dynamodb_local
   ensure_schemathesis; ensure_playwright; ensure_axe; ensure_python_reference' _ "$ROOT" \
   >"$LOGS/install.log" 2>&1 &
