@@ -43,15 +43,31 @@ print_timings() {
 # autogroup nice 10 (see clippy below): at equal weight, pip's own CPU (resolving, byte-
 # compiling) took up to half of the machine from the build.
 log "installing what is missing into .tools/ in the background (log: $LOGS/install.log)"
+# What the local stack needs (cargo lambda, DynamoDB Local) comes first: the stack and the
+# integration tests start as soon as the build is done; the template checks, which need
+# the rest, run after them.
+STACK_TOOLS="$LOGS/.stack-tools-installed"
+rm -f "$STACK_TOOLS"
 setsid bash -c '{ echo 10 >/proc/self/autogroup; } 2>/dev/null || true
   set -euo pipefail; source "$1/scripts/lib.sh"
-  ensure_template_linters; ensure_checkov; ensure_cargo_lambda; ensure_dynamodb_local
-  ensure_schemathesis; ensure_playwright; ensure_axe; ensure_python_reference' _ "$ROOT" \
+  ensure_cargo_lambda; ensure_dynamodb_local; touch "$2"
+  ensure_template_linters; ensure_checkov
+  ensure_schemathesis; ensure_playwright; ensure_axe; ensure_python_reference' _ "$ROOT" "$STACK_TOOLS" \
   >"$LOGS/install.log" 2>&1 &
 INSTALL_PID="$!" tools_installed=""
 STARTED_PIDS+=("$INSTALL_PID")
+# Once the build is done, nothing else needs the CPU more: back to the default weight.
+install_first() { { echo 0 >"/proc/$INSTALL_PID/autogroup"; } 2>/dev/null || true; }
+stack_tools_ready() {
+  install_first
+  while [ ! -e "$STACK_TOOLS" ]; do
+    kill -0 "$INSTALL_PID" 2>/dev/null || tools_ready
+    sleep 0.5
+  done
+}
 tools_ready() {
   [ -z "$tools_installed" ] || return 0
+  install_first
   wait "$INSTALL_PID" || { cat "$LOGS/install.log"; die "installing the test tools failed"; }
   tools_installed=1
   cat "$LOGS/install.log" >&2
@@ -114,9 +130,10 @@ side() {
 }
 
 # The scale tests (minutes of DynamoDB Local, on one of their own), then the benchmark
-# smoke run: they count requests and check answers, not latency, so they start now and
-# take the CPU the other stages leave (nice 5). At equal weight beside the integration
+# smoke run: they count requests and check answers, not latency, so they start as soon as
+# DynamoDB Local is installed and take the CPU the other stages leave (nice 5). At equal weight beside the integration
 # stage, a counter write of hot.rs timed out (3 s) twice; beside the soak, a DELETE did.
+stack_tools_ready
 side 5 'timed scale "$1/scripts/test-scale.sh" '"${TEST_SCALE_DDB_PORT:-8700}"' "$logs/scale" >"$logs/scale.log" 2>&1 \
     || { tail -40 "$logs/scale.log"; echo "the scale tests failed (log in $logs/scale.log)"; exit 1; }
   timed bench-smoke env BENCH_BUILD=debug BENCH_INVOCATIONS=20 BENCH_REPORT="$logs/bench-smoke.json" \
@@ -125,23 +142,6 @@ side 5 'timed scale "$1/scripts/test-scale.sh" '"${TEST_SCALE_DDB_PORT:-8700}"' 
   python3 "$1/scripts/check-bench-smoke.py" "$logs/bench-smoke.json"' "$SIDE_LOG"
 SIDE_PID="$!"
 log "beside the stages below: the scale tests then the benchmark smoke run (log: $SIDE_LOG)"
-
-stage template-lint "template: sam validate --lint, cfn-lint"
-tools_ready
-SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 sam validate --lint --region us-east-1 -t "$ROOT/template.yaml"
-cfn-lint "$ROOT/template.yaml"
-stage template-translated "template as CloudFormation reads it: translated by aws-sam-translator, checked, cfn-lint again"
-AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" "$ROOT/scripts/check-template.py" --self-test "$ROOT/template.yaml" 2>&1 \
-  | grep -v "unpublished metrics"; [ "${PIPESTATUS[0]}" = 0 ] || die "the template check missed a known mistake"
-AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" "$ROOT/scripts/check-template.py" "$ROOT/template.yaml" "$LOGS/template.cfn.json" 2>&1 \
-  | grep -v "unpublished metrics"; [ "${PIPESTATUS[0]}" = 0 ] || die "CloudFormation would refuse template.yaml"
-cfn-lint "$LOGS/template.cfn.json"
-stage deploy-inputs "make deploy: what it passes to sam build and sam deploy"
-"$ROOT/scripts/test-deploy.sh"
-stage watch-cargo "the watch's cargo: function instances start from the built binaries, built again after an edit (scripts/cargo-prebuilt.sh)"
-"$ROOT/scripts/test-cargo-prebuilt.sh"
-stage checkov "template: checkov (each remaining finding is skipped in the template with its reason)"
-"$TOOLS/checkov/bin/checkov" -f "$ROOT/template.yaml" --compact --quiet --skip-download
 
 stage local-stack "local stack"
 # In memory: the persisted store is 5 to 9 times slower under the scale tests (docs/testing.md);
@@ -175,6 +175,24 @@ stage integration "integration tests (DynamoDB Local) and end-to-end tests (HTTP
 DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PORT" TABLE_NAME=links \
   WATCH_LOG="$LOGS/watch.log" BEDROCK_STANDIN_URL="http://127.0.0.1:$((API_PORT + 50))" cargo test --locked --test '*' -- --test-threads 4 \
   || { tail -40 "$LOGS/watch.log"; die "integration tests failed (logs in $LOGS)"; }
+
+stage template-lint "template: sam validate --lint, cfn-lint"
+tools_ready
+SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 sam validate --lint --region us-east-1 -t "$ROOT/template.yaml"
+cfn-lint "$ROOT/template.yaml"
+stage template-translated "template as CloudFormation reads it: translated by aws-sam-translator, checked, cfn-lint again"
+AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" "$ROOT/scripts/check-template.py" --self-test "$ROOT/template.yaml" 2>&1 \
+  | grep -v "unpublished metrics"; [ "${PIPESTATUS[0]}" = 0 ] || die "the template check missed a known mistake"
+AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" "$ROOT/scripts/check-template.py" "$ROOT/template.yaml" "$LOGS/template.cfn.json" 2>&1 \
+  | grep -v "unpublished metrics"; [ "${PIPESTATUS[0]}" = 0 ] || die "CloudFormation would refuse template.yaml"
+cfn-lint "$LOGS/template.cfn.json"
+stage deploy-inputs "make deploy: what it passes to sam build and sam deploy"
+"$ROOT/scripts/test-deploy.sh"
+stage watch-cargo "the watch's cargo: function instances start from the built binaries, built again after an edit (scripts/cargo-prebuilt.sh)"
+"$ROOT/scripts/test-cargo-prebuilt.sh"
+stage checkov "template: checkov (each remaining finding is skipped in the template with its reason)"
+"$TOOLS/checkov/bin/checkov" -f "$ROOT/template.yaml" --compact --quiet --skip-download
+
 
 # make dev's signal rounds, after the integration stage (beside it, with the scale tests, a
 # hot.rs counter write timed out on the starved machine). They check that make dev stops
@@ -244,6 +262,17 @@ start_dynamodb_local "$DDB_PORT" "$LOGS/dynamodb-data" "$LOGS/dynamodb-local-2.l
 ensure_table "http://127.0.0.1:$DDB_PORT" links
 phase phase3_after_restart_data_survives_and_service_recovers
 
+# The soak and the hot-link minute check every answer and run last, alone: once the stages
+# beside and clippy are done (a soak's DELETE timed out, 3 s, while the signal rounds and
+# clippy's last links ran beside it).
+stage side "waiting for the stages beside: the scale tests (scripts/test-scale.sh), make dev's signal rounds (17, see scripts/test-dev-signals.sh) and the benchmark smoke run (make bench on 20 invocations of the debug builds; the figures are not checked here)"
+side_ok=0
+wait "$SIDE_PID" || side_ok=$?
+wait "$SIGNALS_PID" || side_ok=$?
+cat "$SIDE_LOG" "$SIGNALS_LOG"
+[ "$side_ok" = 0 ] || die "a stage beside failed (logs: $SIDE_LOG, $SIGNALS_LOG)"
+stage lints "lints: waiting for cargo clippy -D warnings, which ran beside everything on idle CPU (log: $CLIPPY_LOG)"
+wait "$CLIPPY_PID" || { cat "$CLIPPY_LOG"; die "clippy found warnings"; }
 stage soak "make soak MINUTES=2: mixed traffic against make dev with a restart, then every count checked"
 MINUTES="${TEST_SOAK_MINUTES:-2}" SOAK_DIR="$LOGS/soak" "$ROOT/scripts/soak.sh" >"$LOGS/soak.log" 2>&1 \
   || { tail -60 "$LOGS/soak.log"; die "make soak found misses (log in $LOGS/soak.log)"; }
@@ -258,14 +287,6 @@ HOT_SECONDS=60 HOT_CLIENTS=8 HOT_WAIT=120 HOT_DDB_PORT=8600 HOT_API_PORT=9600 \
   || { tail -40 "$LOGS/hot.log"; die "make hot (short) found misses (log in $LOGS/hot.log)"; }
 grep -E '"(sent_302|counted_stats|counted_total|counted_ranking|ratio|errors_5xx|shards)"' "$LOGS/hot.json"
 
-stage side "waiting for the stages beside: the scale tests (scripts/test-scale.sh), make dev's signal rounds (17, see scripts/test-dev-signals.sh) and the benchmark smoke run (make bench on 20 invocations of the debug builds; the figures are not checked here)"
-side_ok=0
-wait "$SIDE_PID" || side_ok=$?
-wait "$SIGNALS_PID" || side_ok=$?
-cat "$SIDE_LOG" "$SIGNALS_LOG"
-[ "$side_ok" = 0 ] || die "a stage beside failed (logs: $SIDE_LOG, $SIGNALS_LOG)"
-stage lints "lints: waiting for cargo clippy -D warnings, which ran beside everything on idle CPU (log: $CLIPPY_LOG)"
-wait "$CLIPPY_PID" || { cat "$CLIPPY_LOG"; die "clippy found warnings"; }
 end_stage
 print_timings
 log "all tests passed"

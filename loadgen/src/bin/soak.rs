@@ -5,7 +5,8 @@
 //! `run` sends mixed traffic for N seconds with a few requests in flight: creates
 //! (anonymous, owned, with aliases, with a visit cap, with a key that the script revokes
 //! between the two runs: refused with 401 after it), human visits with referrers and UTM
-//! sources, bot visits, PATCH of caps and `disabled`, deletes. What the API answered is
+//! sources, bot visits, PATCH of caps and `disabled`, deletes, and bursts (a bulk of 20, an
+//! import of 20 rows, 40 aliases of one URL at once, each link then deleted). What the API answered is
 //! what is expected later: a visit counts when it was answered 302. The expectations are
 //! kept in the state file, so a second run (after `make dev` restarted) goes on from them.
 //!
@@ -271,6 +272,127 @@ impl Ctx {
 
     /// The key that manages links `by` made: the user's own, an admin's for the others
     /// (anonymous links, and the revoked key's, which it can no longer manage itself).
+    /// The hostile mix, one action in a hundred: a burst of creates of one of three kinds, a
+    /// bulk of 20 links, an import of 20 CSV rows, or 40 aliases of one URL sent at once;
+    /// then each link it made is deleted (so that the live links stay within a ranking).
+    /// Every answer, each item's included, is tallied: a 5xx or no answer is a miss.
+    async fn burst(&self) {
+        let tag = format!("b{:x}", fastrand::u64(..));
+        let base = &self.args.url;
+        let user = &self.args.user;
+        let mut codes = Vec::new();
+        match fastrand::u8(..3) {
+            0 => {
+                let links: Vec<Value> = (0..20)
+                    .map(|i| json!({ "url": format!("https://soak.example/{tag}/bulk/{i}") }))
+                    .collect();
+                let req = self
+                    .client
+                    .post(format!("{base}/links/bulk"))
+                    .bearer_auth(user);
+                let resp = req.json(&json!({ "links": links })).send().await;
+                codes = self.item_codes("burst: bulk of 20", resp).await;
+            }
+            1 => {
+                let mut csv = String::from("\u{feff}Long URL,Short code,Title,Tags\r\n");
+                for i in 0..20 {
+                    csv.push_str(&format!(
+                        "https://soak.example/{tag}/import/{i},{tag}-i{i},\"Row {i}, \"\"quoted\"\"\",soak|burst\r\n"
+                    ));
+                }
+                let resp = self
+                    .client
+                    .post(format!("{base}/links/import?on_conflict=generate"))
+                    .bearer_auth(user)
+                    .header("content-type", "text/csv")
+                    .body(csv)
+                    .send()
+                    .await;
+                codes = self.item_codes("burst: import of 20 rows", resp).await;
+            }
+            _ => {
+                let url = format!("https://soak.example/{tag}/aliased");
+                let sends = (0..40).map(|i| {
+                    let body = json!({ "url": url, "alias": format!("{tag}-a{i}") });
+                    let req = self.client.post(format!("{base}/links")).bearer_auth(user);
+                    req.json(&body).send()
+                });
+                for resp in futures::future::join_all(sends).await {
+                    let status = resp.as_ref().ok().map(|r| r.status());
+                    self.tally("burst: 40 aliases of one URL at once", status);
+                    if status == Some(StatusCode::CREATED) {
+                        if let Ok(v) = resp.unwrap().json::<Value>().await {
+                            codes.extend(v["code"].as_str().map(str::to_owned));
+                        }
+                    }
+                }
+            }
+        }
+        {
+            let mut s = self.state.lock().unwrap();
+            for code in &codes {
+                s.links.insert(
+                    code.clone(),
+                    Expected {
+                        by: "burst".into(),
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+        for code in codes {
+            let resp = self
+                .client
+                .delete(format!("{base}/links/{code}"))
+                .bearer_auth(user)
+                .send()
+                .await;
+            let status = resp.as_ref().ok().map(|r| r.status());
+            self.tally("burst: delete", status);
+            if status == Some(StatusCode::NO_CONTENT) {
+                self.state
+                    .lock()
+                    .unwrap()
+                    .links
+                    .get_mut(&code)
+                    .unwrap()
+                    .deleted = true;
+            } else if status == Some(StatusCode::NOT_FOUND) {
+                eprintln!("MISS: DELETE /links/{code} of a burst's new link answered 404");
+                let mut s = self.state.lock().unwrap();
+                s.links.get_mut(&code).unwrap().deleted = true;
+                s.errors += 1;
+            }
+        }
+    }
+
+    /// A bulk or import answer: the request and each item tallied, the codes made (201).
+    async fn item_codes(
+        &self,
+        action: &str,
+        resp: Result<reqwest::Response, reqwest::Error>,
+    ) -> Vec<String> {
+        let status = resp.as_ref().ok().map(|r| r.status());
+        self.tally(action, status);
+        let Some(body) = (match resp {
+            Ok(r) if r.status() == StatusCode::OK => r.json::<Value>().await.ok(),
+            _ => None,
+        }) else {
+            return Vec::new();
+        };
+        let mut codes = Vec::new();
+        for item in body["results"].as_array().into_iter().flatten() {
+            let status = item["status"]
+                .as_u64()
+                .and_then(|s| StatusCode::from_u16(s as u16).ok());
+            self.tally(&format!("{action} (item)"), status);
+            if status == Some(StatusCode::CREATED) {
+                codes.extend(item["link"]["code"].as_str().map(str::to_owned));
+            }
+        }
+        codes
+    }
+
     fn manager_key(&self, by: &str) -> &str {
         if by == "user" {
             &self.args.user
@@ -362,7 +484,9 @@ async fn worker(ctx: Arc<Ctx>, until: Instant) {
             10..65 => ctx.visit(true).await,
             65..88 => ctx.visit(false).await,
             88..95 => ctx.patch().await,
-            _ => ctx.delete().await,
+            95..99 => ctx.delete().await,
+            // The hostile mix: 1 in 100 (a burst every few seconds).
+            _ => ctx.burst().await,
         }
     }
 }
@@ -491,11 +615,11 @@ async fn verify(ctx: &Ctx) -> Vec<String> {
 }
 
 fn summary(state: &State) {
-    println!("\n{:<22} {:>8}  answers", "action", "sent");
+    println!("\n{:<38} {:>8}  answers", "action", "sent");
     for (action, statuses) in &state.tally {
         let total: u64 = statuses.values().sum();
         let detail: Vec<String> = statuses.iter().map(|(s, n)| format!("{n} x {s}")).collect();
-        println!("{action:<22} {total:>8}  {}", detail.join(", "));
+        println!("{action:<38} {total:>8}  {}", detail.join(", "));
     }
     let alive = state.links.values().filter(|e| !e.deleted).count();
     let humans: u64 = state
