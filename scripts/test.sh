@@ -56,8 +56,13 @@ setsid bash -c '{ echo 10 >/proc/self/autogroup; } 2>/dev/null || true
   >"$LOGS/install.log" 2>&1 &
 INSTALL_PID="$!" tools_installed=""
 STARTED_PIDS+=("$INSTALL_PID")
-# Once the build is done, nothing else needs the CPU more: back to the default weight.
-install_first() { { echo 0 >"/proc/$INSTALL_PID/autogroup"; } 2>/dev/null || true; }
+# Once the build is done, nothing else needs the CPU more: back to the default weight; and
+# clippy from idle CPU only to a small share (nice 10), or the stages beside leave it none
+# and the lints stage waits a minute for it at the end.
+install_first() {
+  { echo 0 >"/proc/$INSTALL_PID/autogroup"; } 2>/dev/null || true
+  { echo 10 >"/proc/$CLIPPY_PID/autogroup"; } 2>/dev/null || true
+}
 stack_tools_ready() {
   install_first
   while [ ! -e "$STACK_TOOLS" ]; do
