@@ -56,23 +56,23 @@ setsid bash -c '{ echo 10 >/proc/self/autogroup; } 2>/dev/null || true
   >"$LOGS/install.log" 2>&1 &
 INSTALL_PID="$!" tools_installed=""
 STARTED_PIDS+=("$INSTALL_PID")
-# Once the build is done, nothing else needs the CPU more: back to the default weight; and
-# clippy from idle CPU only to a small share (nice 10), or the stages beside leave it none
-# and the lints stage waits a minute for it at the end.
-install_first() {
-  { echo 0 >"/proc/$INSTALL_PID/autogroup"; } 2>/dev/null || true
-  { echo 10 >"/proc/$CLIPPY_PID/autogroup"; } 2>/dev/null || true
-}
+# While a stage waits for it, the install gets the default weight. Beside the integration
+# stage it keeps nice 10: at the default weight there, a hot.rs counter write timed out.
+install_weight() { { echo "$1" >"/proc/$INSTALL_PID/autogroup"; } 2>/dev/null || true; }
 stack_tools_ready() {
-  install_first
+  install_weight 0
   while [ ! -e "$STACK_TOOLS" ]; do
     kill -0 "$INSTALL_PID" 2>/dev/null || tools_ready
     sleep 0.5
   done
+  install_weight 10
 }
 tools_ready() {
   [ -z "$tools_installed" ] || return 0
-  install_first
+  install_weight 0
+  # Clippy from idle CPU only to a small share (nice 10) after the integration stage, or
+  # the stages beside leave it none and the lints stage waits a minute for it at the end.
+  { echo 10 >"/proc/$CLIPPY_PID/autogroup"; } 2>/dev/null || true
   wait "$INSTALL_PID" || { cat "$LOGS/install.log"; die "installing the test tools failed"; }
   tools_installed=1
   cat "$LOGS/install.log" >&2
