@@ -43,25 +43,28 @@ print_timings() {
 # autogroup nice 10 (see clippy below): at equal weight, pip's own CPU (resolving, byte-
 # compiling) took up to half of the machine from the build.
 log "installing what is missing into .tools/ in the background (log: $LOGS/install.log)"
-# What the local stack needs (cargo lambda, DynamoDB Local) comes first: the stack and the
-# integration tests start as soon as the build is done; the template checks, which need
-# the rest, run after them.
-STACK_TOOLS="$LOGS/.stack-tools-installed"
-rm -f "$STACK_TOOLS"
+# In the order the stages need them: what the local stack needs (cargo lambda, DynamoDB
+# Local, and the Python reference of the benchmark smoke run), so that the stack and the
+# integration tests start as soon as the build is done;
+# then what the stages after them need (schemathesis, the browser); last the template
+# checks' tools (SAM CLI, cfn-lint, checkov: most of the install), whose stages run late.
+STACK_TOOLS="$LOGS/.stack-tools-installed" BROWSER_TOOLS="$LOGS/.browser-tools-installed"
+rm -f "$STACK_TOOLS" "$BROWSER_TOOLS"
 setsid bash -c '{ echo 10 >/proc/self/autogroup; } 2>/dev/null || true
   set -euo pipefail; source "$1/scripts/lib.sh"
-  ensure_cargo_lambda; ensure_dynamodb_local; touch "$2"
-  ensure_template_linters; ensure_checkov
-  ensure_schemathesis; ensure_playwright; ensure_axe; ensure_python_reference' _ "$ROOT" "$STACK_TOOLS" \
+  ensure_cargo_lambda; ensure_dynamodb_local; touch "$2"; ensure_python_reference
+  ensure_schemathesis; ensure_playwright; ensure_axe; touch "$3"
+  ensure_template_linters; ensure_checkov' _ "$ROOT" "$STACK_TOOLS" "$BROWSER_TOOLS" \
   >"$LOGS/install.log" 2>&1 &
 INSTALL_PID="$!" tools_installed=""
 STARTED_PIDS+=("$INSTALL_PID")
 # While a stage waits for it, the install gets the default weight. Beside the integration
 # stage it keeps nice 10: at the default weight there, a hot.rs counter write timed out.
 install_weight() { { echo "$1" >"/proc/$INSTALL_PID/autogroup"; } 2>/dev/null || true; }
-stack_tools_ready() {
+# installed MARKER: waits for the install to reach MARKER (or to fail).
+installed() {
   install_weight 0
-  while [ ! -e "$STACK_TOOLS" ]; do
+  while [ ! -e "$1" ]; do
     kill -0 "$INSTALL_PID" 2>/dev/null || tools_ready
     sleep 0.5
   done
@@ -70,9 +73,6 @@ stack_tools_ready() {
 tools_ready() {
   [ -z "$tools_installed" ] || return 0
   install_weight 0
-  # Clippy from idle CPU only to a small share (nice 10) after the integration stage, or
-  # the stages beside leave it none and the lints stage waits a minute for it at the end.
-  { echo 10 >"/proc/$CLIPPY_PID/autogroup"; } 2>/dev/null || true
   wait "$INSTALL_PID" || { cat "$LOGS/install.log"; die "installing the test tools failed"; }
   tools_installed=1
   cat "$LOGS/install.log" >&2
@@ -138,7 +138,7 @@ side() {
 # smoke run: they count requests and check answers, not latency, so they start as soon as
 # DynamoDB Local is installed and take the CPU the other stages leave (nice 5). At equal weight beside the integration
 # stage, a counter write of hot.rs timed out (3 s) twice; beside the soak, a DELETE did.
-stack_tools_ready
+installed "$STACK_TOOLS"
 side 5 'timed scale "$1/scripts/test-scale.sh" '"${TEST_SCALE_DDB_PORT:-8700}"' "$logs/scale" >"$logs/scale.log" 2>&1 \
     || { tail -40 "$logs/scale.log"; echo "the scale tests failed (log in $logs/scale.log)"; exit 1; }
   timed bench-smoke env BENCH_BUILD=debug BENCH_INVOCATIONS=20 BENCH_REPORT="$logs/bench-smoke.json" \
@@ -181,24 +181,6 @@ DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PO
   WATCH_LOG="$LOGS/watch.log" BEDROCK_STANDIN_URL="http://127.0.0.1:$((API_PORT + 50))" cargo test --locked --test '*' -- --test-threads 4 \
   || { tail -40 "$LOGS/watch.log"; die "integration tests failed (logs in $LOGS)"; }
 
-stage template-lint "template: sam validate --lint, cfn-lint"
-tools_ready
-SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 sam validate --lint --region us-east-1 -t "$ROOT/template.yaml"
-cfn-lint "$ROOT/template.yaml"
-stage template-translated "template as CloudFormation reads it: translated by aws-sam-translator, checked, cfn-lint again"
-AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" "$ROOT/scripts/check-template.py" --self-test "$ROOT/template.yaml" 2>&1 \
-  | grep -v "unpublished metrics"; [ "${PIPESTATUS[0]}" = 0 ] || die "the template check missed a known mistake"
-AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" "$ROOT/scripts/check-template.py" "$ROOT/template.yaml" "$LOGS/template.cfn.json" 2>&1 \
-  | grep -v "unpublished metrics"; [ "${PIPESTATUS[0]}" = 0 ] || die "CloudFormation would refuse template.yaml"
-cfn-lint "$LOGS/template.cfn.json"
-stage deploy-inputs "make deploy: what it passes to sam build and sam deploy"
-"$ROOT/scripts/test-deploy.sh"
-stage watch-cargo "the watch's cargo: function instances start from the built binaries, built again after an edit (scripts/cargo-prebuilt.sh)"
-"$ROOT/scripts/test-cargo-prebuilt.sh"
-stage checkov "template: checkov (each remaining finding is skipped in the template with its reason)"
-"$TOOLS/checkov/bin/checkov" -f "$ROOT/template.yaml" --compact --quiet --skip-download
-
-
 # make dev's signal rounds, after the integration stage (beside it, with the scale tests, a
 # hot.rs counter write timed out on the starved machine). They check that make dev stops
 # in time: at the default weight. The stages beside are the busy machine: no CPU hogs of
@@ -206,6 +188,10 @@ stage checkov "template: checkov (each remaining finding is skipped in the templ
 side 0 'timed dev-signals env DEV_SIGNALS_HOGS=0 "$1/scripts/test-dev-signals.sh" '"${TEST_DEV_DDB_PORT:-8300} ${TEST_DEV_API_PORT:-9300}"' "$logs/dev-signals"' "$SIGNALS_LOG"
 SIGNALS_PID="$!"
 log "beside the stages below: make dev's signal rounds (log: $SIGNALS_LOG)"
+installed "$BROWSER_TOOLS"
+# Clippy from idle CPU only to a small share (nice 10) from here, or the stages beside
+# leave it none and the lints stage waits a minute for it at the end.
+{ echo 10 >"/proc/$CLIPPY_PID/autogroup"; } 2>/dev/null || true
 
 stage schemathesis "OpenAPI: schemathesis $SCHEMATHESIS_VERSION checks every operation of openapi.json against the API"
 st_key="$(DDB_PORT="$DDB_PORT" TABLE_NAME='' "$ROOT/scripts/keys.sh" create --name schemathesis --role admin 2>/dev/null)"
@@ -266,6 +252,26 @@ phase phase2_store_down_answers_503
 start_dynamodb_local "$DDB_PORT" "$LOGS/dynamodb-data" "$LOGS/dynamodb-local-2.log"
 ensure_table "http://127.0.0.1:$DDB_PORT" links
 phase phase3_after_restart_data_survives_and_service_recovers
+
+# The template checks late: their tools are most of the install, which goes on beside
+# the stages above.
+stage template-lint "template: sam validate --lint, cfn-lint"
+tools_ready
+SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 sam validate --lint --region us-east-1 -t "$ROOT/template.yaml"
+cfn-lint "$ROOT/template.yaml"
+stage template-translated "template as CloudFormation reads it: translated by aws-sam-translator, checked, cfn-lint again"
+AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" "$ROOT/scripts/check-template.py" --self-test "$ROOT/template.yaml" 2>&1 \
+  | grep -v "unpublished metrics"; [ "${PIPESTATUS[0]}" = 0 ] || die "the template check missed a known mistake"
+AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" "$ROOT/scripts/check-template.py" "$ROOT/template.yaml" "$LOGS/template.cfn.json" 2>&1 \
+  | grep -v "unpublished metrics"; [ "${PIPESTATUS[0]}" = 0 ] || die "CloudFormation would refuse template.yaml"
+cfn-lint "$LOGS/template.cfn.json"
+stage deploy-inputs "make deploy: what it passes to sam build and sam deploy"
+"$ROOT/scripts/test-deploy.sh"
+stage watch-cargo "the watch's cargo: function instances start from the built binaries, built again after an edit (scripts/cargo-prebuilt.sh)"
+"$ROOT/scripts/test-cargo-prebuilt.sh"
+stage checkov "template: checkov (each remaining finding is skipped in the template with its reason)"
+"$TOOLS/checkov/bin/checkov" -f "$ROOT/template.yaml" --compact --quiet --skip-download
+
 
 # The soak and the hot-link minute check every answer and run last, alone: once the stages
 # beside and clippy are done (a soak's DELETE timed out, 3 s, while the signal rounds and
