@@ -61,14 +61,16 @@ STARTED_PIDS+=("$INSTALL_PID")
 # While a stage waits for it, the install gets the default weight. Beside the integration
 # stage it keeps nice 10: at the default weight there, a hot.rs counter write timed out.
 install_weight() { { echo "$1" >"/proc/$INSTALL_PID/autogroup"; } 2>/dev/null || true; }
-# installed MARKER: waits for the install to reach MARKER (or to fail).
+# installed MARKER NICE: waits for the install to reach MARKER (or to fail), then leaves it
+# at NICE (10 beside the integration stage, 0 after it: at 10 there, SAM CLI's install
+# took 8 minutes and the template checks waited 3 for it).
 installed() {
   install_weight 0
   while [ ! -e "$1" ]; do
     kill -0 "$INSTALL_PID" 2>/dev/null || tools_ready
     sleep 0.5
   done
-  install_weight 10
+  install_weight "$2"
 }
 tools_ready() {
   [ -z "$tools_installed" ] || return 0
@@ -138,7 +140,7 @@ side() {
 # smoke run: they count requests and check answers, not latency, so they start as soon as
 # DynamoDB Local is installed and take the CPU the other stages leave (nice 5). At equal weight beside the integration
 # stage, a counter write of hot.rs timed out (3 s) twice; beside the soak, a DELETE did.
-installed "$STACK_TOOLS"
+installed "$STACK_TOOLS" 10
 side 5 'timed scale "$1/scripts/test-scale.sh" '"${TEST_SCALE_DDB_PORT:-8700}"' "$logs/scale" >"$logs/scale.log" 2>&1 \
     || { tail -40 "$logs/scale.log"; echo "the scale tests failed (log in $logs/scale.log)"; exit 1; }
   timed bench-smoke env BENCH_BUILD=debug BENCH_INVOCATIONS=20 BENCH_REPORT="$logs/bench-smoke.json" \
@@ -188,7 +190,7 @@ DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" API_URL="http://127.0.0.1:$API_PO
 side 0 'timed dev-signals env DEV_SIGNALS_HOGS=0 "$1/scripts/test-dev-signals.sh" '"${TEST_DEV_DDB_PORT:-8300} ${TEST_DEV_API_PORT:-9300}"' "$logs/dev-signals"' "$SIGNALS_LOG"
 SIGNALS_PID="$!"
 log "beside the stages below: make dev's signal rounds (log: $SIGNALS_LOG)"
-installed "$BROWSER_TOOLS"
+installed "$BROWSER_TOOLS" 0
 # Clippy from idle CPU only to a small share (nice 10) from here, or the stages beside
 # leave it none and the lints stage waits a minute for it at the end.
 { echo 10 >"/proc/$CLIPPY_PID/autogroup"; } 2>/dev/null || true
