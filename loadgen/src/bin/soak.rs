@@ -341,15 +341,10 @@ impl Ctx {
             }
         }
         for code in codes {
-            let resp = self
-                .client
-                .delete(format!("{base}/links/{code}"))
-                .bearer_auth(user)
-                .send()
-                .await;
-            let status = resp.as_ref().ok().map(|r| r.status());
-            self.tally("burst: delete", status);
-            if status == Some(StatusCode::NO_CONTENT) {
+            // 404 too: gone all the same (and a miss, counted by send_delete).
+            if let Some(StatusCode::NO_CONTENT | StatusCode::NOT_FOUND) =
+                self.send_delete("burst: delete", &code, user).await
+            {
                 self.state
                     .lock()
                     .unwrap()
@@ -357,13 +352,26 @@ impl Ctx {
                     .get_mut(&code)
                     .unwrap()
                     .deleted = true;
-            } else if status == Some(StatusCode::NOT_FOUND) {
-                eprintln!("MISS: DELETE /links/{code} of a burst's new link answered 404");
-                let mut s = self.state.lock().unwrap();
-                s.links.get_mut(&code).unwrap().deleted = true;
-                s.errors += 1;
             }
         }
+    }
+
+    /// One `DELETE /links/{code}` of a link the soak holds alive, tallied under `action`;
+    /// a 404 for it is a miss of the API (verify reports the link as gone).
+    async fn send_delete(&self, action: &str, code: &str, key: &str) -> Option<StatusCode> {
+        let resp = self
+            .client
+            .delete(format!("{}/links/{code}", self.args.url))
+            .bearer_auth(key)
+            .send()
+            .await;
+        let status = resp.as_ref().ok().map(|r| r.status());
+        self.tally(action, status);
+        if status == Some(StatusCode::NOT_FOUND) {
+            eprintln!("MISS: DELETE /links/{code} of a live link answered 404");
+            self.state.lock().unwrap().errors += 1;
+        }
+        status
     }
 
     /// A bulk or import answer: the request and each item tallied, the codes made (201).
@@ -450,15 +458,9 @@ impl Ctx {
             s.links.get_mut(&code).unwrap().deleted = true;
             code
         };
-        let key = self.manager_key(by);
-        let resp = self
-            .client
-            .delete(format!("{}/links/{code}", self.args.url))
-            .bearer_auth(key)
-            .send()
+        let status = self
+            .send_delete("delete", &code, self.manager_key(by))
             .await;
-        let status = resp.as_ref().ok().map(|r| r.status());
-        self.tally("delete", status);
         // 404: gone all the same (and a miss of the API that verify reports, as the link
         // was alive as far as the soak knows); anything else leaves the link as it was.
         if status != Some(StatusCode::NO_CONTENT) && status != Some(StatusCode::NOT_FOUND) {
@@ -469,10 +471,6 @@ impl Ctx {
                 .get_mut(&code)
                 .unwrap()
                 .deleted = false;
-        }
-        if status == Some(StatusCode::NOT_FOUND) {
-            eprintln!("MISS: DELETE /links/{code} of a live link answered 404");
-            self.state.lock().unwrap().errors += 1;
         }
     }
 }
