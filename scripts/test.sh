@@ -14,23 +14,47 @@ trap 'exit 130' INT TERM
 # A fresh build gains nothing from incremental compilation, which costs some of its time;
 # every cargo below (cargo lambda watch's too) inherits it, so none builds anything again.
 export CARGO_INCREMENTAL=0
+# Clippy's lints are part of that one build: clippy-driver, which `cargo clippy` runs, is
+# rustc with the lints added, and as the workspace's wrapper it compiles the project's own
+# crates and lints them on the way (CLIPPY_ARGS is how cargo clippy hands it `-D warnings`).
+# The same lints as `cargo clippy --workspace --all-targets -- -D warnings` (make lint): the
+# unit stage builds the libraries, every test target and the binaries the tests run,
+# build_debug every binary. A separate clippy run checked every dependency again in a
+# target directory of its own, minutes of CPU beside the stages (docs/testing.md).
+# Exported: every cargo below builds the same units (the wrapper is part of a unit's hash;
+# make dev's builds without it live beside these).
+command -v clippy-driver >/dev/null || die "clippy is needed: rustup component add clippy"
+export RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)" CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 
 # Each stage's seconds, printed at the end and written to target/test-logs/timings.json
-# (stage -> seconds, and total), so that a slow stage shows (docs/testing.md).
-STAGE_KEYS=() STAGE_SECS=() stage_key="" stage_started=0
+# (stage -> seconds, and total), so that a slow stage shows (docs/testing.md). Beside them,
+# the share of the machine's CPU time left idle during each stage of this script (from
+# /proc/stat): where it is high, a stage beside could have run faster.
+STAGE_KEYS=() STAGE_SECS=() STAGE_IDLE=() stage_key="" stage_started=0 stage_cpu=""
+# cpu_times: "idle total" jiffies of every CPU since boot (idle counts iowait too).
+cpu_times() {
+  local _ user nice system idle iowait irq softirq steal
+  read -r _ user nice system idle iowait irq softirq steal _ </proc/stat
+  echo "$((idle + iowait)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
+}
 end_stage() {
-  [ -z "$stage_key" ] || { STAGE_KEYS+=("$stage_key"); STAGE_SECS+=("$((SECONDS - stage_started))"); }
+  if [ -n "$stage_key" ]; then
+    local now idle0 total0 idle1 total1
+    now="$(cpu_times)"; read -r idle0 total0 <<<"$stage_cpu"; read -r idle1 total1 <<<"$now"
+    STAGE_KEYS+=("$stage_key"); STAGE_SECS+=("$((SECONDS - stage_started))")
+    STAGE_IDLE+=("$(( total1 > total0 ? 100 * (idle1 - idle0) / (total1 - total0) : 0 ))%")
+  fi
   stage_key=""
 }
-stage() { end_stage; stage_key="$1" stage_started=$SECONDS; log "$2"; }
+stage() { end_stage; stage_key="$1" stage_started=$SECONDS stage_cpu="$(cpu_times)"; log "$2"; }
 print_timings() {
   local i json="{"
-  printf '\033[1mstage times (s):\033[0m\n' >&2
+  printf '\033[1mstage times (s), and the CPU left idle during each:\033[0m\n' >&2
   if [ -s "${SIDE_TIMES:-}" ]; then
-    while read -r key secs; do STAGE_KEYS+=("$key"); STAGE_SECS+=("$secs"); done <"$SIDE_TIMES"
+    while read -r key secs; do STAGE_KEYS+=("$key"); STAGE_SECS+=("$secs"); STAGE_IDLE+=(""); done <"$SIDE_TIMES"
   fi
   for i in "${!STAGE_KEYS[@]}"; do
-    printf '  %-20s %5d\n' "${STAGE_KEYS[$i]}" "${STAGE_SECS[$i]}" >&2
+    printf '  %-20s %5d %5s\n' "${STAGE_KEYS[$i]}" "${STAGE_SECS[$i]}" "${STAGE_IDLE[$i]}" >&2
     json+="\"${STAGE_KEYS[$i]}\": ${STAGE_SECS[$i]}, "
   done
   printf '  %-20s %5d\n' total "$SECONDS" >&2
@@ -40,7 +64,8 @@ print_timings() {
 # Every tool the stages below need, installed into .tools/ while cargo compiles (on a fresh
 # clone some five minutes of downloads, mostly waiting on the network). In a session of its
 # own, so that stop_all ends pip or npm too; the stages that need a tool wait for it. At
-# autogroup nice 10 (see clippy below): at equal weight, pip's own CPU (resolving, byte-
+# autogroup nice 10: each session is an autogroup of the scheduler, which shares the CPU
+# between sessions, not processes, and at equal weight pip's own CPU (resolving, byte-
 # compiling) took up to half of the machine from the build.
 log "installing what is missing into .tools/ in the background (log: $LOGS/install.log)"
 # In the order the stages need them: what the local stack needs (cargo lambda, DynamoDB
@@ -80,23 +105,10 @@ tools_ready() {
   cat "$LOGS/install.log" >&2
 }
 
-stage fmt "format (clippy runs beside everything below, on idle CPU only)"
+stage fmt "format"
 cargo fmt --all -- --check
-# Clippy's check build shares nothing with the debug build but the host's build scripts
-# and proc macros, so it compiles in a target directory of its own, beside the stages. On
-# idle CPU only: each session is an autogroup of the scheduler, which shares the CPU
-# between sessions, not processes, so clippy's session gets the lowest autogroup weight
-# (nice 19): at equal weight it took a core from the unit tests' build for its whole
-# length. It fills what the build leaves (a single crate's compile, a link) and the
-# stages' waits; waited for at the end.
-CLIPPY_LOG="$LOGS/clippy.log"
-setsid bash -c '{ echo 19 >/proc/self/autogroup; } 2>/dev/null || true
-  CARGO_TARGET_DIR="$1" exec nice -n 19 cargo clippy --workspace --all-targets --locked -- -D warnings' \
-  _ "$CARGO_TARGET_DIR/clippy" >"$CLIPPY_LOG" 2>&1 &
-CLIPPY_PID="$!"
-STARTED_PIDS+=("$CLIPPY_PID")
 
-stage unit "unit tests (first every test binary of the workspace: one debug build for every stage)"
+stage unit "unit tests (first every test binary of the workspace, linted by clippy on the way: one debug build for every stage)"
 # At the root, never -p: every build selects every member and resolves the same features,
 # so that the stages below and cargo lambda watch compile nothing again (Cargo.toml,
 # docs/testing.md "One debug build"). --no-run builds the integration tests as well.
@@ -191,9 +203,6 @@ side 0 'timed dev-signals env DEV_SIGNALS_HOGS=0 "$1/scripts/test-dev-signals.sh
 SIGNALS_PID="$!"
 log "beside the stages below: make dev's signal rounds (log: $SIGNALS_LOG)"
 installed "$BROWSER_TOOLS" 0
-# Clippy from idle CPU only to a small share (nice 10) from here, or the stages beside
-# leave it none and the lints stage waits a minute for it at the end.
-{ echo 10 >"/proc/$CLIPPY_PID/autogroup"; } 2>/dev/null || true
 
 stage schemathesis "OpenAPI: schemathesis $SCHEMATHESIS_VERSION checks every operation of openapi.json against the API"
 st_key="$(DDB_PORT="$DDB_PORT" TABLE_NAME='' "$ROOT/scripts/keys.sh" create --name schemathesis --role admin 2>/dev/null)"
@@ -276,16 +285,14 @@ stage checkov "template: checkov (each remaining finding is skipped in the templ
 
 
 # The soak and the hot-link minute check every answer and run last, alone: once the stages
-# beside and clippy are done (a soak's DELETE timed out, 3 s, while the signal rounds and
-# clippy's last links ran beside it).
+# beside are done (a soak's DELETE timed out, 3 s, while the signal rounds and a clippy
+# build ran beside it).
 stage side "waiting for the stages beside: the scale tests (scripts/test-scale.sh), make dev's signal rounds (17, see scripts/test-dev-signals.sh) and the benchmark smoke run (make bench on 20 invocations of the debug builds; the figures are not checked here)"
 side_ok=0
 wait "$SIDE_PID" || side_ok=$?
 wait "$SIGNALS_PID" || side_ok=$?
 cat "$SIDE_LOG" "$SIGNALS_LOG"
 [ "$side_ok" = 0 ] || die "a stage beside failed (logs: $SIDE_LOG, $SIGNALS_LOG)"
-stage lints "lints: waiting for cargo clippy -D warnings, which ran beside everything on idle CPU (log: $CLIPPY_LOG)"
-wait "$CLIPPY_PID" || { cat "$CLIPPY_LOG"; die "clippy found warnings"; }
 stage soak "make soak MINUTES=2: mixed traffic against make dev with a restart, then every count checked"
 MINUTES="${TEST_SOAK_MINUTES:-2}" SOAK_DIR="$LOGS/soak" "$ROOT/scripts/soak.sh" >"$LOGS/soak.log" 2>&1 \
   || { tail -60 "$LOGS/soak.log"; die "make soak found misses (log in $LOGS/soak.log)"; }
