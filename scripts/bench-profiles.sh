@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench-profiles`: the redirect and the crates floor (the same crates, a trivial
 # handler) built with each release profile of PROFILES ("opt-level:lto:codegen-units ...",
-# default "3:fat:1 s:fat:1 z:fat:1 3:thin:16"; the first is Cargo.toml's), each in a
+# default "s:fat:1 3:fat:1 z:fat:1 3:thin:16"; the first is Cargo.toml's; a fourth field
+# names one of the per-crate opt-level mixes below, e.g. "s:fat:1:hot-3"), each in a
 # target directory of its own, and measured the same way: bootstrap.zip bytes, Init and
 # peak RSS under the bench's fake Runtime API (BENCH_INVOCATIONS warm invocations, 1000),
 # and instructions per warm invocation by callgrind (the difference of 100 and 400 warm
@@ -12,7 +13,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DDB_PORT="${BENCH_PROFILES_DDB_PORT:-8250}"
 OUT="$CARGO_TARGET_DIR/bench/profiles"
-PROFILES="${PROFILES:-3:fat:1 s:fat:1 z:fat:1 3:thin:16}"
+PROFILES="${PROFILES:-s:fat:1 3:fat:1 z:fat:1 3:thin:16}"
 N="${BENCH_INVOCATIONS:-1000}"
 LOW=100 HIGH=400
 command -v valgrind >/dev/null || die "valgrind is needed (Debian package valgrind)"
@@ -51,21 +52,43 @@ instructions() {
   echo $(( (b - a) / (HIGH - LOW) ))
 }
 
+# Per-crate opt-levels on top of a profile (Cargo's profile overrides, passed as --config):
+# hot-3: the crates a warm redirect runs through (its request and answer, the SDK's
+# UpdateItem, SigV4, the log line; the allocator, argon2 for a password) at 3, the rest at
+# the profile's level; cold-s: the crates a warm redirect does not run (regular expressions
+# and the bot list, built once; woothee, once a User-Agent; IDNA; TLS but its ring
+# assembly; HTTP/2; CSV, QR, dates) at s.
+declare -A MIXES=(
+  [hot-3]="3:common redirect sha2 hmac digest aws-sigv4 serde serde_core serde_json aws-smithy-json aws-smithy-runtime aws-smithy-runtime-api aws-smithy-types aws-smithy-http aws-smithy-http-client aws-smithy-async aws-runtime aws-sdk-dynamodb hyper hyper-util http httparse bytes tokio lambda_runtime lambda_http lambda_runtime_api_client aws_lambda_events tracing tracing-core tracing-subscriber tracing-serde libmimalloc-sys argon2 blake2"
+  [cold-s]="s:regex regex-automata regex-syntax regex-lite aho-corasick woothee idna idna_adapter icu_collections icu_locale_core icu_normalizer icu_normalizer_data icu_properties icu_properties_data icu_provider rustls rustls-webpki h2 csv csv-core qrcode chrono time"
+)
+# mix_flags MIX: the --config arguments of a mix (none when MIX is empty).
+mix_flags() {
+  [ -n "$1" ] || return 0
+  local level="${MIXES[$1]%%:*}" crate
+  [ "$level" = 3 ] || level="\"$level\""
+  for crate in ${MIXES[$1]#*:}; do
+    printf -- '--config\nprofile.release.package.%s.opt-level=%s\n' "$crate" "$level"
+  done
+}
+
 rows=()
 for p in $PROFILES; do
-  IFS=: read -r opt lto cgu <<<"$p"
-  name="opt-$opt.lto-$lto.cgu-$cgu" dir="$OUT/opt-$opt.lto-$lto.cgu-$cgu"
+  IFS=: read -r opt lto cgu mix <<<"$p"
+  name="opt-$opt.lto-$lto.cgu-$cgu${mix:+.$mix}" dir="$OUT/opt-$opt.lto-$lto.cgu-$cgu${mix:+.$mix}"
   target="$CARGO_TARGET_DIR/profiles/$name"
+  [ -z "${mix:-}" ] || [ -n "${MIXES[$mix]:-}" ] || die "no opt-level mix named $mix (${!MIXES[*]})"
+  mapfile -t mixed < <(mix_flags "${mix:-}")
   # Cargo.toml's own profile: the release builds make build and make bench made already.
-  [ "$p" != "3:fat:1" ] || target="$CARGO_TARGET_DIR"
+  [ "$p" != "s:fat:1" ] || target="$CARGO_TARGET_DIR"
   rm -rf "$dir" && mkdir -p "$dir/lambda/redirect"
   log "$name: building the redirect and the crates floor"
   started=$SECONDS
   export CARGO_PROFILE_RELEASE_OPT_LEVEL="$opt" CARGO_PROFILE_RELEASE_LTO="$lto" \
     CARGO_PROFILE_RELEASE_CODEGEN_UNITS="$cgu"
   (cd "$ROOT/functions/redirect" && CARGO_TARGET_DIR="$target" \
-    cargo lambda build --release --locked --output-format zip --bin redirect)
-  CARGO_TARGET_DIR="$target" cargo build --release --locked -p bench --bin crates_floor
+    cargo lambda build --release --locked --output-format zip --bin redirect "${mixed[@]}")
+  CARGO_TARGET_DIR="$target" cargo build --release --locked -p bench --bin crates_floor "${mixed[@]}"
   unset CARGO_PROFILE_RELEASE_OPT_LEVEL CARGO_PROFILE_RELEASE_LTO CARGO_PROFILE_RELEASE_CODEGEN_UNITS
   build_s=$((SECONDS - started))
   cp "$target/lambda/redirect/bootstrap.zip" "$dir/lambda/redirect/"
