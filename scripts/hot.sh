@@ -4,7 +4,9 @@
 # HOT_LIMIT write units a second per partition key value, reads 3 times that), the API with
 # cargo lambda watch reaching DynamoDB through the emulator, and the stream poller; then
 # loadgen's hot driver sends one link's human visits from HOT_CLIENTS concurrent clients
-# for HOT_SECONDS, and checks, once the aggregator caught up, that every 302 was counted
+# for HOT_SECONDS, HOT_RATE a second in all (default 100: 20 times the default limit, under
+# the 160 that 32 shards take at it; 0 = as fast as the clients go, which on an idle
+# machine was more than the shards take, and the queue outlasted the wait), and checks, once the aggregator caught up, that every 302 was counted
 # exactly once by the stats, the aggregator's total and today's ranking, with no 5xx.
 # Report: target/bench/hot.json (HOT_OUT). Ports of its own (HOT_DDB_PORT, +1 for the
 # emulator, HOT_API_PORT), so it runs beside make dev and make test.
@@ -12,7 +14,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ddb_port="${HOT_DDB_PORT:-8500}" proxy_port="$(( ${HOT_DDB_PORT:-8500} + 1 ))"
 api_port="${HOT_API_PORT:-9500}"
-limit="${HOT_LIMIT:-5}" seconds="${HOT_SECONDS:-180}" clients="${HOT_CLIENTS:-32}"
+limit="${HOT_LIMIT:-5}" seconds="${HOT_SECONDS:-180}" clients="${HOT_CLIENTS:-32}" rate="${HOT_RATE:-100}"
 out="${HOT_OUT:-$CARGO_TARGET_DIR/bench/hot.json}"
 logs="${HOT_LOGS:-$CARGO_TARGET_DIR/hot}"
 mkdir -p "$logs" "$(dirname "$out")"
@@ -40,7 +42,7 @@ admin="$(DDB_PORT="$ddb_port" TABLE_NAME='' "$ROOT/scripts/keys.sh" create --nam
 ok=0
 "$CARGO_TARGET_DIR/debug/hot" --url "http://127.0.0.1:$api_port" --ddb "http://127.0.0.1:$ddb_port" \
   --proxy "http://127.0.0.1:$proxy_port" --admin-key "$admin" --limit "$limit" \
-  --seconds "$seconds" --concurrency "$clients" --wait "${HOT_WAIT:-180}" --out "$out" || ok=$?
+  --seconds "$seconds" --concurrency "$clients" --wait "${HOT_WAIT:-180}" --out "$out" --rate "$rate" || ok=$?
 if [ -s "$logs/stream-failures.jsonl" ] || grep -q "gave up" "$logs/stream-poller.log"; then
   echo "MISS the stream poller gave up on records ($logs/stream-failures.jsonl)"; ok=1
 fi

@@ -7,7 +7,12 @@
 //! count rose. Written to `--out` (JSON, the keys of issue 29) and printed.
 //!
 //! Usage: hot --url API --ddb DYNAMODB_LOCAL --proxy EMULATOR --admin-key KEY
-//!            --limit WU_PER_S --seconds S --concurrency C --wait S --out FILE
+//!            --limit WU_PER_S --seconds S --concurrency C --wait S --out FILE [--rate R]
+//!
+//! `--rate`: visits a second over all clients (each client at its share, evenly spaced);
+//! 0, the default, is as fast as the clients go. Unbounded, the load follows the machine:
+//! on an idle one 8 clients sent 240 a second, more than 32 shards at the emulated limit
+//! take (160), and the queue of what they could not take outlasted the wait.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,6 +40,7 @@ struct Args {
     concurrency: usize,
     wait: u64,
     out: String,
+    rate: f64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -60,6 +66,12 @@ fn parse_args() -> Result<Args, String> {
         concurrency: num("--concurrency")? as usize,
         wait: num("--wait")? as u64,
         out: text("--out")?,
+        rate: match get.contains_key("--rate") {
+            true => Some(num("--rate")?)
+                .filter(|r| r.is_finite() && *r >= 0.0)
+                .ok_or("--rate must be 0 or more")?,
+            false => 0.0,
+        },
     })
 }
 
@@ -181,8 +193,13 @@ async fn main() -> ExitCode {
         eprintln!("hot: could not create the link");
         return ExitCode::FAILURE;
     };
+    let pace = if args.rate > 0.0 {
+        format!("{} visits/s in all", args.rate)
+    } else {
+        "as fast as they go".to_owned()
+    };
     eprintln!(
-        "hot: /{code} for {} s, {} clients, emulated limit {} write units/s per partition",
+        "hot: /{code} for {} s, {} clients ({pace}), emulated limit {} write units/s per partition",
         args.seconds, args.concurrency, args.limit
     );
 
@@ -202,9 +219,24 @@ async fn main() -> ExitCode {
             latencies.clone(),
             stop.clone(),
         );
+        // Each client's spacing at its share of --rate (none when unbounded); a late
+        // visit is sent at once and the next spaced from it, never a burst to catch up.
+        let period =
+            (args.rate > 0.0).then(|| Duration::from_secs_f64(args.concurrency as f64 / args.rate));
         workers.push(tokio::spawn(async move {
             let mut mine = Vec::new();
+            let mut ticks = period.map(|p| {
+                let mut t = tokio::time::interval(p);
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                t
+            });
             while !stop.load(Ordering::Relaxed) {
+                if let Some(t) = ticks.as_mut() {
+                    t.tick().await;
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
                 let mut req = client.get(&url).header("user-agent", BROWSER_UA);
                 let referrer = REFERRERS[fastrand::usize(..REFERRERS.len())];
                 if !referrer.is_empty() {
@@ -300,6 +332,7 @@ async fn main() -> ExitCode {
         "limit_wu_per_s": args.limit,
         "seconds": (seconds * 10.0).round() / 10.0,
         "concurrency": args.concurrency,
+        "rate": args.rate,
         "sent_302": sent,
         "counted_stats": stats,
         "counted_total": total,
