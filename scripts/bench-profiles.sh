@@ -75,7 +75,7 @@ mix_flags() {
 rows=()
 for p in $PROFILES; do
   IFS=: read -r opt lto cgu mix <<<"$p"
-  name="opt-$opt.lto-$lto.cgu-$cgu${mix:+.$mix}" dir="$OUT/opt-$opt.lto-$lto.cgu-$cgu${mix:+.$mix}"
+  name="opt-$opt.lto-$lto.cgu-$cgu${mix:+.$mix}" dir="$OUT/$name"
   target="$CARGO_TARGET_DIR/profiles/$name"
   [ -z "${mix:-}" ] || [ -n "${MIXES[$mix]:-}" ] || die "no opt-level mix named $mix (${!MIXES[*]})"
   mapfile -t mixed < <(mix_flags "${mix:-}")

@@ -6,7 +6,8 @@
 # loadgen's hot driver sends one link's human visits from HOT_CLIENTS concurrent clients
 # for HOT_SECONDS, HOT_RATE a second in all (default 100: 20 times the default limit, under
 # the 160 that 32 shards take at it; 0 = as fast as the clients go, which on an idle
-# machine was more than the shards take, and the queue outlasted the wait), and checks, once the aggregator caught up, that every 302 was counted
+# machine was more than the shards take, and the queue outlasted the wait), and checks,
+# once the aggregator caught up, that every 302 was counted
 # exactly once by the stats, the aggregator's total and today's ranking, with no 5xx.
 # Report: target/bench/hot.json (HOT_OUT). Ports of its own (HOT_DDB_PORT, +1 for the
 # emulator, HOT_API_PORT), so it runs beside make dev and make test.

@@ -66,11 +66,12 @@ fn parse_args() -> Result<Args, String> {
         concurrency: num("--concurrency")? as usize,
         wait: num("--wait")? as u64,
         out: text("--out")?,
-        rate: match get.contains_key("--rate") {
-            true => Some(num("--rate")?)
+        rate: if get.contains_key("--rate") {
+            Some(num("--rate")?)
                 .filter(|r| r.is_finite() && *r >= 0.0)
-                .ok_or("--rate must be 0 or more")?,
-            false => 0.0,
+                .ok_or("--rate must be 0 or more")?
+        } else {
+            0.0
         },
     })
 }
